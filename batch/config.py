@@ -1,0 +1,53 @@
+"""One validated, frozen Settings object built from flags and the environment, passed down."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+DEFAULT_LEDGER = Path("paybatch.db")
+DEFAULT_CONCURRENCY = 8
+DEFAULT_RATE = 20.0  # requests per second, client-side ceiling
+
+# Environment variable names (DESIGN.md "Command-line contract").
+ENV_LEDGER = "PAYBATCH_LEDGER"
+ENV_BASE_URL = "DOLLR_BASE_URL"
+ENV_CLIENT_ID = "DOLLR_CLIENT_ID"
+ENV_CLIENT_SECRET = "DOLLR_CLIENT_SECRET"
+ENV_PASSCODE = "DOLLR_PASSCODE"
+ENV_PASSCODE_PHONE = "DOLLR_PASSCODE_PHONE"
+ENV_PASSCODE_USER_ID = "DOLLR_PASSCODE_USER_ID"
+
+
+class Credentials(BaseModel):
+    """API credentials; secrets never show in a repr."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    client_secret: SecretStr
+    passcode: SecretStr
+    passcode_phone: str | None = None
+    passcode_user_id: str | None = None
+
+
+class Settings(BaseModel):
+    """Everything a command needs to know, decided once in cli.py."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ledger: Path = DEFAULT_LEDGER
+    base_url: str | None = None  # None: start the embedded sandbox
+    credentials: Credentials | None = None
+    default_country: str | None = None
+    default_currency: str | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float = DEFAULT_RATE
+    max_amount: Decimal | None = None
+    allow_duplicates: bool = False
+    skip_invalid: bool = False
+    sheet: str | None = None
+    json_output: bool = False
+    quiet: bool = False

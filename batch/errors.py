@@ -1,0 +1,144 @@
+"""paybatch's exception tree: every failure a user can meet, and whether retrying can help.
+
+    BatchError                       base of everything paybatch raises on purpose
+    ├── InputError                   bad input or configuration; nothing was sent (exit 1)
+    │   ├── SheetError               the file itself cannot be read (missing, empty, corrupt, no header)
+    │   ├── InvalidRowsError         rows failed validation and --skip-invalid was not given
+    │   └── ConfigError              missing credentials, contradictory options, unsafe base URL
+    ├── LedgerError                  the ledger refused or could not do something
+    │   ├── BatchConflictError       a name reused for other content, or the same payouts again (repeat)
+    │   └── BatchLockedError         another `run` holds this batch
+    ├── AbortedError                 the user declined, or a guard such as --max-total tripped (exit 5)
+    └── ApiError                     the Dollr API answered with an error, or did not answer
+        ├── AuthError        Terminal   401 after one refresh, or bad credentials
+        ├── ForbiddenError   Terminal   403: merchant not verified, passcode problem
+        ├── NotFoundError    Terminal   404: unknown id or reference_id
+        ├── ApiValidationError Terminal 422 with FastAPI's `detail` list
+        ├── RateLimitedError Transient  429, with `retry_after` seconds when given
+        ├── ServerError      Transient  5xx: the request may or may not have been processed
+        └── NetworkError     Transient  no answer at all (timeout, reset): outcome unknown
+
+`Terminal` and `Transient` are mixins: retry and state code branch on `isinstance`, never on
+message text. Misuse of the library stays `ValueError` / `TypeError`, outside this tree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Terminal:
+    """Mixin: repeating the same request cannot succeed."""
+
+
+class Transient:
+    """Mixin: the same request may succeed later."""
+
+
+class BatchError(Exception):
+    """Base class of every error paybatch raises on purpose."""
+
+
+class InputError(BatchError):
+    """Bad input or configuration, found before anything was sent."""
+
+
+class SheetError(InputError):
+    """A payout sheet that cannot be read at all."""
+
+    def __init__(self, file: str, message: str) -> None:
+        super().__init__(f"{file}: {message}")
+        self.file = file
+
+
+class InvalidRowsError(InputError):
+    """Some rows are invalid, so no row is sent (unless --skip-invalid)."""
+
+    def __init__(self, file: str, invalid: int) -> None:
+        super().__init__(
+            f"{file}: {invalid} invalid row(s); fix them or pass --skip-invalid "
+            "(run `paybatch validate` for the list)"
+        )
+        self.file = file
+        self.invalid = invalid
+
+
+class ConfigError(InputError):
+    """Missing or contradictory configuration (credentials, options, base URL)."""
+
+
+class LedgerError(BatchError):
+    """The ledger could not do what was asked."""
+
+
+class BatchConflictError(LedgerError):
+    """A batch name reused for different rows, or a repeat of a batch already made."""
+
+    def __init__(self, message: str, batch_id: int | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+class BatchLockedError(LedgerError):
+    """Another process is running this batch."""
+
+    def __init__(self, message: str, batch_id: int | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
+
+class AbortedError(BatchError):
+    """The run was stopped on purpose: confirmation declined or a guard tripped."""
+
+
+class ApiError(BatchError):
+    """An error answer from the Dollr API, or no answer at all."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        endpoint: str | None = None,
+        detail: Any = None,
+        request_id: str | None = None,
+        reference_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+        self.detail = detail
+        self.request_id = request_id
+        self.reference_id = reference_id
+
+
+class AuthError(ApiError, Terminal):
+    """401: credentials rejected even after a fresh token."""
+
+
+class ForbiddenError(ApiError, Terminal):
+    """403: the merchant may not do this (verification, passcode)."""
+
+
+class NotFoundError(ApiError, Terminal):
+    """404: no such resource or reference_id."""
+
+
+class ApiValidationError(ApiError, Terminal):
+    """422: the API rejected the request's content or state; `detail` holds its list."""
+
+
+class RateLimitedError(ApiError, Transient):
+    """429: too many requests; wait `retry_after` seconds when given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError, Transient):
+    """5xx: the server failed; the request may or may not have been processed."""
+
+
+class NetworkError(ApiError, Transient):
+    """No answer (timeout, connection reset or refused): the outcome is unknown."""
