@@ -68,8 +68,11 @@ CREATE TABLE attempts (
     UNIQUE (row_id, attempt_no)
 );
 
+-- Recipients and fee quotes belong to one API environment (base URL + client id, or one
+-- embedded sandbox instance): ids from one environment mean nothing in another.
 CREATE TABLE recipients (
-    phone             TEXT PRIMARY KEY,
+    environment       TEXT NOT NULL,
+    phone             TEXT NOT NULL,
     carrier           TEXT,
     country           TEXT,
     currencies_json   TEXT,
@@ -80,10 +83,12 @@ CREATE TABLE recipients (
     payout_account_id INTEGER,
     relationship_type TEXT,
     created_at        TEXT NOT NULL,
-    updated_at        TEXT NOT NULL
+    updated_at        TEXT NOT NULL,
+    PRIMARY KEY (environment, phone)
 );
 
 CREATE TABLE fee_quotes (
+    environment     TEXT NOT NULL,
     amount          TEXT NOT NULL,
     currency        TEXT NOT NULL,
     target_currency TEXT NOT NULL,
@@ -93,7 +98,7 @@ CREATE TABLE fee_quotes (
     fee_currency    TEXT NOT NULL,
     quote_json      TEXT NOT NULL,
     fetched_at      TEXT NOT NULL,
-    PRIMARY KEY (amount, currency, target_currency, method, provider)
+    PRIMARY KEY (environment, amount, currency, target_currency, method, provider)
 );
 
 CREATE TABLE events (

@@ -305,8 +305,12 @@ def test_recipients_and_fee_quotes_cache(ledger: Ledger) -> None:
     key = dict(amount=Decimal("10.00"), currency="USD", target_currency="USD",
                method="MTN_MOMO_LBR", provider="PAWAPAY")
     assert ledger.fee_quote(**key) is None
-    ledger.save_fee_quote(**key, total_fee=Decimal("0.20"), fee_currency="USD", quote={})
-    assert ledger.fee_quote(**key) == (Decimal("0.20"), "USD")
+    ledger.save_fee_quote(
+        **key, total_fee=Decimal("0.20"), fee_currency="USD", quote={"platform_fee": "0.20"}
+    )
+    assert ledger.fee_quote(**key) == {"platform_fee": "0.20"}
+    other = Ledger(ledger.path, environment="elsewhere")
+    assert other.recipient("231770120000") is None and other.fee_quote(**key) is None
 
 
 def test_second_lock_holder_is_refused(ledger: Ledger, tmp_path: Path) -> None:

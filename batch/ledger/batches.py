@@ -128,7 +128,10 @@ class BatchWrites(LedgerCore):
 
     def recipient(self, phone: str) -> Recipient | None:
         """What the ledger knows about this phone."""
-        r = self._one("SELECT * FROM recipients WHERE phone = ?", (phone,))
+        r = self._one(
+            "SELECT * FROM recipients WHERE environment = ? AND phone = ?",
+            (self.environment, phone),
+        )
         return Recipient.from_row(r) if r else None
 
     def recipients(self, phones: Sequence[str]) -> dict[str, Recipient]:
@@ -138,7 +141,10 @@ class BatchWrites(LedgerCore):
         for i in range(0, len(phones), chunk):
             part = list(phones[i : i + chunk])
             marks = ", ".join("?" * len(part))
-            for r in self._all(f"SELECT * FROM recipients WHERE phone IN ({marks})", part):
+            for r in self._all(
+                f"SELECT * FROM recipients WHERE environment = ? AND phone IN ({marks})",
+                [self.environment, *part],
+            ):
                 found[r["phone"]] = Recipient.from_row(r)
         return found
 
@@ -156,13 +162,14 @@ class BatchWrites(LedgerCore):
         now = self.now()
         with self.atomic():
             self._execute(
-                "INSERT INTO recipients (phone, carrier, country, currencies_json, method, "
-                "provider, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (phone) DO UPDATE SET carrier = excluded.carrier, "
+                "INSERT INTO recipients (environment, phone, carrier, country, currencies_json, "
+                "method, provider, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (environment, phone) DO UPDATE SET carrier = excluded.carrier, "
                 "country = excluded.country, currencies_json = excluded.currencies_json, "
                 "method = excluded.method, provider = excluded.provider, "
                 "updated_at = excluded.updated_at",
-                (phone, carrier, country, json.dumps(list(currencies)), method, provider, now, now),
+                (self.environment, phone, carrier, country, json.dumps(list(currencies)), method,
+                 provider, now, now),
             )
 
     def save_recipient_ids(
@@ -178,29 +185,31 @@ class BatchWrites(LedgerCore):
         now = self.now()
         with self.atomic():
             self._execute(
-                "INSERT INTO recipients (phone, party_id, counterparty_id, payout_account_id, "
-                "relationship_type, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (phone) DO UPDATE SET "
+                "INSERT INTO recipients (environment, phone, party_id, counterparty_id, "
+                "payout_account_id, relationship_type, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (environment, phone) DO UPDATE SET "
                 "party_id = COALESCE(excluded.party_id, party_id), "
                 "counterparty_id = COALESCE(excluded.counterparty_id, counterparty_id), "
                 "payout_account_id = COALESCE(excluded.payout_account_id, payout_account_id), "
                 "relationship_type = COALESCE(excluded.relationship_type, relationship_type), "
                 "updated_at = excluded.updated_at",
-                (phone, party_id, counterparty_id, payout_account_id, relationship_type, now, now),
+                (self.environment, phone, party_id, counterparty_id, payout_account_id,
+                 relationship_type, now, now),
             )
 
     # -- fee quotes --------------------------------------------------------------------------
 
     def fee_quote(
         self, *, amount: Decimal, currency: str, target_currency: str, method: str, provider: str
-    ) -> tuple[Decimal, str] | None:
-        """A cached (total fee, fee currency) for this amount and route."""
+    ) -> dict[str, Any] | None:
+        """The cached quote (its JSON, amounts as text) for this amount and route."""
         r = self._one(
-            "SELECT total_fee, fee_currency FROM fee_quotes WHERE amount = ? AND currency = ? "
-            "AND target_currency = ? AND method = ? AND provider = ?",
-            (str(amount), currency, target_currency, method, provider),
+            "SELECT quote_json FROM fee_quotes WHERE environment = ? AND amount = ? "
+            "AND currency = ? AND target_currency = ? AND method = ? AND provider = ?",
+            (self.environment, str(amount), currency, target_currency, method, provider),
         )
-        return (Decimal(r["total_fee"]), r["fee_currency"]) if r else None
+        return dict(json.loads(r["quote_json"])) if r else None
 
     def save_fee_quote(
         self,
@@ -217,10 +226,10 @@ class BatchWrites(LedgerCore):
         """Cache a fee quote (amount-and-fees)."""
         with self.atomic():
             self._execute(
-                "INSERT OR REPLACE INTO fee_quotes (amount, currency, target_currency, method, "
-                "provider, total_fee, fee_currency, quote_json, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(amount), currency, target_currency, method, provider, str(total_fee),
+                "INSERT OR REPLACE INTO fee_quotes (environment, amount, currency, "
+                "target_currency, method, provider, total_fee, fee_currency, quote_json, "
+                "fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.environment, str(amount), currency, target_currency, method, provider, str(total_fee),
                  fee_currency, json.dumps(quote, default=str), self.now()),
             )
 

@@ -66,8 +66,11 @@ class LedgerCore:
         clock: Clock = utc_now,
         migrate: bool = True,
         migrations_dir: Path | None = None,
+        environment: str = "default",
     ) -> None:
         self.path = Path(path)
+        # Which API the recipients and fee quotes belong to (ids differ per environment).
+        self.environment = environment
         self.clock = clock
         self._migrations_dir = migrations_dir
         self._depth = 0
@@ -77,8 +80,9 @@ class LedgerCore:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: a committed reference_id survives a power cut, not just a crash.
-            self.conn.execute("PRAGMA synchronous=FULL")
+            # NORMAL in WAL survives a process crash without an fsync per commit; transactions
+            # that must survive a power cut too (SUBMITTING) ask for atomic(durable=True).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=10000")
         for suffix in ("-wal", "-shm"):
@@ -107,10 +111,18 @@ class LedgerCore:
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """One transaction; nested calls become savepoints. Rolls back on any exception."""
+    def atomic(self, *, durable: bool = False) -> Iterator[None]:
+        """One transaction; nested calls become savepoints. Rolls back on any exception.
+
+        `durable=True` (outermost only) fsyncs the commit (synchronous=FULL): what it wrote,
+        and everything committed before it, survives a power cut.
+        """
         depth = self._depth
+        if durable and depth:
+            raise ValueError("a durable transaction must be the outermost one")
         with translate_errors("beginning a transaction"):
+            if durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
             if depth == 0:
                 # IMMEDIATE: take the write lock now, so two processes never deadlock upgrading.
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -127,6 +139,8 @@ class LedgerCore:
                 else:
                     self.conn.execute(f"ROLLBACK TO sp{depth}")
                     self.conn.execute(f"RELEASE sp{depth}")
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
             raise
         self._depth -= 1
         with translate_errors("committing"):
@@ -134,6 +148,8 @@ class LedgerCore:
                 self.conn.execute("COMMIT")
             else:
                 self.conn.execute(f"RELEASE sp{depth}")
+            if durable:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with translate_errors("a query"):

@@ -113,9 +113,9 @@ class Transitions(LedgerCore):
     def mark_submitting(self, items: Sequence[tuple[int, str]], *, run_session: str = "") -> None:
         """SESSION_OPEN -> SUBMITTING for many rows in ONE transaction (group commit).
 
-        Committed before any of these execute requests leaves (REFERENCE §4.1).
+        Committed, fsynced, before any of these execute requests leaves (REFERENCE §4.1).
         """
-        with self.atomic():
+        with self.atomic(durable=True):
             now = self.now()
             for row_id, reference_id in items:
                 self._transition(
