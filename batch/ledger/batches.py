@@ -229,8 +229,8 @@ class BatchWrites(LedgerCore):
                 "INSERT OR REPLACE INTO fee_quotes (environment, amount, currency, "
                 "target_currency, method, provider, total_fee, fee_currency, quote_json, "
                 "fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self.environment, str(amount), currency, target_currency, method, provider, str(total_fee),
-                 fee_currency, json.dumps(quote, default=str), self.now()),
+                (self.environment, str(amount), currency, target_currency, method, provider,
+                 str(total_fee), fee_currency, json.dumps(quote, default=str), self.now()),
             )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import batch
 from batch.errors import LedgerError
@@ -98,7 +98,7 @@ class LedgerCore:
         """Close the connection."""
         self.conn.close()
 
-    def __enter__(self) -> LedgerCore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
