@@ -24,12 +24,13 @@ from tests.engine_helpers import QUICK_PAYOUTS, paid_exactly_once, subprocess_en
 STARTUP = 1.0  # seconds before `python -m batch` is doing anything worth interrupting
 
 
-def _run(sheet: Path, env: dict[str, str], timeout: float) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json", "--quiet",
-         "--wait", "20", "--rate", "200", "--concurrency", "6"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def _run(sheet: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json", "--quiet",
+             "--wait", "20", "--rate", "200", "--concurrency", "6"],
+            env=env, stdout=subprocess.DEVNULL, stderr=err,
+        )
 
 
 def crash_and_finish(
@@ -44,9 +45,10 @@ def crash_and_finish(
     sheet, ledger = tmp_path / "crash.csv", tmp_path / "crash.db"
     phones = write_sheet(sheet, rows)
     env = subprocess_env(sandbox.base_url, ledger)
+    log = tmp_path / "stderr.log"
     killed_mid_run = 0
     for _ in range(kills):
-        proc = _run(sheet, env, timeout=60)
+        proc = _run(sheet, env, log)
         delay = STARTUP + rng.uniform(0.0, 2.5)
         try:
             proc.wait(timeout=delay)  # finished before the kill: still a valid sample
@@ -59,14 +61,14 @@ def crash_and_finish(
     code = None
     while code != 0 and reruns < 6:
         reruns += 1
-        proc = _run(sheet, env, timeout=120)
+        proc = _run(sheet, env, log)
         code = proc.wait(timeout=120)
     figures = {
         "seed": seed, "kills": kills, "killed_mid_run": killed_mid_run, "reruns": reruns,
         "final_exit": code, "finish_seconds": round(time.monotonic() - started, 1),
         "executions": len(sandbox.executions()),
     }
-    assert code == 0, figures
+    assert code == 0, (figures, log.read_text(errors="replace")[-2000:])
     assert paid_exactly_once(sandbox, phones) == {}, figures
     # The ledger agrees with the sandbox: each row COMPLETED by the reference the sandbox paid.
     paid = {e.reference_id: e.phone for e in sandbox.executions(status="COMPLETED")}
