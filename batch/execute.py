@@ -186,6 +186,7 @@ class Runner:
         self.say = say
         self.stopped: str | None = None
         self.work: deque[int] = deque()
+        self._queued: set[int] = set()  # rows queued or being worked on
         self.deferrals = 0
         self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()))
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -208,6 +209,12 @@ class Runner:
 
     def _requeue(self, row_id: int) -> None:
         if not self.options.reconcile_only:
+            self._enqueue(row_id)
+
+    def _enqueue(self, row_id: int) -> None:
+        """Queue a row for a worker, once: two workers on one row would race its transitions."""
+        if row_id not in self._queued:
+            self._queued.add(row_id)
             self.work.append(row_id)
 
     async def run(self) -> RunResult:
@@ -233,11 +240,11 @@ class Runner:
 
     def _queue_if_payable(self, row: RowRecord) -> None:
         if row.state in (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN):
-            self.work.append(row.id)
+            self._enqueue(row.id)
         elif self.options.retry_failed and row.state is RowState.FAILED:
             if may_retry([a.outcome for a in row.attempts]):
                 self.ledger.start_new_attempt(row.id, self.mint(), reason="--retry-failed")
-                self.work.append(row.id)
+                self._enqueue(row.id)
 
     async def _gather_polls(self) -> None:
         gate = asyncio.Semaphore(self.options.concurrency)
@@ -297,6 +304,16 @@ class Runner:
 
     async def _pay(self, row_id: int) -> None:
         """Take one row as far as execute; the monitor does the rest."""
+        try:
+            await self._pay_steps(row_id)
+        except errors.TransitionError as exc:
+            # The ledger refused a move: the row is not where we thought. Leave it; the state
+            # checks are what keep it from being paid twice.
+            self.say(f"row {row_id}: {exc}; left as it is")
+        finally:
+            self._queued.discard(row_id)
+
+    async def _pay_steps(self, row_id: int) -> None:
         margin = timedelta(seconds=self.options.session_margin)
         try:
             for _ in range(MAX_STEPS):
