@@ -42,7 +42,9 @@ def env(**extra: str) -> dict[str, str]:
     return {**CREDENTIALS, **FAST, **extra}
 
 
-def cli(args: list[str], base_url: str, ledger: Path, **extra: str) -> tuple[int, dict[str, Any], str]:
+def cli(
+    args: list[str], base_url: str, ledger: Path, **extra: str
+) -> tuple[int, dict[str, Any], str]:
     """Run `paybatch ARGS --json` in-process; returns exit code, JSON output, stderr."""
     runner = CliRunner()
     result = runner.invoke(
@@ -58,7 +60,10 @@ def cli(args: list[str], base_url: str, ledger: Path, **extra: str) -> tuple[int
 def subprocess_env(base_url: str, ledger: Path) -> dict[str, str]:
     """Environment for `python -m batch` in a subprocess."""
     return {
-        **os.environ, **env(), "DOLLR_BASE_URL": base_url, "PAYBATCH_LEDGER": str(ledger),
+        **os.environ,
+        **env(),
+        "DOLLR_BASE_URL": base_url,
+        "PAYBATCH_LEDGER": str(ledger),
     }
 
 

@@ -27,9 +27,25 @@ STARTUP = 1.0  # seconds before `python -m batch` is doing anything worth interr
 def _run(sheet: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json", "--quiet",
-             "--wait", "20", "--rate", "200", "--concurrency", "6"],
-            env=env, stdout=subprocess.DEVNULL, stderr=err,
+            [
+                sys.executable,
+                "-m",
+                "batch",
+                "run",
+                str(sheet),
+                "--yes",
+                "--json",
+                "--quiet",
+                "--wait",
+                "20",
+                "--rate",
+                "200",
+                "--concurrency",
+                "6",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
         )
 
 
@@ -39,8 +55,12 @@ def crash_and_finish(
     """Kill runs `kills` times at random moments, then rerun until exit 0; return figures."""
     rng = random.Random(seed)
     sandbox.set_faults(
-        **QUICK_PAYOUTS, latency_ms=15, latency_jitter_ms=15, drop_rate=0.1,
-        drop_endpoints=["executions.*"], session_lifetime_seconds=1.0,
+        **QUICK_PAYOUTS,
+        latency_ms=15,
+        latency_jitter_ms=15,
+        drop_rate=0.1,
+        drop_endpoints=["executions.*"],
+        session_lifetime_seconds=1.0,
     )
     sheet, ledger = tmp_path / "crash.csv", tmp_path / "crash.db"
     phones = write_sheet(sheet, rows)
@@ -64,8 +84,12 @@ def crash_and_finish(
         proc = _run(sheet, env, log)
         code = proc.wait(timeout=120)
     figures = {
-        "seed": seed, "kills": kills, "killed_mid_run": killed_mid_run, "reruns": reruns,
-        "final_exit": code, "finish_seconds": round(time.monotonic() - started, 1),
+        "seed": seed,
+        "kills": kills,
+        "killed_mid_run": killed_mid_run,
+        "reruns": reruns,
+        "final_exit": code,
+        "finish_seconds": round(time.monotonic() - started, 1),
         "executions": len(sandbox.executions()),
     }
     assert code == 0, (figures, log.read_text(errors="replace")[-2000:])

@@ -52,8 +52,13 @@ def test_name_reused_for_other_content_is_refused(quick, tmp_path: Path) -> None
     ledger = tmp_path / "l.db"
     write_sheet(tmp_path / "a.csv", 3)
     write_sheet(tmp_path / "b.csv", 3, amount="11.00")
-    assert cli(["plan", str(tmp_path / "a.csv"), "--batch-name", "nov"], quick.base_url, ledger)[0] == 0
-    code, _, err = cli(["plan", str(tmp_path / "b.csv"), "--batch-name", "nov"], quick.base_url, ledger)
+    assert (
+        cli(["plan", str(tmp_path / "a.csv"), "--batch-name", "nov"], quick.base_url, ledger)[0]
+        == 0
+    )
+    code, _, err = cli(
+        ["plan", str(tmp_path / "b.csv"), "--batch-name", "nov"], quick.base_url, ledger
+    )
     assert code == 1 and "already used" in err
 
 
@@ -64,11 +69,14 @@ def test_repeat_guard_refuses_a_recent_copy_unless_allowed(quick, tmp_path: Path
     assert cli(["plan", str(tmp_path / "nov.csv")], quick.base_url, ledger)[0] == 0
     code, _, err = cli(["plan", str(tmp_path / "nov-copy.csv")], quick.base_url, ledger)
     assert code == 1 and "'nov'" in err and "--allow-repeat" in err
-    code, _, _ = cli(["plan", str(tmp_path / "nov-copy.csv"), "--repeat-window", "0"],
-                     quick.base_url, ledger)
+    code, _, _ = cli(
+        ["plan", str(tmp_path / "nov-copy.csv"), "--repeat-window", "0"], quick.base_url, ledger
+    )
     assert code == 0  # outside the window: next month's identical payroll passes
     write_sheet(tmp_path / "third.csv", 3)
-    assert cli(["plan", str(tmp_path / "third.csv"), "--allow-repeat"], quick.base_url, ledger)[0] == 0
+    assert (
+        cli(["plan", str(tmp_path / "third.csv"), "--allow-repeat"], quick.base_url, ledger)[0] == 0
+    )
 
 
 def test_invalid_rows_refused_or_kept_as_skipped(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +96,9 @@ def test_guards_abort_with_exit_5(quick, tmp_path: Path) -> None:  # type: ignor
     write_sheet(sheet, 3)
     code, _, err = cli(["run", str(sheet)], quick.base_url, ledger)  # no TTY, no --yes
     assert code == 5 and "--yes" in err
-    code, _, err = cli(["run", str(sheet), "--yes", "--max-total", "USD=20"], quick.base_url, ledger)
+    code, _, err = cli(
+        ["run", str(sheet), "--yes", "--max-total", "USD=20"], quick.base_url, ledger
+    )
     assert code == 5 and "exceeds --max-total" in err
     assert quick.executions() == []
 
@@ -100,18 +110,33 @@ def test_base_url_without_credentials_is_a_config_error(tmp_path: Path) -> None:
 
     write_sheet(tmp_path / "nov.csv", 1)
     result = CliRunner().invoke(
-        main, ["plan", str(tmp_path / "nov.csv"), "--base-url", "http://127.0.0.1:9",
-               "--ledger", str(tmp_path / "l.db")],
+        main,
+        [
+            "plan",
+            str(tmp_path / "nov.csv"),
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--ledger",
+            str(tmp_path / "l.db"),
+        ],
         env={"DOLLR_CLIENT_ID": "", "DOLLR_CLIENT_SECRET": "", "DOLLR_PASSCODE": ""},
     )
     assert result.exit_code == 1 and "DOLLR_CLIENT_ID" in result.stderr
 
 
-def test_faults_drops_5xx_429_short_sessions_and_tokens_still_pay_once(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_faults_drops_5xx_429_short_sessions_and_tokens_still_pay_once(
+    sandbox, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     sandbox.set_faults(
-        **QUICK_PAYOUTS, drop_rate=0.3, drop_endpoints=["executions.*"], error_rate=0.15,
-        status_visibility_delay_seconds=0.3, session_lifetime_seconds=1.0,
-        token_lifetime_seconds=1.5, rate_limit_rps=80, retry_after_seconds=1,
+        **QUICK_PAYOUTS,
+        drop_rate=0.3,
+        drop_endpoints=["executions.*"],
+        error_rate=0.15,
+        status_visibility_delay_seconds=0.3,
+        session_lifetime_seconds=1.0,
+        token_lifetime_seconds=1.5,
+        rate_limit_rps=80,
+        retry_after_seconds=1,
     )
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     phones = write_sheet(sheet, 16)
@@ -179,3 +204,57 @@ def test_second_run_on_a_locked_batch_is_refused(quick, tmp_path: Path) -> None:
         holder.wait()
     code, _, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 0  # the dead holder's lock is taken over
+
+
+def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 2)
+    code, out, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
+    db = Ledger(ledger)
+    row = db.rows(out["batch_id"])[0]
+    lost = row.current_reference_id
+    assert lost is not None
+    # A crashed run: the SUBMITTING mark was committed, the request never reached the API,
+    # and its session has long expired.
+    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_session_open(
+        row.id,
+        lost,
+        session_id=999,
+        wallet_id=1,
+        payout_account_id=999,
+        expires_at=datetime.now(UTC) - timedelta(minutes=10),
+    )
+    db.mark_submitting([(row.id, lost)])
+    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 2}
+    assert paid_exactly_once(quick, phones) == {}
+    again = Ledger(ledger).row(row.id)
+    assert again is not None and [a.outcome for a in again.attempts] == ["NOT_FOUND", "COMPLETED"]
+    assert again.attempts[1].previous_reference_id == lost
+
+
+def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 1)
+    code, out, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
+    db = Ledger(ledger)
+    row = db.rows(out["batch_id"])[0]
+    ref = row.current_reference_id or ""
+    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_session_open(
+        row.id,
+        ref,
+        session_id=999,
+        wallet_id=1,
+        payout_account_id=999,
+        expires_at=datetime.now(UTC) + timedelta(minutes=10),  # could still land
+    )
+    db.mark_submitting([(row.id, ref)])
+    code, out, _ = cli(["reconcile", "nov", "--wait", "0.5"], quick.base_url, ledger)
+    assert code == 4 and out["counts"] == {"UNKNOWN": 1}
+    assert quick.executions() == []
