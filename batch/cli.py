@@ -23,6 +23,9 @@ def exit_code_for(exc: errors.BatchError) -> int:
     """The exit code of an error that ended a command."""
     if isinstance(exc, errors.AbortedError):
         return EXIT_ABORTED
+    if isinstance(exc, errors.InputError):
+        # Checked before ApiError: refused credentials (CredentialsError) are bad configuration.
+        return EXIT_INPUT
     if isinstance(exc, errors.ApiError):
         # An API error that stops a command before or between payouts; rows already sent
         # stay in flight in the ledger and the next run settles them.
