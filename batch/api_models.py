@@ -274,14 +274,15 @@ def decimal_to_json(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _encode(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON text of plain data whose Decimals become exact JSON numbers (floats refused)."""
     if isinstance(value, Decimal):
         return decimal_to_json(value)
     if isinstance(value, dict):
-        items = (f"{json.dumps(str(key))}:{_encode(item)}" for key, item in value.items())
+        items = (f"{json.dumps(str(key))}:{json_text(item)}" for key, item in value.items())
         return "{" + ",".join(items) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_encode(item) for item in value) + "]"
+        return "[" + ",".join(json_text(item) for item in value) + "]"
     if isinstance(value, float):
         raise TypeError("money must be Decimal, never float")
     return json.dumps(value)
@@ -289,4 +290,4 @@ def _encode(value: Any) -> str:
 
 def dump_json(body: _Request) -> bytes:
     """A request model as JSON bytes; None fields are left out, Decimals written exactly."""
-    return _encode(body.model_dump(mode="python", exclude_none=True)).encode()
+    return json_text(body.model_dump(mode="python", exclude_none=True)).encode()
