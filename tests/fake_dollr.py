@@ -100,7 +100,12 @@ class FakeDollr:
     # --- the server ------------------------------------------------------------------
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        # A snapshot: a resent request is the same object with new headers.
+        self.requests.append(
+            httpx.Request(
+                request.method, request.url, headers=request.headers.copy(), content=request.content
+            )
+        )
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
