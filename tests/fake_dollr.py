@@ -8,6 +8,7 @@ an httpx.Response, or an exception to raise such as httpx.ReadTimeout).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -43,22 +44,46 @@ def credentials(**overrides: Any) -> Credentials:
 
 
 class VirtualClock:
-    """Time that moves only when something sleeps: tests run instantly and repeatably."""
+    """Virtual time for one event loop: sleepers wake in time order, instantly in real time.
 
-    def __init__(self, start: float = 1000.0) -> None:
+    Time jumps to the earliest wake-up only once every other task has had its turn (the
+    driver yields `settle` times first), so concurrent sleepers overlap as in real time.
+    """
+
+    def __init__(self, start: float = 1000.0, settle: int = 50) -> None:
         self.now = start
         self.sleeps: list[float] = []
+        self._settle = settle
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._driver: asyncio.Task[None] | None = None
 
     def __call__(self) -> float:
         return self.now
 
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._sleepers, (self.now + seconds, self._seq, future))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.get_running_loop().create_task(self._drive())
+        await future
+
+    async def _drive(self) -> None:
+        while self._sleepers:
+            for _ in range(self._settle):
+                await asyncio.sleep(0)
+            wake, _, future = heapq.heappop(self._sleepers)
+            self.now = max(self.now, wake)
+            if not future.done():
+                future.set_result(None)
 
 
 def route_of(request: httpx.Request) -> str:
