@@ -94,9 +94,16 @@ def route_of(request: httpx.Request) -> str:
 class FakeDollr:
     """The fake API. Use `transport()` for ApiClient, `script()` to queue special answers."""
 
-    def __init__(self, *, token_lifetime_minutes: int = 60, yield_on_token: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        token_lifetime_minutes: int = 60,
+        latency: float = 0.0,
+        clock: VirtualClock | None = None,
+    ) -> None:
         self.token_lifetime_minutes = token_lifetime_minutes
-        self.yield_on_token = yield_on_token
+        self.latency = latency  # virtual seconds each answer takes (needs `clock`)
+        self.clock = clock
         self.requests: list[httpx.Request] = []
         self.scripts: dict[str, list[Answer]] = defaultdict(list)
         self.valid_tokens: set[str] = set()
@@ -136,6 +143,8 @@ class FakeDollr:
         try:
             for _ in range(3):  # let concurrent callers interleave, as over a network
                 await asyncio.sleep(0)
+            if self.latency and self.clock is not None:
+                await self.clock.sleep(self.latency)
             return self._answer(request)
         finally:
             self.in_flight -= 1
@@ -265,7 +274,7 @@ def make_client(
     **kwargs: Any,
 ) -> ApiClient:
     """An ApiClient wired to the fake, with virtual time."""
-    clock = clock or VirtualClock()
+    clock = clock or fake.clock or VirtualClock()
     return ApiClient(
         kwargs.pop("base_url", BASE_URL),
         kwargs.pop("credentials", None) or credentials(),

@@ -200,13 +200,13 @@ def test_float_money_is_refused() -> None:
 # --- parsing ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("amount", ['25.10', '"25.10"', "25"])
+@pytest.mark.parametrize("amount", ["25.10", '"25.10"', "25"])
 def test_execution_amounts_as_numbers_or_strings(amount: str) -> None:
     fake = FakeDollr()
     text = (
-        '{"reference_id": "%s", "status": "COMPLETED", "payer_amount": %s, '
-        '"payer_currency": "USD", "payee_amount": %s, "payee_currency": "USD", '
-        '"operation_type": "PAYOUT", "new_field": {"x": 1}}' % (REF, amount, amount)
+        f'{{"reference_id": "{REF}", "status": "COMPLETED", "payer_amount": {amount}, '
+        f'"payer_currency": "USD", "payee_amount": {amount}, "payee_currency": "USD", '
+        '"operation_type": "PAYOUT", "new_field": {"x": 1}}'
     )
     fake.script(f"GET /v1/status/payout/{REF}", httpx.Response(200, text=text))
 
@@ -300,7 +300,11 @@ def test_fee_total_keeps_currencies_apart() -> None:
         (401, b'{"detail": "Could not validate credentials"}', errors.AuthError),
         (403, b'{"detail": "Merchant not verified"}', errors.ForbiddenError),
         (404, b'{"detail": "Not found"}', errors.NotFoundError),
-        (422, b'{"detail": [{"loc": ["body", "currency"], "msg": "bad"}]}', errors.ApiValidationError),
+        (
+            422,
+            b'{"detail": [{"loc": ["body", "currency"], "msg": "bad"}]}',
+            errors.ApiValidationError,
+        ),
         (400, b"oops", errors.ApiValidationError),
         (429, b"", errors.RateLimitedError),
         (500, b"<html>boom</html>", errors.ServerError),

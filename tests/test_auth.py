@@ -140,7 +140,9 @@ def test_concurrent_401s_share_one_refresh() -> None:
         httpx.Response(401, json={"detail": "Invalid client credentials"}),
         httpx.Response(
             422,
-            json={"detail": [{"loc": ["body", "client_secret"], "msg": "bad", "input": CLIENT_SECRET}]},
+            json={
+                "detail": [{"loc": ["body", "client_secret"], "msg": "bad", "input": CLIENT_SECRET}]
+            },
         ),
         httpx.Response(403, text=f"forbidden for secret {CLIENT_SECRET}"),
     ],

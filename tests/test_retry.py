@@ -90,7 +90,10 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     [
         ("phone=231770000001", "phone=231***01"),
         ("to +250788000001 now", "to +250***01 now"),
-        ("ref 3b0f6f1e-9a51-4c3e-8a77-123456789012 ok", "ref 3b0f6f1e-9a51-4c3e-8a77-123456789012 ok"),
+        (
+            "ref 3b0f6f1e-9a51-4c3e-8a77-123456789012 ok",
+            "ref 3b0f6f1e-9a51-4c3e-8a77-123456789012 ok",
+        ),
         ("sleep=0.50s attempt=2", "sleep=0.50s attempt=2"),
     ],
 )
@@ -120,7 +123,9 @@ def test_wiring_retries_safe_calls_and_logs_one_line_each(
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    call = Flaky(errors.ServerError("boom", status=502), errors.RateLimitedError("slow", retry_after=4))
+    call = Flaky(
+        errors.ServerError("boom", status=502), errors.RateLimitedError("slow", retry_after=4)
+    )
     with caplog.at_level(logging.WARNING, logger="paybatch"):
         result = asyncio.run(
             call_with_retries(
