@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-SAFETY = 0.98  # aim just under the ceiling: arrival jitter must not burst past a server limit
+SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past a server limit
 SLOWDOWN = 0.9  # rate factor applied on each 429 ...
 MIN_FACTOR = 0.5  # ... down to at most half the ceiling
 RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
