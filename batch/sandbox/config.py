@@ -24,6 +24,21 @@ DEFAULT_BALANCES: dict[str, Decimal] = {
 ALL_ENDPOINTS: tuple[str, ...] = ("*",)
 
 
+def parse_balances(pairs: list[str] | tuple[str, ...]) -> dict[str, Decimal]:
+    """`["USD=500", "LRD=1e6"]` -> exact balances; ValueError names the bad pair."""
+    balances: dict[str, Decimal] = {}
+    for pair in pairs:
+        currency, sep, amount = pair.partition("=")
+        try:
+            value = Decimal(amount)
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not sep or len(currency) != 3 or not value.is_finite() or value < 0:
+            raise ValueError(f"balance {pair!r} is not CURRENCY=AMOUNT, e.g. USD=5000")
+        balances[currency.upper()] = value
+    return balances
+
+
 class Faults(BaseModel):
     """Switches that make the sandbox slow, flaky or strict; every one is off by default.
 
@@ -74,4 +89,4 @@ class SandboxConfig(BaseModel):
     passcode_user_id: str | None = None
     wallet_id: int = DEFAULT_WALLET_ID
     balances: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_BALANCES))
-    faults: Faults = Field(default_factory=Faults)
+    faults: Faults = Field(default_factory=lambda: Faults())

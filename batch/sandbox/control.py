@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ValidationError
 
-from batch.sandbox.routes import runtime
-from batch.sandbox.runtime import Runtime
+from batch.sandbox.routes import Rt
 from batch.sandbox.state import FAILED, Execution, iso
 from batch.sandbox.store import Rejected
 
@@ -56,7 +55,7 @@ async def health() -> dict[str, bool]:
 
 @control.get("/executions")
 async def executions(
-    rt: Runtime = Depends(runtime), phone: str | None = None, status: str | None = None,
+    rt: Rt, phone: str | None = None, status: str | None = None,
     reference_id: str | None = None,
 ) -> list[ExecutionRecord]:
     """Every payout execution, oldest first, optionally filtered."""
@@ -71,7 +70,7 @@ async def executions(
 
 
 @control.get("/recipients")
-async def recipients(rt: Runtime = Depends(runtime)) -> dict[str, dict[str, int]]:
+async def recipients(rt: Rt) -> dict[str, dict[str, int]]:
     """Per recipient phone: how many executions are in each status."""
     now = rt.now()
     by_phone: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -81,7 +80,7 @@ async def recipients(rt: Runtime = Depends(runtime)) -> dict[str, dict[str, int]
 
 
 @control.get("/stats")
-async def stats(rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def stats(rt: Rt) -> dict[str, Any]:
     """Requests per endpoint and outcome, faults injected per kind, executions, balances."""
     now = rt.now()
     rt.store.settle(now)
@@ -103,14 +102,14 @@ async def stats(rt: Runtime = Depends(runtime)) -> dict[str, Any]:
 
 
 @control.get("/faults")
-async def get_faults(rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+async def get_faults(rt: Rt) -> dict[str, Any]:
     """The fault switches in force."""
     return rt.faults.model_dump()
 
 
 @control.post("/faults")
 async def set_faults(
-    changes: dict[str, Any] = Body(...), rt: Runtime = Depends(runtime)
+    changes: Annotated[dict[str, Any], Body()], rt: Rt
 ) -> dict[str, Any]:
     """Change some switches; the others keep their values."""
     try:
@@ -121,7 +120,7 @@ async def set_faults(
 
 
 @control.get("/wallet")
-async def wallet(rt: Runtime = Depends(runtime)) -> dict[str, str]:
+async def wallet(rt: Rt) -> dict[str, str]:
     """Merchant wallet balances, exact."""
     rt.store.settle(rt.now())
     return {k: str(v) for k, v in rt.store.balances.items()}
@@ -129,7 +128,7 @@ async def wallet(rt: Runtime = Depends(runtime)) -> dict[str, str]:
 
 @control.post("/wallet")
 async def set_wallet(
-    balances: dict[str, Decimal] = Body(...), rt: Runtime = Depends(runtime)
+    balances: Annotated[dict[str, Decimal], Body()], rt: Rt
 ) -> dict[str, str]:
     """Set some currencies' balances."""
     rt.store.balances.update(balances)
@@ -137,7 +136,7 @@ async def set_wallet(
 
 
 @control.post("/reset")
-async def reset(rt: Runtime = Depends(runtime)) -> dict[str, bool]:
+async def reset(rt: Rt) -> dict[str, bool]:
     """Forget all data and counters; balances and faults back to the starting config."""
     rt.reset()
     return {"ok": True}
