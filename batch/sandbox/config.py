@@ -49,31 +49,31 @@ class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     # latency added before every selected request: latency_ms + uniform(0, jitter_ms)
-    latency_ms: float = Field(0.0, ge=0)
-    latency_jitter_ms: float = Field(0.0, ge=0)
+    latency_ms: float = Field(default=0.0, ge=0)
+    latency_jitter_ms: float = Field(default=0.0, ge=0)
     latency_endpoints: list[str] = list(ALL_ENDPOINTS)
     # random 5xx answered BEFORE the request reaches the API (nothing happens)
-    error_rate: float = Field(0.0, ge=0, le=1)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
     error_endpoints: list[str] = list(ALL_ENDPOINTS)
     # the API does the work, then the connection is closed with no answer
-    drop_rate: float = Field(0.0, ge=0, le=1)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
     drop_endpoints: list[str] = list(ALL_ENDPOINTS)
     # requests per second over the selected endpoints; beyond it 429 with Retry-After
-    rate_limit_rps: float | None = Field(None, gt=0)
+    rate_limit_rps: float | None = Field(default=None, gt=0)
     rate_limit_endpoints: list[str] = list(ALL_ENDPOINTS)
-    retry_after_seconds: int = Field(1, ge=0)
+    retry_after_seconds: int = Field(default=1, ge=0)
     # payout timeline: PENDING for pending_seconds, PROCESSING for processing_seconds
-    pending_seconds: float = Field(0.5, ge=0)
-    processing_seconds: float = Field(1.0, ge=0)
+    pending_seconds: float = Field(default=0.5, ge=0)
+    processing_seconds: float = Field(default=1.0, ge=0)
     # share of payouts the "operator" rejects at the end of PROCESSING (money returned)
-    payout_failure_rate: float = Field(0.0, ge=0, le=1)
+    payout_failure_rate: float = Field(default=0.0, ge=0, le=1)
     # a just-executed reference_id answers 404 on status for this long (REFERENCE §4.3)
-    status_visibility_delay_seconds: float = Field(0.0, ge=0)
+    status_visibility_delay_seconds: float = Field(default=0.0, ge=0)
     # token: `expires_in` is announced in minutes; token_lifetime_seconds, when set,
     # makes tokens really die sooner than announced (to exercise the 401 path)
-    token_expires_in_minutes: int = Field(60, ge=0)
-    token_lifetime_seconds: float | None = Field(None, ge=0)
-    session_lifetime_seconds: float = Field(900.0, ge=0)
+    token_expires_in_minutes: int = Field(default=60, ge=0)
+    token_lifetime_seconds: float | None = Field(default=None, ge=0)
+    session_lifetime_seconds: float = Field(default=900.0, ge=0)
 
 
 class SandboxConfig(BaseModel):
