@@ -18,6 +18,12 @@ PASSCODE = {
 }
 
 
+FEE_PARAMS = {
+    "base_amount": "25.50", "base_currency": "USD", "target_currency": "USD",
+    "payment_method": "ORANGE_MONEY_LBR", "operation_type": "PAYOUT", "provider": "PAWAPAY",
+    "fee_bearer": "PAYER",
+}
+
 # One TLS context for every client: building one per client costs ~40 ms (plain http anyway).
 _TLS = ssl.create_default_context()
 

@@ -1,4 +1,4 @@
-"""Contract tests of the sandbox's Dollr endpoints: paths, JSON types, status codes, error bodies."""
+"""Contract tests of the sandbox endpoints: paths, JSON types, status codes, error bodies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from _dollr import CREDENTIALS, client, execution_body, make_account, open_session
+from _dollr import CREDENTIALS, FEE_PARAMS, client, execution_body, make_account, open_session
 
 from batch.sandbox import SandboxHandle
 
@@ -197,13 +197,6 @@ def test_mmo_provider_info_errors(
 ) -> None:
     response = api.get("/v1/predictions/mmo-provider-info", params=params)
     assert _detail_locs(response) == [loc]
-
-
-FEE_PARAMS = {
-    "base_amount": "25.50", "base_currency": "USD", "target_currency": "USD",
-    "payment_method": "ORANGE_MONEY_LBR", "operation_type": "PAYOUT", "provider": "PAWAPAY",
-    "fee_bearer": "PAYER",
-}
 
 
 def test_amount_and_fees_strings_and_schedule(api: httpx.Client) -> None:
