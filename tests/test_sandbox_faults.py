@@ -10,7 +10,7 @@ import pytest
 from _dollr import client, execution_body, make_account, open_session
 
 from batch.sandbox import ManualClock, SandboxConfig, SandboxHandle, running_sandbox
-from batch.sandbox.faults import selected
+from batch.sandbox.endpoints import selected
 
 Clocked = tuple[SandboxHandle, ManualClock]
 
@@ -124,7 +124,8 @@ def test_faults_are_switched_over_http_from_anywhere(sandbox: SandboxHandle) -> 
     assert token.status_code >= 500
 
 
-@pytest.mark.parametrize("change", [{"error_rate": 2}, {"no_such_switch": 1}, {"latency_ms": -1}])
+@pytest.mark.parametrize("change", [{"error_rate": 2}, {"no_such_switch": 1}, {"latency_ms": -1},
+                                    {"drop_endpoints": ["execution.payout"]}])
 def test_bad_fault_changes_are_refused_whole(
     sandbox: SandboxHandle, change: dict[str, object]
 ) -> None:

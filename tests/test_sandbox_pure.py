@@ -106,3 +106,9 @@ def test_public_surface() -> None:
     assert {"SandboxConfig", "Faults", "running_sandbox", "SandboxHandle", "ManualClock"} <= set(
         batch.sandbox.__all__)
     assert all(hasattr(batch.sandbox, name) for name in batch.sandbox.__all__)
+
+
+def test_every_endpoint_name_is_a_served_path() -> None:
+    app = batch.sandbox.create_app()
+    paths = set(app.app.openapi()["paths"])
+    assert set(batch.sandbox.ENDPOINTS.values()) == {p for p in paths if p.startswith("/v1/")}

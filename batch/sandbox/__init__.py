@@ -17,7 +17,7 @@ from batch.sandbox.config import (
     SandboxConfig,
 )
 from batch.sandbox.control import ExecutionRecord
-from batch.sandbox.routes import ENDPOINTS
+from batch.sandbox.endpoints import ENDPOINTS
 from batch.sandbox.runtime import ManualClock
 from batch.sandbox.server import BANNER, SandboxHandle, running_sandbox, serve
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from batch.sandbox.endpoints import unknown_patterns
 
 DEFAULT_CLIENT_ID = "sandbox"
 DEFAULT_CLIENT_SECRET = "sandbox-secret"
@@ -74,6 +76,15 @@ class Faults(BaseModel):
     token_expires_in_minutes: int = Field(default=60, ge=0)
     token_lifetime_seconds: float | None = Field(default=None, ge=0)
     session_lifetime_seconds: float = Field(default=900.0, ge=0)
+
+    @field_validator(
+        "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"
+    )
+    @classmethod
+    def _known_endpoints(cls, patterns: list[str]) -> list[str]:
+        if unknown := unknown_patterns(patterns):
+            raise ValueError(f"no endpoint is named like {', '.join(unknown)}")
+        return patterns
 
 
 class SandboxConfig(BaseModel):

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
-from fnmatch import fnmatch
 from typing import Any
 
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batch.sandbox.routes import ENDPOINTS
+from batch.sandbox.endpoints import ENDPOINTS, selected
 from batch.sandbox.runtime import Runtime
 
 SERVER_ERRORS = ((500, "Internal Server Error"), (502, "Bad Gateway"), (503, "Service Unavailable"))
@@ -32,11 +30,6 @@ class HideDroppedResponses(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], DroppedResponseError))
-
-
-def selected(endpoint: str, patterns: Iterable[str]) -> bool:
-    """Whether a fault's endpoint selector covers this endpoint."""
-    return any(fnmatch(endpoint, pattern) for pattern in patterns)
 
 
 class FaultInjector:

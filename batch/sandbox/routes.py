@@ -16,26 +16,10 @@ from fastapi.security import HTTPBearer
 
 from batch.sandbox import fees, operators
 from batch.sandbox import schemas as s
+from batch.sandbox.endpoints import ENDPOINTS
 from batch.sandbox.runtime import Runtime
 from batch.sandbox.state import Counterparty, Execution, Party, PaymentAccount, PayoutSession
 from batch.sandbox.store import CREDENTIALS_REJECTED, Denied, Rejected, Unauthorized
-
-# Endpoint names used in stats and fault selectors (route name -> path).
-ENDPOINTS: dict[str, str] = {
-    "token": "/v1/jwt/client/obtain/token",
-    "parties.create": "/v1/parties/create",
-    "parties.list": "/v1/parties/list",
-    "parties.retrieve": "/v1/parties/retrieve/{id}",
-    "counterparties.create": "/v1/counterparties/create",
-    "counterparties.list": "/v1/counterparties/list",
-    "counterparties.retrieve": "/v1/counterparties/retrieve/{id}",
-    "payment_accounts.create": "/v1/payment-accounts/create",
-    "predictions.mmo_provider_info": "/v1/predictions/mmo-provider-info",
-    "predictions.amount_and_fees": "/v1/predictions/amount-and-fees",
-    "sessions.payout": "/v1/sessions/payout",
-    "executions.payout": "/v1/executions/payout",
-    "status.payout": "/v1/status/payout/{reference_id}",
-}
 
 _bearer = HTTPBearer(auto_error=False)  # declared for the OpenAPI page; checked below
 
@@ -274,4 +258,4 @@ def _check_passcode(token: s.PasscodeToken, rt: Runtime) -> None:
         raise Denied("Passcode does not belong to this phone or user")
 
 
-__all__ = ["ENDPOINTS", "CREDENTIALS_REJECTED", "api", "router", "execution_response"]
+__all__ = ["ENDPOINTS", "CREDENTIALS_REJECTED", "api", "router", "execution_response", "runtime"]
