@@ -20,12 +20,6 @@ NOT_POSITIVE = "must be more than zero"
 TOO_LARGE = f"is too large (more than {MAX_INTEGER_DIGITS} digits)"
 
 
-def too_many_decimals(decimals: int, currency: str) -> str:
-    """The message for an amount finer than its currency allows."""
-    allowed = CURRENCY_DECIMALS[currency]
-    return f"has {decimals} decimals; {currency} allows {allowed}"
-
-
 def parse_amount(text: str | None) -> Decimal | str:
     """The exact Decimal of an amount cell, or the message saying why it is not one."""
     cleaned = (text or "").strip()

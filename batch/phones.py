@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 
 import phonenumbers
 import polars as pl
-from phonenumbers import PhoneNumberType, carrier
+from phonenumbers import PhoneNumberType, carrier, geocoder
 from phonenumbers.carrierdata import CARRIER_DATA
 from phonenumbers.phonemetadata import PhoneMetadata
 
@@ -81,7 +81,7 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     if float_match:  # a number Excel stored as a float: 231770123456.0
         text = float_match.group(1)
     if not _ALLOWED.match(text):
-        return PhoneResult(error=f"{raw!r} is not a phone number")
+        return PhoneResult(error="is not a phone number")
     digits = _SEPARATORS.sub("", text)
     international = digits.startswith(("+", "00"))
     if digits.startswith("00"):
@@ -97,23 +97,29 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
         # Country code written without "+" for a number of another market: 250788123456.
         number = _parse("+" + digits.lstrip("+"), None) or number
     if number is None:
-        return PhoneResult(error=f"{raw!r} is not a phone number")
+        return PhoneResult(error="is not a phone number")
     country = phonenumbers.region_code_for_number(number)
     if not phonenumbers.is_valid_number(number):
         where = COUNTRY_NAMES.get(country or region or "", "")
-        return PhoneResult(error=f"{raw!r} is not a valid {where + ' ' if where else ''}number")
+        return PhoneResult(error=f"is not a valid {where + ' ' if where else ''}phone number")
     if country not in SUPPORTED_COUNTRIES:
         return PhoneResult(
-            error=f"{raw!r} is a {country} number; only Liberia (LR) and Rwanda (RW) are supported"
+            error=f"is a {_country_name(number, country)} number; only Liberia (LR) and "
+            "Rwanda (RW) numbers can be paid"
         )
     kind = phonenumbers.number_type(number)
     if kind not in _MOBILE_TYPES:
         return PhoneResult(
-            error=f"{raw!r} is {_TYPE_WORDS.get(kind, 'a non-mobile')} number, not a mobile number"
+            error=f"is {_TYPE_WORDS.get(kind, 'a non-mobile')} number, not a mobile number"
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
     operator = carrier.name_for_number(number, "en") or None
     return PhoneResult(e164=e164, country=country, operator=operator)
+
+
+def _country_name(number: phonenumbers.PhoneNumber, region: str | None) -> str:
+    name = geocoder.country_name_for_number(number, "en")
+    return f"{name} ({region})" if name and region else (region or "foreign")
 
 
 def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
@@ -185,7 +191,7 @@ def _operator_expr(e164: pl.Expr) -> pl.Expr:
 
 
 def normalise_phones(raw: pl.Expr, region: pl.Expr) -> list[pl.Expr]:
-    """Expressions `_e164`, `_phone_country`, `_operator`; a null `_e164` means "ask the slow path"."""
+    """Expressions `_e164`, `_phone_country`, `_operator`; null `_e164`: ask the slow path."""
     text = raw.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
     cleaned = text.str.replace_all(r"[\s\-.()/\u00a0]", "")
     plus = cleaned.str.starts_with("+")

@@ -119,10 +119,11 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
             pl.col("_amount_error").is_null() & (pl.col("_decimals") > places),
             pl.lit("has ")
             + pl.col("_decimals").cast(pl.String)
-            + " decimals; "
+            + " decimal place(s); "
             + currency
-            + " allows "
-            + places.cast(pl.String),
+            + pl.when(places == 0)
+            .then(pl.lit(" takes whole amounts only"))
+            .otherwise(pl.lit(" allows ") + places.cast(pl.String)),
         ),
         _Rule(
             "email_malformed",
