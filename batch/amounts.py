@@ -45,38 +45,47 @@ def decimals_of(amount: Decimal) -> int:
     return max(0, -exponent)
 
 
-def amount_exprs(text: pl.Expr, currency: pl.Expr) -> list[pl.Expr]:
-    """Vectorised `parse_amount`: `_amount_error` (message or null), `_decimals`, `_minor`.
-
-    `_minor` is the exact amount in the currency's minor units (null when the currency is
-    unknown or the amount invalid); `_decimals` its significant decimals.
-    """
-    cleaned = text.fill_null("").str.strip_chars()
-    well_formed = cleaned.str.contains(_PLAIN) | cleaned.str.contains(_GROUPED)
-    digits = cleaned.str.replace_all(",", "")
-    whole = digits.str.extract(r"^([0-9]+)", 1).str.strip_chars_start("0")
-    fraction = digits.str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0")
-    positive = (whole != "") | (fraction != "")
+def add_amounts(frame: pl.LazyFrame, text: str, currency: str) -> pl.LazyFrame:
+    """Vectorised `parse_amount`: add `_amount_error` (message or null), `_decimals` and
+    `_minor`, the exact amount in the currency's minor units (null when the amount is
+    invalid, the currency unknown, or it has more decimals than the currency allows)."""
+    # Each stage is its own with_columns so polars computes every intermediate once.
+    staged = frame.with_columns(pl.col(text).fill_null("").str.strip_chars().alias("_a_clean"))
+    cleaned = pl.col("_a_clean")
+    staged = staged.with_columns(
+        (cleaned.str.contains(_PLAIN) | cleaned.str.contains(_GROUPED)).alias("_a_ok"),
+        cleaned.str.replace_all(",", "", literal=True).str.split_exact(".", 1).alias("_a_parts"),
+    )
+    # Only well-formed amounts are used; split is much cheaper than capturing regexes.
+    parts = pl.col("_a_parts").struct
+    staged = staged.with_columns(
+        parts.field("field_0").fill_null("").str.strip_chars_start("0").alias("_a_whole"),
+        parts.field("field_1").fill_null("").str.strip_chars_end("0").alias("_a_frac"),
+    )
+    whole, fraction = pl.col("_a_whole"), pl.col("_a_frac")
     error = (
         pl.when(cleaned == "")
         .then(pl.lit(MISSING))
         .when(cleaned.str.contains(_NEGATIVE))
         .then(pl.lit(NOT_POSITIVE))
-        .when(~well_formed)
+        .when(~pl.col("_a_ok"))
         .then(pl.lit(NOT_A_NUMBER))
         .when(whole.str.len_chars() > MAX_INTEGER_DIGITS)
         .then(pl.lit(TOO_LARGE))
-        .when(~positive)
+        .when((whole == "") & (fraction == ""))
         .then(pl.lit(NOT_POSITIVE))
     )
-    decimals = fraction.str.len_chars().cast(pl.Int64)
-    minor = pl.lit(None, pl.Int64)
-    for code, places in CURRENCY_DECIMALS.items():
-        scaled = (whole + fraction.str.pad_end(places, "0")).str.strip_chars_start("0")
-        value = pl.when(scaled == "").then(pl.lit("0")).otherwise(scaled).cast(pl.Int64)
-        minor = pl.when((currency == code) & (decimals <= places)).then(value).otherwise(minor)
-    minor = pl.when(error.is_null()).then(minor)
-    return [error.alias("_amount_error"), decimals.alias("_decimals"), minor.alias("_minor")]
+    staged = staged.with_columns(
+        error.alias("_amount_error"), fraction.str.len_chars().cast(pl.Int64).alias("_decimals")
+    )
+    places = pl.col(currency).replace_strict(CURRENCY_DECIMALS, default=None, return_dtype=pl.Int64)
+    units = pl.when(whole == "").then(pl.lit("0")).otherwise(whole).cast(pl.Int64, strict=False)
+    cents = fraction.str.pad_end(2, "0").cast(pl.Int64, strict=False)
+    assert set(CURRENCY_DECIMALS.values()) <= {0, 2}, "minor units other than 0 or 2"
+    minor = pl.when(places == 0).then(units).otherwise(units * 100 + cents)
+    fits = pl.col("_amount_error").is_null() & (pl.col("_decimals") <= places)
+    staged = staged.with_columns(pl.when(fits).then(minor).alias("_minor"))
+    return staged.drop("_a_clean", "_a_ok", "_a_parts", "_a_whole", "_a_frac")
 
 
 def sum_amounts(texts: pl.Series) -> Decimal:

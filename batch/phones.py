@@ -61,7 +61,7 @@ def _recover_scientific(text: str) -> str | PhoneResult:
         return (whole + fraction).lstrip("0")
     # Fewer mantissa digits than the number has: Excel rounded it, the rest became zeros.
     return PhoneResult(
-        error=f"{text} is in scientific notation, so Excel has lost digits of this number; "
+        error="is in scientific notation: Excel has lost digits of this number; "
         "format the column as Text and type the numbers again"
     )
 
@@ -179,61 +179,78 @@ def _markets() -> tuple[_Market, ...]:
     return tuple(markets)
 
 
-def _operator_expr(e164: pl.Expr) -> pl.Expr:
-    """Longest-prefix carrier lookup over phonenumbers' carrier table for supported codes."""
+@cache
+def _operator_prefixes() -> tuple[int, dict[str, str]]:
+    """phonenumbers' carrier table for supported codes, every prefix widened to one length."""
     codes = tuple(m.code for m in _markets())
     table = {k: v["en"] for k, v in CARRIER_DATA.items() if k.startswith(codes) and "en" in v}
-    exprs = []
-    for length in sorted({len(k) for k in table}, reverse=True):
-        mapping = {k: v for k, v in table.items() if len(k) == length}
-        exprs.append(e164.str.slice(0, length).replace_strict(mapping, default=None))
-    return pl.coalesce(exprs) if exprs else pl.lit(None, pl.String)
+    width = max(len(k) for k in table)
+    widened: dict[str, str] = {}
+    for prefix in sorted(table, key=len):  # longer prefixes overwrite shorter ones
+        pad = width - len(prefix)
+        for tail in range(10**pad):
+            widened[prefix + (f"{tail:0{pad}d}" if pad else "")] = table[prefix]
+    return width, widened
 
 
-def normalise_phones(raw: pl.Expr, region: pl.Expr) -> list[pl.Expr]:
-    """Expressions `_e164`, `_phone_country`, `_operator`; null `_e164`: ask the slow path."""
-    text = raw.str.strip_chars().str.replace(r"^(\d+)\.0+$", "${1}")
-    cleaned = text.str.replace_all(r"[\s\-.()/\u00a0]", "")
-    plus = cleaned.str.starts_with("+")
-    idd = cleaned.str.starts_with("00")
-    digits = pl.when(plus).then(cleaned.str.slice(1)).when(idd).then(cleaned.str.slice(2))
-    digits = digits.otherwise(cleaned)
-    ascii_digits = digits.str.contains(r"^[0-9]+$")
-    international = plus | idd
-    e164 = pl.lit(None, pl.String)
+def _operator_expr(e164: pl.Expr) -> pl.Expr:
+    """Longest-prefix carrier lookup, as one hash lookup of the number's first digits."""
+    width, widened = _operator_prefixes()
+    return e164.str.slice(0, width).replace_strict(widened, default=None, return_dtype=pl.String)
+
+
+def normalise_phones(frame: pl.LazyFrame, phone: str, region: str) -> pl.LazyFrame:
+    """Add `_e164`, `_phone_country` and `_operator` to `frame`; a null `_e164` means the fast
+    path did not accept the number (ask `normalise_phone`)."""
+    # Each stage is its own with_columns so polars computes every intermediate once.
+    stripped = pl.col(phone).str.strip_chars()
+    # 231770123456.0 is a number Excel stored as a float; cheaper than a capturing regex.
+    excel_float = stripped.str.contains(r"^[0-9]+\.0+$")
+    integer = stripped.str.strip_chars_end("0").str.strip_suffix(".")
+    raw = pl.when(excel_float).then(integer).otherwise(stripped)
+    staged = frame.with_columns(raw.str.replace_all(r"[\s\-.()/\u00a0]", "").alias("_p_clean"))
+    cleaned = pl.col("_p_clean")
+    international = cleaned.str.starts_with("+") | cleaned.str.starts_with("00")
+    digits = (
+        pl.when(cleaned.str.starts_with("+"))
+        .then(cleaned.str.slice(1))
+        .when(cleaned.str.starts_with("00"))
+        .then(cleaned.str.slice(2))
+        .otherwise(cleaned)
+    )
+    staged = staged.with_columns(
+        international.alias("_p_intl"),
+        pl.when(digits.str.contains(r"^[0-9]+$")).then(digits).alias("_p_digits"),
+    )
+    digits, international, area = pl.col("_p_digits"), pl.col("_p_intl"), pl.col(region)
+    national_by_market = []
     for market in _markets():
-        intl_national = pl.when(
-            (international | region.is_null()) & digits.str.starts_with(market.code)
-        ).then(digits.str.slice(len(market.code)))
-        local_national = pl.when(~international & (region == market.region)).then(
+        rest = digits.str.slice(len(market.code))
+        from_intl = pl.when(
+            (international | area.is_null()) & digits.str.starts_with(market.code)
+        ).then(rest)
+        from_local = pl.when(~international & (area == market.region)).then(
             pl.when(digits.str.starts_with("0"))
             .then(digits.str.slice(1))
-            .when(
-                digits.str.starts_with(market.code)
-                & digits.str.slice(len(market.code)).str.contains(market.mobile)
-            )
-            .then(digits.str.slice(len(market.code)))
+            .when(digits.str.starts_with(market.code) & rest.str.contains(market.mobile))
+            .then(rest)
             .otherwise(digits)
         )
-        national = pl.coalesce(intl_national, local_national)
+        national_by_market.append(pl.coalesce(from_intl, from_local).alias(f"_p_{market.region}"))
+    staged = staged.with_columns(national_by_market)
+    e164 = pl.lit(None, pl.String)
+    country = pl.lit(None, pl.String)
+    for market in _markets():
+        national = pl.col(f"_p_{market.region}")
         ok = (
-            ascii_digits
-            & national.str.contains(market.mobile)
+            national.str.contains(market.mobile)
             & national.str.contains(market.general)
             & national.str.len_chars().is_in(list(market.lengths))
         )
         if market.other is not None:
             ok = ok & ~national.str.contains(market.other)
         e164 = pl.when(ok.fill_null(False)).then(pl.lit(market.code) + national).otherwise(e164)
-    country = pl.lit(None, pl.String)
-    for market in _markets():
-        country = (
-            pl.when(e164.str.starts_with(market.code))
-            .then(pl.lit(market.region))
-            .otherwise(country)
-        )
-    return [
-        e164.alias("_e164"),
-        country.alias("_phone_country"),
-        _operator_expr(e164).alias("_operator"),
-    ]
+        country = pl.when(ok.fill_null(False)).then(pl.lit(market.region)).otherwise(country)
+    staged = staged.with_columns(e164.alias("_e164"), country.alias("_phone_country"))
+    staged = staged.with_columns(_operator_expr(pl.col("_e164")).alias("_operator"))
+    return staged.drop("_p_clean", "_p_intl", "_p_digits", *[f"_p_{m.region}" for m in _markets()])

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.amounts import amount_exprs, parse_amount, sum_amounts
+from batch.amounts import add_amounts, parse_amount, sum_amounts
 from batch.load import BLANK, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 from batch.phones import COUNTRY_NAMES, normalise_phone, normalise_phones
@@ -151,13 +151,13 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
             _Rule(
                 "duplicate_phone",
                 "phone",
-                pl.col("_e164").is_not_null() & pl.col("_e164").is_duplicated(),
+                pl.col("_dup_phone_rows").is_not_null(),
                 pl.lit("same phone as row(s) ") + pl.col("_dup_phone_rows"),
             ),
             _Rule(
                 "duplicate_external_id",
                 "external_id",
-                _text("external_id").is_not_null() & _text("external_id").is_duplicated(),
+                pl.col("_dup_external_id_rows").is_not_null(),
                 pl.lit("same external id as row(s) ") + pl.col("_dup_external_id_rows"),
             ),
         ]
@@ -169,6 +169,25 @@ def _other_rows(key: pl.Expr) -> pl.Expr:
     rows = pl.col(ROW).implode().over(key)
     others = rows.list.set_difference(pl.concat_list(pl.col(ROW)))
     return others.list.sort().cast(pl.List(pl.String)).list.join(", ")
+
+
+def _duplicates(rows: pl.DataFrame, key: pl.Expr, out: str) -> pl.Expr:
+    """An expression giving, for rows whose `key` occurs more than once, the other rows."""
+    keys = rows.select(ROW, key.alias("_key"))
+    # Hashes find the few candidates cheaply; the exact comparison runs on those alone.
+    candidates = keys.filter(
+        pl.col("_key").is_not_null() & pl.col("_key").hash().is_duplicated()
+    ).filter(pl.col("_key").is_duplicated())
+    if candidates.height == 0:
+        return pl.lit(None, pl.String).alias(out)
+    others = candidates.select(ROW, _other_rows(pl.col("_key")).alias(out))
+    return (
+        pl.col(ROW)
+        .replace_strict(
+            others.get_column(ROW), others.get_column(out), default=None, return_dtype=pl.String
+        )
+        .alias(out)
+    )
 
 
 def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]]:
@@ -207,38 +226,47 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     notices += totals_notices
 
     default_country = pl.lit(options.default_country, pl.String)
-    rows = rows.with_columns(
+    staged = rows.lazy().with_columns(
         _text("name").alias("_name"),
         _text("country")
         .str.to_uppercase()
         .replace_strict(_COUNTRY_WORDS, default=None)
         .alias("_country_given"),
-    ).with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
-    rows = rows.with_columns(normalise_phones(pl.col("phone"), pl.col("_region")))
-    rows = _slow_phones(rows)
-    rows = rows.with_columns(
-        pl.coalesce("_region", "_phone_country").alias("_country"),
         pl.coalesce(
             _text("currency").str.to_uppercase(), pl.lit(options.default_currency, pl.String)
         ).alias("_currency"),
     )
-    rows = rows.with_columns(amount_exprs(pl.col("amount"), pl.col("_currency")))
+    staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
+    staged = add_amounts(normalise_phones(staged, "phone", "_region"), "amount", "_currency")
+    rows = _slow_phones(staged.collect())
+    rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
         rows = rows.with_columns(
-            _other_rows(pl.col("_e164")).alias("_dup_phone_rows"),
-            _other_rows(_text("external_id")).alias("_dup_external_id_rows"),
+            _duplicates(rows, pl.col("_e164"), "_dup_phone_rows"),
+            _duplicates(rows, _text("external_id"), "_dup_external_id_rows"),
         )
+    problems = _problems(rows, _rules(options), totals_row)
+    return ValidationReport.build(sheet.file, rows, problems, totals_row, tuple(notices))
+
+
+def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) -> pl.DataFrame:
+    """One line per broken rule per row: row, column, value, message, in sheet order."""
     skipped = pl.col(ROW) == (totals_row if totals_row is not None else -1)
-    rules = _rules(options)
-    problems = (
+    flags = [
+        (rule.fails.fill_null(False) & ~skipped).alias(f"_broke_{i}")
+        for i, rule in enumerate(rules)
+    ]
+    # Flags for every row, but messages only for the (usually few) rows that broke a rule.
+    bad = rows.lazy().with_columns(flags).filter(pl.any_horizontal("^_broke_.*$")).collect()
+    return (
         pl.concat(
             [
-                rows.filter(rule.fails.fill_null(False) & ~skipped).select(
+                bad.filter(pl.col(f"_broke_{order}")).select(
                     pl.col(ROW).alias("row"),
                     pl.lit(order, pl.Int32).alias("_order"),
                     pl.lit(rule.column).alias("column"),
                     pl.col(rule.column).fill_null("").alias("value"),
-                    rule.message.alias("message"),
+                    rule.message.cast(pl.String).alias("message"),
                 )
                 for order, rule in enumerate(rules)
             ]
@@ -246,13 +274,14 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         .sort("row", "_order")
         .drop("_order")
     )
-    return ValidationReport.build(sheet.file, rows, problems, totals_row, tuple(notices))
 
 
 def _slow_phones(rows: pl.DataFrame) -> pl.DataFrame:
     """Ask phonenumbers itself, once per distinct (phone, country), about numbers the fast
     path did not accept; it either accepts them too or says why not."""
     pending = rows.filter(pl.col("_e164").is_null()).select("phone", "_region").unique()
+    if pending.height == 0:
+        return rows.with_columns(pl.lit(None, pl.String).alias("_phone_error"))
     results = [normalise_phone(phone, region) for phone, region in pending.iter_rows()]
     answers = pending.with_columns(
         pl.Series("_slow_e164", [r.e164 for r in results], pl.String),

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from batch.load import ROW
-from batch.markets import CURRENCY_DECIMALS, from_minor
+from batch.markets import from_minor
 from batch.models import PayoutRow, RowProblem
 
 VALID, INVALID, SKIPPED = "valid", "invalid", "skipped"
@@ -50,23 +50,6 @@ class RowOutcome:
         }
 
 
-def _amount_text(minor: pl.Expr, currency: pl.Expr) -> pl.Expr:
-    """Exact decimal text of minor units ("1250.00"), per the row's currency."""
-    text = pl.lit(None, pl.String)
-    for code, places in CURRENCY_DECIMALS.items():
-        if places == 0:
-            as_text = minor.cast(pl.String)
-        else:
-            scale = 10**places
-            as_text = (
-                (minor // scale).cast(pl.String)
-                + "."
-                + (minor % scale).cast(pl.String).str.pad_start(places, "0")
-            )
-        text = pl.when(currency == code).then(as_text).otherwise(text)
-    return text
-
-
 @dataclass(frozen=True)
 class ValidationReport:
     """Which rows of a sheet can be paid, and exactly why the others cannot."""
@@ -99,7 +82,6 @@ class ValidationReport:
             status.alias("status"),
             pl.col("_name").alias("name"),
             pl.col("_e164").alias("phone"),
-            _amount_text(pl.col("_minor"), pl.col("_currency")).alias("amount"),
             pl.col("_minor").alias("minor"),
             pl.col("_currency").alias("currency"),
             pl.col("_country").alias("country"),
@@ -146,7 +128,7 @@ class ValidationReport:
                 status=r["status"],
                 name=r["name"],
                 phone=r["phone"],
-                amount=None if r["amount"] is None else Decimal(r["amount"]),
+                amount=None if r["minor"] is None else from_minor(r["minor"], r["currency"]),
                 currency=r["currency"],
                 country=r["country"],
                 operator_hint=r["operator_hint"],
