@@ -26,7 +26,7 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
         table = Table(title="Problems", show_lines=False)
         for header in ("Row", "Column", "Value", "Problem"):
             table.add_column(header, overflow="fold")
-        for row, column, value, message in report.problems.head(MAX_TABLE_ROWS).iter_rows():
+        for row, column, value, message, _ in report.problems.head(MAX_TABLE_ROWS).iter_rows():
             table.add_row(str(row), column, value, message)
         console.print(table)
         hidden = report.problems.height - MAX_TABLE_ROWS

@@ -53,6 +53,11 @@ class _Rule:
     message: pl.Expr
 
 
+def rule_names(options: ValidationOptions) -> list[str]:
+    """The names of the rules `options` switches on, in the order problems are listed."""
+    return [rule.name for rule in _rules(options)]
+
+
 def _rules(options: ValidationOptions) -> list[_Rule]:
     """Every row rule, each named once; the order is the order problems are listed in a row."""
     currency = pl.col("_currency")
@@ -250,7 +255,7 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
 
 
 def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) -> pl.DataFrame:
-    """One line per broken rule per row: row, column, value, message, in sheet order."""
+    """One line per broken rule per row (row, column, value, message, rule), in sheet order."""
     skipped = pl.col(ROW) == (totals_row if totals_row is not None else -1)
     flags = [
         (rule.fails.fill_null(False) & ~skipped).alias(f"_broke_{i}")
@@ -265,6 +270,7 @@ def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) ->
                     pl.col(ROW).alias("row"),
                     pl.lit(order, pl.Int32).alias("_order"),
                     pl.lit(rule.column).alias("column"),
+                    pl.lit(rule.name).alias("rule"),
                     pl.col(rule.column).fill_null("").alias("value"),
                     rule.message.cast(pl.String).alias("message"),
                 )
@@ -272,7 +278,7 @@ def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) ->
             ]
         )
         .sort("row", "_order")
-        .drop("_order")
+        .select("row", "column", "value", "message", "rule")
     )
 
 

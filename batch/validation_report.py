@@ -56,7 +56,7 @@ class ValidationReport:
 
     file: str
     frame: pl.DataFrame  # one row per non-blank sheet row: outcome columns, see build()
-    problems: pl.DataFrame  # row, column, value, message
+    problems: pl.DataFrame  # row, column, value, message, rule
     notices: tuple[str, ...]
 
     @classmethod
@@ -118,7 +118,7 @@ class ValidationReport:
     def rows(self) -> list[RowOutcome]:
         """Every non-blank row's outcome, in sheet order (materialised on first use)."""
         by_row: dict[int, list[RowProblem]] = {}
-        for row, column, value, message in self.problems.iter_rows():
+        for row, column, value, message, _rule in self.problems.iter_rows():
             by_row.setdefault(row, []).append(
                 RowProblem(row=row, column=column, value=value, message=message)
             )
@@ -146,7 +146,7 @@ class ValidationReport:
         """Every problem, in sheet order."""
         return [
             RowProblem(row=row, column=column, value=value, message=message)
-            for row, column, value, message in self.problems.iter_rows()
+            for row, column, value, message, _rule in self.problems.iter_rows()
         ]
 
     def payout_rows(self) -> list[PayoutRow]:
