@@ -32,6 +32,7 @@ _TYPE_WORDS = {
     PhoneNumberType.UAN: "a UAN",
     PhoneNumberType.VOICEMAIL: "a voicemail",
 }
+NEEDS_COUNTRY = "local number needs a country: add a country column or pass --country"
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
 _ALLOWED = re.compile(r"^\+?[0-9\s\-.()/\u00a0]+$")
 _EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
@@ -88,9 +89,7 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
         digits = "+" + digits[2:]
     if not international and region is None:
         if not digits.startswith(("231", "250")):
-            return PhoneResult(
-                error="local number needs a country: add a country column or pass --country"
-            )
+            return PhoneResult(error=NEEDS_COUNTRY)
         digits = "+" + digits
     number = _parse(digits, region)
     if (number is None or not phonenumbers.is_valid_number(number)) and not international:

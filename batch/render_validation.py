@@ -32,11 +32,13 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
         hidden = report.problems.height - MAX_TABLE_ROWS
         if hidden > 0:
             console.print(f"… and {hidden} more problem(s); use --json to see them all")
-    console.print(summary_line(report), highlight=False, markup=False)
+    console.print(summary_line(report), highlight=False, markup=False, soft_wrap=True)
     if quiet:
         return
     if report.totals:
         totals = " · ".join(f"{c} {v:,}" for c, v in report.totals.items())
-        console.print(f"Total of valid rows: {totals}", highlight=False, markup=False)
+        console.print(
+            f"Total of valid rows: {totals}", highlight=False, markup=False, soft_wrap=True
+        )
     for notice in report.notices:
-        console.print(f"note: {notice}", highlight=False, markup=False)
+        console.print(f"note: {notice}", highlight=False, markup=False, soft_wrap=True)

@@ -11,7 +11,7 @@ import polars as pl
 from batch.amounts import add_amounts, parse_amount, sum_amounts
 from batch.load import BLANK, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
-from batch.phones import COUNTRY_NAMES, normalise_phone, normalise_phones
+from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
 from batch.validation_report import ValidationReport
 
 _COUNTRY_WORDS = {"LR": "LR", "LBR": "LR", "LIBERIA": "LR", "RW": "RW", "RWA": "RW", "RWANDA": "RW"}
@@ -67,15 +67,21 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
         {c: ", ".join(sorted(ks)) for c, ks in COUNTRY_CURRENCIES.items()}, default=""
     )
     places = currency.replace_strict(CURRENCY_DECIMALS, default=None, return_dtype=pl.Int64)
+    unknown_country = _text("country").is_not_null() & pl.col("_country_given").is_null()
     rules = [
         _Rule("name_missing", "name", _text("name").is_null(), pl.lit("name is missing")),
         _Rule(
-            "phone_invalid", "phone", pl.col("_phone_error").is_not_null(), pl.col("_phone_error")
+            "phone_invalid",
+            "phone",
+            # A row whose country is unsupported is told so once, not also "needs a country".
+            pl.col("_phone_error").is_not_null()
+            & ~(unknown_country & (pl.col("_phone_error") == NEEDS_COUNTRY)),
+            pl.col("_phone_error"),
         ),
         _Rule(
             "country_unsupported",
             "country",
-            _text("country").is_not_null() & pl.col("_country_given").is_null(),
+            unknown_country,
             pl.lit("country is not supported (use LR or RW)"),
         ),
         _Rule(

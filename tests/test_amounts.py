@@ -41,14 +41,29 @@ def test_parse_amount(text: str, expected: Decimal | str) -> None:
 
 
 def _vector(texts: list[str], currency: str) -> list[tuple[object, ...]]:
-    frame = pl.DataFrame({"amount": texts, "ccy": [currency] * len(texts)}, schema={"amount": pl.String, "ccy": pl.String})
-    return add_amounts(frame.lazy(), "amount", "ccy").collect().select("_amount_error", "_minor").rows()
+    frame = pl.DataFrame(
+        {"amount": texts, "ccy": [currency] * len(texts)},
+        schema={"amount": pl.String, "ccy": pl.String},
+    )
+    return (
+        add_amounts(frame.lazy(), "amount", "ccy")
+        .collect()
+        .select("_amount_error", "_minor")
+        .rows()
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
-    [("1,250.00", "USD", 125000), ("1250.5", "LRD", 125050), ("250,000", "RWF", 250000),
-     ("0.01", "USD", 1), ("12.345", "USD", None), ("100.5", "RWF", None), ("100.50", "XXX", None)],
+    [
+        ("1,250.00", "USD", 125000),
+        ("1250.5", "LRD", 125050),
+        ("250,000", "RWF", 250000),
+        ("0.01", "USD", 1),
+        ("12.345", "USD", None),
+        ("100.5", "RWF", None),
+        ("100.50", "XXX", None),
+    ],
 )
 def test_minor_units(text: str, currency: str, minor: int | None) -> None:
     assert _vector([text], currency) == [(None, minor)]
@@ -66,7 +81,15 @@ def test_amount_text_round_trips(amount: Decimal, grouped: bool) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=20), st.from_regex(r"-?[0-9,]{0,8}(\.[0-9]{0,4})?", fullmatch=True)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=20), st.from_regex(r"-?[0-9,]{0,8}(\.[0-9]{0,4})?", fullmatch=True)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_vectorised_agrees_with_parse_amount_and_never_crashes(texts: list[str]) -> None:
     for text, (error, minor) in zip(texts, _vector(texts, "USD"), strict=True):
         scalar = parse_amount(text)

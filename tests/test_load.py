@@ -40,7 +40,9 @@ def test_excel_unicode_text_is_utf16_tab_separated(tmp_path: Path) -> None:
 
 
 def test_cells_stay_text_leading_zeros_and_long_numbers(tmp_path: Path) -> None:
-    rows = payroll(["A", "0770123456", "00012.50", "USD", "LR"], ["B", "231770123456789", "1", "", ""])
+    rows = payroll(
+        ["A", "0770123456", "00012.50", "USD", "LR"], ["B", "231770123456789", "1", "", ""]
+    )
     frame = load_sheet(write_csv(tmp_path / "p.csv", rows)).frame
     assert frame.get_column("phone").to_list() == ["0770123456", "231770123456789"]
     assert frame.get_column("amount").to_list() == ["00012.50", "1"]

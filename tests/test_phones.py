@@ -1,4 +1,4 @@
-"""Phone normalisation: forms accepted, forms rejected, and the fast path agreeing with phonenumbers."""
+"""Phone normalisation: accepted and rejected forms; the fast path agrees with phonenumbers."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def test_rejected_forms(raw: str | None, region: str | None, message: str) -> No
 
 
 def _fast(raws: list[str], regions: list[str | None]) -> list[tuple[str | None, ...]]:
-    frame = pl.DataFrame({"phone": raws, "region": regions}, schema={"phone": pl.String, "region": pl.String})
+    frame = pl.DataFrame(
+        {"phone": raws, "region": regions}, schema={"phone": pl.String, "region": pl.String}
+    )
     out = normalise_phones(frame.lazy(), "phone", "region").collect()
     return out.select("_e164", "_phone_country", "_operator").rows()
 
@@ -87,12 +89,18 @@ def _phone_text(draw: st.DrawFn) -> str:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(_phone_text(), _REGION), min_size=1, max_size=40))
-def test_fast_path_accepts_only_what_phonenumbers_accepts(cases: list[tuple[str, str | None]]) -> None:
+def test_fast_path_accepts_only_what_phonenumbers_accepts(
+    cases: list[tuple[str, str | None]],
+) -> None:
     fast = _fast([c[0] for c in cases], [c[1] for c in cases])
     for (raw, region), (e164, country, operator) in zip(cases, fast, strict=True):
         if e164 is not None:
             reference = normalise_phone(raw, region)
-            assert (reference.e164, reference.country, reference.operator) == (e164, country, operator), raw
+            assert (reference.e164, reference.country, reference.operator) == (
+                e164,
+                country,
+                operator,
+            ), raw
 
 
 @settings(max_examples=40, deadline=None)
@@ -119,7 +127,9 @@ def test_every_written_form_of_a_number_round_trips(national: str, data: st.Data
         e164,
     ]
     form = data.draw(st.sampled_from(forms))
-    region = data.draw(st.sampled_from(["LR", None])) if not form.startswith("0" + national[0]) else "LR"
+    region = (
+        data.draw(st.sampled_from(["LR", None])) if not form.startswith("0" + national[0]) else "LR"
+    )
     result = normalise_phone(form, region)
     assert result.e164 == e164 and result.country == "LR"
     assert normalise_phone(result.e164, None).e164 == e164  # normalising again changes nothing
