@@ -95,6 +95,7 @@ def sum_amounts(texts: pl.Series) -> Decimal:
     digits = cleaned.filter(ok).str.replace_all(",", "")
     if digits.is_empty():
         return Decimal(0)
-    places = int(digits.str.extract(r"\.([0-9]+)$", 1).str.len_chars().max() or 0)
+    longest = digits.str.extract(r"\.([0-9]+)$", 1).str.len_chars().max()
+    places = longest if isinstance(longest, int) else 0
     total = digits.cast(pl.Decimal(38, places)).sum()
     return Decimal(str(total))

@@ -70,7 +70,7 @@ def main() -> None:
     """
 
 
-class DecimalAmount(click.ParamType):
+class DecimalAmount(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
     """A positive amount given on the command line, kept exact."""
 
     name = "amount"
