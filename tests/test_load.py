@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sheets import csv_text, payroll, write_csv, write_xlsx
 
 from batch.errors import SheetError
@@ -182,3 +184,41 @@ def test_sheet_option_on_csv_is_an_error(tmp_path: Path) -> None:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+_FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+_SHEETISH = st.sampled_from(list('Name,Phone;Amount\t"\r\n 0123456789abcé'))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=_FIXTURE_OK)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(alphabet=_SHEETISH, max_size=200).map(lambda t: t.encode("utf-8")),
+    )
+)
+def test_arbitrary_bytes_load_or_raise_sheet_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    try:
+        sheet = load_sheet(path)
+    except SheetError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert sheet.frame.height >= 1
+
+
+def test_sample_generator_reproduces_the_csv_samples(tmp_path: Path, samples: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_samples", samples / "make_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, writer in [
+        ("payroll_liberia.csv", module.write_liberia),
+        ("payroll_rwanda.csv", module.write_rwanda),
+        ("payroll_messy.csv", module.write_messy),
+    ]:
+        writer(tmp_path / name)
+        assert (tmp_path / name).read_bytes() == (samples / name).read_bytes(), name

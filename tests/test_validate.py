@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sheets import payroll, write_csv, write_xlsx
 
+from batch.errors import SheetError
 from batch.load import load_sheet
 from batch.validate import ValidationOptions, rule_names, validate_sheet
 from batch.validation_report import ValidationReport
@@ -266,3 +270,27 @@ def test_options_reject_misuse() -> None:
         ValidationOptions(default_country="NG")
     with pytest.raises(ValueError):
         ValidationOptions(max_amount=Decimal(0))
+
+
+_FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+_CELLS = st.sampled_from(list(',;"\r\n .-+()0123456789eE$Totalé'))
+
+
+@settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.text(alphabet=_CELLS, max_size=300))
+def test_any_body_under_a_header_validates_without_crashing(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "fuzz.csv"
+    path.write_text("Name,Phone,Amount,Currency,Country\n" + body, encoding="utf-8")
+    try:
+        sheet = load_sheet(path)
+    except SheetError:
+        return
+    report = validate_sheet(sheet, ValidationOptions(default_country="LR", default_currency="USD"))
+    json.dumps(report.to_json())
+    assert (
+        report.counts["total"]
+        == report.counts["valid"] + report.counts["invalid"] + report.counts["skipped"]
+    )
+    assert len(report.payout_rows()) == report.counts["valid"]
