@@ -14,6 +14,7 @@ from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty
+RAGGED = "_ragged"  # CSV only: the row has more fields than the header
 
 _HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
 _SNIFF_BYTES = 64 * 1024
@@ -25,7 +26,8 @@ _DELIMITERS = (",", ";", "\t")
 
 @dataclass(frozen=True)
 class Sheet:
-    """A loaded sheet: canonical text columns plus `_row` and `_blank`, one row per data row."""
+    """A loaded sheet: canonical text columns plus `_row`, `_blank` and `_ragged`, one row per
+    data row."""
 
     file: str
     frame: pl.DataFrame
@@ -55,14 +57,15 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
     if not data.strip():
         raise SheetError(name, "is empty")
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
+        ragged: list[int] = []  # Excel has no fields to miscount
         grid, kind = _read_excel(name, data, sheet), "xlsx"
     elif path.suffix.lower() in _EXCEL_SUFFIXES:
         raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
     else:
         if sheet is not None:
             raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
-        grid, kind = _read_csv(name, data), "csv"
-    return _shape(name, grid, kind)
+        (grid, ragged), kind = _read_csv(name, data), "csv"
+    return _shape(name, grid, kind, ragged)
 
 
 def _read_excel(name: str, data: bytes, sheet: str | None) -> pl.DataFrame:
@@ -139,7 +142,8 @@ def _sample_rows(text: str, delimiter: str) -> list[list[str]]:
     return rows
 
 
-def _read_csv(name: str, data: bytes) -> pl.DataFrame:
+def _read_csv(name: str, data: bytes) -> tuple[pl.DataFrame, list[int]]:
+    """The CSV as a text grid, and the 0-based records with more fields than the header."""
     text, utf8 = _decode(name, data)
     # The delimiter is the one under which a header row names the most known columns.
     best: tuple[int, str, int] | None = None
@@ -147,7 +151,7 @@ def _read_csv(name: str, data: bytes) -> pl.DataFrame:
         rows = _sample_rows(text, delimiter)
         match = find_header(rows)
         score = len(match.columns) if match else 0
-        width = max((len(r) for r in rows), default=0)
+        width = len(rows[match.index]) if match else max((len(r) for r in rows), default=0)
         if best is None or score > best[0]:
             best = (score, delimiter, width)
     assert best is not None
@@ -155,21 +159,41 @@ def _read_csv(name: str, data: bytes) -> pl.DataFrame:
     if width == 0:
         raise SheetError(name, "is empty")
     try:
+        return _polars_csv(utf8, delimiter, width, ragged=False), []
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise SheetError(name, f"is not a readable CSV file ({_first_line(exc)})") from None
+    # Some row has more fields than the header: usually an unquoted comma in an amount.
+    # Rare, so the exact (slower) csv module finds which rows, for a problem on each.
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    widest = max(len(r) for r in records)
+    header_index = next((i for i, r in enumerate(records) if len(r) == width), 0)
+    ragged = [i for i, r in enumerate(records) if i > header_index and len(r) > width]
+    return _polars_csv(utf8, delimiter, widest, ragged=True), ragged
+
+
+def _polars_csv(utf8: bytes, delimiter: str, width: int, *, ragged: bool) -> pl.DataFrame:
+    try:
         return pl.read_csv(
             utf8,
             has_header=False,
             separator=delimiter,
             schema={f"column_{i + 1}": pl.String for i in range(width)},
             missing_columns="insert",
-            truncate_ragged_lines=True,
+            truncate_ragged_lines=ragged,
             raise_if_empty=False,
         )
+    except pl.exceptions.ComputeError:
+        raise
     except pl.exceptions.PolarsError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SheetError(name, f"is not a readable CSV file ({first})") from None
+        raise pl.exceptions.ComputeError(_first_line(exc)) from None
 
 
-def _shape(name: str, grid: pl.DataFrame, kind: str) -> Sheet:
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _shape(name: str, grid: pl.DataFrame, kind: str, ragged: list[int]) -> Sheet:
     """Find the header, keep canonical columns below it, and number rows as Excel does."""
     top = grid.head(_HEADER_SCAN_ROWS).rows()
     match = find_header(top)
@@ -185,7 +209,7 @@ def _shape(name: str, grid: pl.DataFrame, kind: str) -> Sheet:
         raise SheetError(
             name, f"header on row {match.index + 1} lacks required column(s): {missing}"
         )
-    frame = _data_frame(grid, match)
+    frame = _data_frame(grid, match, ragged)
     if frame.filter(~pl.col(BLANK)).height == 0:
         raise SheetError(name, f"has a header on row {match.index + 1} but no data rows")
     notices: list[str] = []
@@ -197,19 +221,17 @@ def _shape(name: str, grid: pl.DataFrame, kind: str) -> Sheet:
     return Sheet(name, frame, match.index + 1, match.headers, kind, tuple(notices), cells)
 
 
-def _data_frame(grid: pl.DataFrame, match: HeaderMatch) -> pl.DataFrame:
+def _data_frame(grid: pl.DataFrame, match: HeaderMatch, ragged: list[int]) -> pl.DataFrame:
     names = grid.columns
     body = grid.slice(match.index + 1)
-    stripped = [pl.col(c).str.strip_chars() for c in names]
-    blank = pl.all_horizontal([(e.is_null() | (e == "")) for e in stripped])
+    filled = [pl.col(c).str.strip_chars().fill_null("") != "" for c in names]
     selected = [
         (pl.col(names[match.columns[c]]) if c in match.columns else pl.lit(None, pl.String)).alias(
             c
         )
         for c in CANONICAL_COLUMNS
     ]
+    row = pl.int_range(match.index + 2, match.index + 2 + body.height, dtype=pl.Int64)
     return body.select(
-        pl.int_range(match.index + 2, match.index + 2 + body.height, dtype=pl.Int64).alias(ROW),
-        *selected,
-        blank.alias(BLANK),
-    )
+        row.alias(ROW), *selected, (~pl.any_horizontal(filled)).alias(BLANK)
+    ).with_columns(pl.col(ROW).is_in([index + 1 for index in ragged]).alias(RAGGED))

@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 
 from batch.amounts import add_amounts, parse_amount, sum_amounts
-from batch.load import BLANK, ROW, Sheet
+from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
 from batch.validation_report import ValidationReport
@@ -51,6 +51,7 @@ class _Rule:
     column: str
     fails: pl.Expr
     message: pl.Expr
+    value: pl.Expr | None = None  # the cell shown with the problem; default: the rule's column
 
 
 def rule_names(options: ValidationOptions) -> list[str]:
@@ -69,6 +70,13 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
     places = currency.replace_strict(CURRENCY_DECIMALS, default=None, return_dtype=pl.Int64)
     unknown_country = _text("country").is_not_null() & pl.col("_country_given").is_null()
     rules = [
+        _Rule(
+            "extra_cells",
+            "row",
+            pl.col(RAGGED),
+            pl.lit("has more cells than the header; is a value with a comma (1,250.00) unquoted?"),
+            value=pl.lit(""),
+        ),
         _Rule("name_missing", "name", _text("name").is_null(), pl.lit("name is missing")),
         _Rule(
             "phone_invalid",
@@ -277,7 +285,9 @@ def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) ->
                     pl.lit(order, pl.Int32).alias("_order"),
                     pl.lit(rule.column).alias("column"),
                     pl.lit(rule.name).alias("rule"),
-                    pl.col(rule.column).fill_null("").alias("value"),
+                    (pl.col(rule.column) if rule.value is None else rule.value)
+                    .fill_null("")
+                    .alias("value"),
                     rule.message.cast(pl.String).alias("message"),
                 )
                 for order, rule in enumerate(rules)

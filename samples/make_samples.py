@@ -182,7 +182,9 @@ def write_messy(path: Path) -> None:
             writer.writerow(row)
             if index == 5:
                 writer.writerow([""] * len(header))  # a blank row inside the data
-        total = sum(_plain(row[3]) for row in MESSY)
+        # A hand-edited line with an unquoted comma: its amount spills into the next column.
+        out.write("unquoted comma,Lorpu Gbanyan,0777 210 987,1,250.00,USD,LR,M-23,\r\n")
+        total = sum(_plain(row[3]) for row in MESSY) + 1  # the spilled row reads as 1
         writer.writerow(["Total", "", "", f"{total:,}", "", "", "", ""])
 
 

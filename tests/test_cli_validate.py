@@ -51,7 +51,7 @@ def test_json_output_is_one_object(samples: Path) -> None:
     data = json.loads(out)
     assert code == 1 and data["ok"] is False
     assert data["file"].endswith("payroll_messy.csv")
-    assert data["counts"] == {"valid": 2, "invalid": 21, "skipped": 1, "total": 24}
+    assert data["counts"] == {"valid": 2, "invalid": 22, "skipped": 1, "total": 25}
     row = next(r for r in data["rows"] if r["row"] == 17)
     assert row["status"] == "invalid"
     assert row["problems"] == [

@@ -147,6 +147,16 @@ def test_email_well_formed_when_given(tmp_path: Path) -> None:
     assert problems(report) == [(3, "email", "email_malformed")]
 
 
+def test_unquoted_comma_shifting_a_csv_row_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text('Name,Phone,Amount\nA,0770123456,1,250.00\nB,0886220145,"1,250.00"\n')
+    report = validate_sheet(
+        load_sheet(path), ValidationOptions(default_currency="USD", default_country="LR")
+    )
+    assert problems(report) == [(2, "row", "extra_cells")]
+    assert "unquoted" in report.problems.get_column("message")[0]
+
+
 def test_max_amount_is_per_row_in_its_currency(tmp_path: Path) -> None:
     rows = payroll(
         ["A", "0770123456", "5000", "USD", "LR"], ["B", "0886220145", "5000.00", "LRD", "LR"]
