@@ -231,7 +231,10 @@ def normalise_phones(frame: pl.LazyFrame, phone: str, region: str) -> pl.LazyFra
         from_local = pl.when(~international & (area == market.region)).then(
             pl.when(digits.str.starts_with("0"))
             .then(digits.str.slice(1))
-            .when(digits.str.starts_with(market.code) & rest.str.contains(market.mobile))
+            # Too long to be a national number: the country code written without "+".
+            .when(
+                digits.str.starts_with(market.code) & (digits.str.len_chars() > max(market.lengths))
+            )
             .then(rest)
             .otherwise(digits)
         )

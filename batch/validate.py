@@ -190,23 +190,34 @@ def _other_rows(key: pl.Expr) -> pl.Expr:
     return others.list.sort().cast(pl.List(pl.String)).list.join(", ")
 
 
-def _duplicates(rows: pl.DataFrame, key: pl.Expr, out: str) -> pl.Expr:
-    """An expression giving, for rows whose `key` occurs more than once, the other rows."""
-    keys = rows.select(ROW, key.alias("_key"))
-    # Hashes find the few candidates cheaply; the exact comparison runs on those alone.
-    candidates = keys.filter(
-        pl.col("_key").is_not_null() & pl.col("_key").hash().is_duplicated()
-    ).filter(pl.col("_key").is_duplicated())
-    if candidates.height == 0:
-        return pl.lit(None, pl.String).alias(out)
-    others = candidates.select(ROW, _other_rows(pl.col("_key")).alias(out))
-    return (
-        pl.col(ROW)
-        .replace_strict(
-            others.get_column(ROW), others.get_column(out), default=None, return_dtype=pl.String
-        )
-        .alias(out)
+def _duplicates(rows: pl.DataFrame, keys: dict[str, pl.Expr]) -> list[pl.Expr]:
+    """For each `out: key`, an expression giving the other rows that share the row's key."""
+    # Hashes find the few candidates cheaply (all keys in one parallel pass); the exact
+    # comparison runs on those candidates alone.
+    flags = rows.lazy().select(
+        pl.col(ROW),
+        *[(key.is_not_null() & key.hash().is_duplicated()).alias(out) for out, key in keys.items()],
     )
+    flagged = flags.filter(pl.any_horizontal(list(keys))).collect()
+    exprs = []
+    for out, key in keys.items():
+        candidates = (
+            rows.filter(pl.col(ROW).is_in(flagged.filter(pl.col(out)).get_column(ROW).implode()))
+            .select(ROW, key.alias("_key"))
+            .filter(pl.col("_key").is_duplicated())
+        )
+        if candidates.height == 0:
+            exprs.append(pl.lit(None, pl.String).alias(out))
+            continue
+        others = candidates.select(ROW, _other_rows(pl.col("_key")).alias(out))
+        exprs.append(
+            pl.col(ROW)
+            .replace_strict(
+                others.get_column(ROW), others.get_column(out), default=None, return_dtype=pl.String
+            )
+            .alias(out)
+        )
+    return exprs
 
 
 def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]]:
@@ -261,8 +272,10 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
         rows = rows.with_columns(
-            _duplicates(rows, pl.col("_e164"), "_dup_phone_rows"),
-            _duplicates(rows, _text("external_id"), "_dup_external_id_rows"),
+            _duplicates(
+                rows,
+                {"_dup_phone_rows": pl.col("_e164"), "_dup_external_id_rows": _text("external_id")},
+            )
         )
     problems = _problems(rows, _rules(options), totals_row)
     return ValidationReport.build(sheet.file, rows, problems, totals_row, tuple(notices))
@@ -301,6 +314,8 @@ def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) ->
 def _slow_phones(rows: pl.DataFrame) -> pl.DataFrame:
     """Ask phonenumbers itself, once per distinct (phone, country), about numbers the fast
     path did not accept; it either accepts them too or says why not."""
+    if rows.get_column("_e164").null_count() == 0:
+        return rows.with_columns(pl.lit(None, pl.String).alias("_phone_error"))
     pending = rows.filter(pl.col("_e164").is_null()).select("phone", "_region").unique()
     if pending.height == 0:
         return rows.with_columns(pl.lit(None, pl.String).alias("_phone_error"))
