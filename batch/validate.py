@@ -9,6 +9,7 @@ from decimal import Decimal
 import polars as pl
 
 from batch.amounts import add_amounts, parse_amount, sum_amounts
+from batch.duplicates import find_duplicates
 from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
@@ -183,43 +184,6 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
     return rules
 
 
-def _other_rows(key: pl.Expr) -> pl.Expr:
-    """For each row, the other rows sharing `key`, as text ("5, 9")."""
-    rows = pl.col(ROW).implode().over(key)
-    others = rows.list.set_difference(pl.concat_list(pl.col(ROW)))
-    return others.list.sort().cast(pl.List(pl.String)).list.join(", ")
-
-
-def _duplicates(rows: pl.DataFrame, keys: dict[str, pl.Expr]) -> list[pl.Expr]:
-    """For each `out: key`, an expression giving the other rows that share the row's key."""
-    # Hashes find the few candidates cheaply (all keys in one parallel pass); the exact
-    # comparison runs on those candidates alone.
-    flags = rows.lazy().select(
-        pl.col(ROW),
-        *[(key.is_not_null() & key.hash().is_duplicated()).alias(out) for out, key in keys.items()],
-    )
-    flagged = flags.filter(pl.any_horizontal(list(keys))).collect()
-    exprs = []
-    for out, key in keys.items():
-        candidates = (
-            rows.filter(pl.col(ROW).is_in(flagged.filter(pl.col(out)).get_column(ROW).implode()))
-            .select(ROW, key.alias("_key"))
-            .filter(pl.col("_key").is_duplicated())
-        )
-        if candidates.height == 0:
-            exprs.append(pl.lit(None, pl.String).alias(out))
-            continue
-        others = candidates.select(ROW, _other_rows(pl.col("_key")).alias(out))
-        exprs.append(
-            pl.col(ROW)
-            .replace_strict(
-                others.get_column(ROW), others.get_column(out), default=None, return_dtype=pl.String
-            )
-            .alias(out)
-        )
-    return exprs
-
-
 def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]]:
     """The Excel row of a trailing totals row to skip, and what to tell the user about it."""
     last = rows.tail(1)
@@ -272,7 +236,7 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
         rows = rows.with_columns(
-            _duplicates(
+            find_duplicates(
                 rows,
                 {"_dup_phone_rows": pl.col("_e164"), "_dup_external_id_rows": _text("external_id")},
             )
