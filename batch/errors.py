@@ -12,9 +12,11 @@
     ├── AbortedError                 the user declined, or a guard such as --max-total tripped (exit 5)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
+        │   └── CredentialsError        the token call itself was refused (also a ConfigError)
         ├── ForbiddenError   Terminal   403: merchant not verified, passcode problem
         ├── NotFoundError    Terminal   404: unknown id or reference_id
         ├── ApiValidationError Terminal 422 with FastAPI's `detail` list
+        │   └── UnroutablePhoneError    mmo-provider-info cannot route this phone
         ├── RateLimitedError Transient  429, with `retry_after` seconds when given
         ├── ServerError      Transient  5xx: the request may or may not have been processed
         └── NetworkError     Transient  no answer at all (timeout, reset): outcome unknown
@@ -117,6 +119,10 @@ class AuthError(ApiError, Terminal):
     """401: credentials rejected even after a fresh token."""
 
 
+class CredentialsError(AuthError, ConfigError):
+    """The token call was refused: client id or secret wrong (bad configuration, exit 1)."""
+
+
 class ForbiddenError(ApiError, Terminal):
     """403: the merchant may not do this (verification, passcode)."""
 
@@ -127,6 +133,10 @@ class NotFoundError(ApiError, Terminal):
 
 class ApiValidationError(ApiError, Terminal):
     """422: the API rejected the request's content or state; `detail` holds its list."""
+
+
+class UnroutablePhoneError(ApiValidationError):
+    """The API found no mobile-money operator (method and provider) for a phone."""
 
 
 class RateLimitedError(ApiError, Transient):

@@ -1,0 +1,149 @@
+"""Recognise a payout sheet's header row and map its headers to canonical column names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("name", "phone", "amount")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "currency",
+    "country",
+    "external_id",
+    "email",
+    "note",
+    "method",
+    "provider",
+)
+CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+# DESIGN.md "The sheet": canonical column -> accepted headers, before normalisation.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "name",
+        "full name",
+        "fullname",
+        "beneficiary",
+        "beneficiary name",
+        "recipient",
+        "recipient name",
+        "employee name",
+        "employee",
+        "staff name",
+        "payee",
+        "payee name",
+    ),
+    "phone": (
+        "phone",
+        "msisdn",
+        "mobile",
+        "mobile number",
+        "phone number",
+        "phone no",
+        "momo number",
+        "momo",
+        "wallet",
+        "wallet number",
+        "telephone",
+        "tel",
+        "mobile money number",
+    ),
+    "amount": ("amount", "net pay", "net salary", "pay", "net amount", "amount to pay", "salary"),
+    "currency": ("currency", "ccy", "cur", "currency code"),
+    "country": ("country", "country code", "iso country"),
+    "external_id": (
+        "external id",
+        "external_id",
+        "employee id",
+        "staff id",
+        "reference",
+        "employee no",
+        "employee number",
+        "staff no",
+        "staff number",
+        "payroll id",
+        "emp id",
+        "ref",
+    ),
+    "email": ("email", "e-mail", "email address", "e-mail address"),
+    "note": ("note", "notes", "memo", "description", "remarks", "comment"),
+    "method": ("method", "payment method"),
+    "provider": ("provider", "operator", "network", "mno"),
+}
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+
+
+def _squash(text: str) -> str:
+    return _NON_ALNUM.sub("", text.lower())
+
+
+_LOOKUP: dict[str, str] = {
+    _squash(alias): column for column, aliases in _ALIASES.items() for alias in aliases
+}
+
+
+def canonical_column(header: str | None) -> str | None:
+    """The canonical column a header names (case, space and punctuation ignored), or None."""
+    if header is None:
+        return None
+    column = _LOOKUP.get(_squash(header))
+    if column is None:
+        # "Net pay (USD)", "Phone [MoMo]": the bracketed part is a unit or a hint.
+        column = _LOOKUP.get(_squash(_BRACKETED.sub("", header)))
+    return column
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """Where the header row is and which sheet column holds each canonical column."""
+
+    index: int  # 0-based index of the header row among the rows scanned
+    columns: dict[str, int]  # canonical name -> 0-based column position
+    headers: dict[str, str]  # canonical name -> the header text as written
+    ignored: tuple[str, ...]  # headers that name no known column
+    duplicates: tuple[tuple[str, str, str], ...]  # (canonical, first header, second header)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Required columns the header lacks."""
+        return tuple(c for c in REQUIRED_COLUMNS if c not in self.columns)
+
+
+def match_header(cells: Sequence[str | None], index: int) -> HeaderMatch:
+    """Map one candidate header row's cells to canonical columns."""
+    columns: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    ignored: list[str] = []
+    duplicates: list[tuple[str, str, str]] = []
+    for position, cell in enumerate(cells):
+        text = (cell or "").strip()
+        if not text:
+            continue
+        column = canonical_column(text)
+        if column is None:
+            ignored.append(text)
+        elif column in columns:
+            duplicates.append((column, headers[column], text))
+        else:
+            columns[column] = position
+            headers[column] = text
+    return HeaderMatch(index, columns, headers, tuple(ignored), tuple(duplicates))
+
+
+def find_header(rows: Sequence[Sequence[str | None]]) -> HeaderMatch | None:
+    """The first row naming every required column, else the row naming most columns, else None.
+
+    A title block above the header ("Acme Ltd payroll, November") names no columns, so it
+    is passed over.
+    """
+    best: HeaderMatch | None = None
+    for index, cells in enumerate(rows):
+        match = match_header(cells, index)
+        if not match.missing:
+            return match
+        if len(match.columns) >= 2 and (best is None or len(match.columns) > len(best.columns)):
+            best = match
+    return best

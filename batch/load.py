@@ -1,0 +1,237 @@
+"""Read a payout sheet (CSV or XLSX) into text cells with Excel row numbers; no validation rules."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from batch.errors import SheetError
+from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
+
+ROW = "_row"  # column holding the row number Excel shows (1-based)
+BLANK = "_blank"  # True when every cell of the row is empty
+RAGGED = "_ragged"  # CSV only: the row has more fields than the header
+
+_HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
+_SNIFF_BYTES = 64 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted .xlsx
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A loaded sheet: canonical text columns plus `_row`, `_blank` and `_ragged`, one row per
+    data row."""
+
+    file: str
+    frame: pl.DataFrame
+    header_row: int  # Excel row number of the header
+    headers: dict[str, str]  # canonical column -> header as written in the sheet
+    kind: str  # "csv" or "xlsx"
+    notices: tuple[str, ...] = field(default=())
+    # Every cell of the last non-blank row, mapped or not: a totals row often says "Total"
+    # in a column paybatch does not use.
+    last_row_cells: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
+    """Load a CSV or XLSX payout sheet; every failure to read the file raises SheetError."""
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SheetError(name, "no such file") from None
+    except IsADirectoryError:
+        raise SheetError(name, "is a directory, not a CSV or XLSX file") from None
+    except OSError as exc:
+        raise SheetError(name, f"cannot be read ({exc.strerror})") from None
+    if not data.strip():
+        raise SheetError(name, "is empty")
+    if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
+        ragged: list[int] = []  # Excel has no fields to miscount
+        grid, kind = _read_excel(name, data, sheet), "xlsx"
+    elif path.suffix.lower() in _EXCEL_SUFFIXES:
+        raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
+    else:
+        if sheet is not None:
+            raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
+        (grid, ragged), kind = _read_csv(name, data), "csv"
+    return _shape(name, grid, kind, ragged)
+
+
+def _read_excel(name: str, data: bytes, sheet: str | None) -> pl.DataFrame:
+    if data.startswith(_OLE_MAGIC) and "EncryptedPackage".encode("utf-16-le") in data:
+        raise SheetError(name, "is password-protected; remove the password in Excel and save again")
+    try:
+        # skip_rows=0 keeps leading empty rows, so position i is Excel row i + 1.
+        return pl.read_excel(
+            io.BytesIO(data),
+            engine="calamine",
+            sheet_id=None if sheet else 1,
+            sheet_name=sheet,
+            has_header=False,
+            infer_schema_length=0,
+            drop_empty_rows=False,
+            drop_empty_cols=False,
+            read_options={"header_row": None, "skip_rows": 0, "dtypes": "string"},
+            raise_if_empty=False,
+        )
+    except Exception:  # calamine reports corruption through several exception types
+        pass
+    names = _sheet_names(data)
+    if names is None:
+        raise SheetError(name, "is not a readable Excel file (corrupt or truncated)")
+    if sheet is not None and sheet not in names:
+        raise SheetError(name, f"has no sheet {sheet!r} (sheets: {', '.join(names)})")
+    raise SheetError(name, f"sheet {sheet or names[0]!r} cannot be read (corrupt?)")
+
+
+def _sheet_names(data: bytes) -> list[str] | None:
+    import fastexcel
+
+    try:
+        return list(fastexcel.read_excel(data).sheet_names)
+    except Exception:
+        return None
+
+
+def _decode(name: str, data: bytes) -> tuple[str, bytes]:
+    """Text of a CSV as Excel writes them (UTF-8 with or without BOM, UTF-16 with BOM, or
+    cp1252), and the same text as UTF-8 bytes for polars."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+            return text, text.encode("utf-8")
+        except UnicodeDecodeError:
+            raise SheetError(name, "is not valid UTF-16 text") from None
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise SheetError(name, "is not a CSV or XLSX file (binary content)")
+    try:
+        text = data.decode("utf-8-sig")
+        return text, data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    except UnicodeDecodeError:
+        pass
+    # Excel's "CSV" on Windows writes cp1252; latin-1 covers its five unassigned bytes.
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    return text, text.encode("utf-8")
+
+
+def _sample_rows(text: str, delimiter: str) -> list[list[str]]:
+    sample = text[:_SNIFF_BYTES]
+    reader = csv.reader(io.StringIO(sample), delimiter=delimiter)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) >= _HEADER_SCAN_ROWS:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def _read_csv(name: str, data: bytes) -> tuple[pl.DataFrame, list[int]]:
+    """The CSV as a text grid, and the 0-based records with more fields than the header."""
+    text, utf8 = _decode(name, data)
+    # The delimiter is the one under which a header row names the most known columns.
+    best: tuple[int, str, int] | None = None
+    for delimiter in _DELIMITERS:
+        rows = _sample_rows(text, delimiter)
+        match = find_header(rows)
+        score = len(match.columns) if match else 0
+        width = len(rows[match.index]) if match else max((len(r) for r in rows), default=0)
+        if best is None or score > best[0]:
+            best = (score, delimiter, width)
+    assert best is not None
+    _, delimiter, width = best
+    if width == 0:
+        raise SheetError(name, "is empty")
+    try:
+        return _polars_csv(utf8, delimiter, width, ragged=False), []
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise SheetError(name, f"is not a readable CSV file ({_first_line(exc)})") from None
+    # Some row has more fields than the header: usually an unquoted comma in an amount.
+    # Rare, so the exact (slower) csv module finds which rows, for a problem on each.
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    widest = max(len(r) for r in records)
+    header_index = next((i for i, r in enumerate(records) if len(r) == width), 0)
+    ragged = [i for i, r in enumerate(records) if i > header_index and len(r) > width]
+    return _polars_csv(utf8, delimiter, widest, ragged=True), ragged
+
+
+def _polars_csv(utf8: bytes, delimiter: str, width: int, *, ragged: bool) -> pl.DataFrame:
+    try:
+        return pl.read_csv(
+            utf8,
+            has_header=False,
+            separator=delimiter,
+            schema={f"column_{i + 1}": pl.String for i in range(width)},
+            missing_columns="insert",
+            truncate_ragged_lines=ragged,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.ComputeError:
+        raise
+    except pl.exceptions.PolarsError as exc:
+        raise pl.exceptions.ComputeError(_first_line(exc)) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _shape(name: str, grid: pl.DataFrame, kind: str, ragged: list[int]) -> Sheet:
+    """Find the header, keep canonical columns below it, and number rows as Excel does."""
+    top = grid.head(_HEADER_SCAN_ROWS).rows()
+    match = find_header(top)
+    if match is None:
+        raise SheetError(
+            name, "has no recognisable header row (expected columns like name, phone, amount)"
+        )
+    if match.duplicates:
+        column, first, second = match.duplicates[0]
+        raise SheetError(name, f"columns {first!r} and {second!r} both mean {column}; keep one")
+    if match.missing:
+        missing = ", ".join(match.missing)
+        raise SheetError(
+            name, f"header on row {match.index + 1} lacks required column(s): {missing}"
+        )
+    frame = _data_frame(grid, match, ragged)
+    if frame.filter(~pl.col(BLANK)).height == 0:
+        raise SheetError(name, f"has a header on row {match.index + 1} but no data rows")
+    notices: list[str] = []
+    if match.ignored:
+        notices.append(f"ignored column(s) not used for payouts: {', '.join(match.ignored)}")
+    last = frame.filter(~pl.col(BLANK)).get_column(ROW).max()
+    assert isinstance(last, int)
+    cells = tuple(c.strip() for c in grid.row(last - 1) if c is not None and c.strip())
+    return Sheet(name, frame, match.index + 1, match.headers, kind, tuple(notices), cells)
+
+
+def _data_frame(grid: pl.DataFrame, match: HeaderMatch, ragged: list[int]) -> pl.DataFrame:
+    names = grid.columns
+    body = grid.slice(match.index + 1)
+    filled = [pl.col(c).str.strip_chars().fill_null("") != "" for c in names]
+    selected = [
+        (pl.col(names[match.columns[c]]) if c in match.columns else pl.lit(None, pl.String)).alias(
+            c
+        )
+        for c in CANONICAL_COLUMNS
+    ]
+    row = pl.int_range(match.index + 2, match.index + 2 + body.height, dtype=pl.Int64)
+    return body.select(
+        row.alias(ROW), *selected, (~pl.any_horizontal(filled)).alias(BLANK)
+    ).with_columns(pl.col(ROW).is_in([index + 1 for index in ragged]).alias(RAGGED))

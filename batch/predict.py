@@ -1,0 +1,227 @@
+"""Attach each row's operator and predicted fees, asking the API only what no cache knows.
+
+Operators are cached per phone (the ledger's recipients table backs `OperatorCache`), fee
+quotes per (amount, currency, method, provider). A phone the API cannot route is reported on
+its row, not raised. The decisions are pure; only `predict_rows` awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from batch import errors
+from batch.api_models import FeeQuote, ProviderInfo
+from batch.models import PayoutRow
+
+DEFAULT_CONCURRENCY = 8
+
+FeeKey = tuple[Decimal, str, str, str]  # amount, currency, payment method, provider
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PredictionApi(Protocol):
+    """The two ApiClient calls predictions need."""
+
+    async def mmo_provider_info(
+        self, phone: str, operation_type: str = "PAYOUT"
+    ) -> ProviderInfo: ...
+
+    async def amount_and_fees(
+        self,
+        *,
+        amount: Decimal,
+        currency: str,
+        target_currency: str,
+        payment_method: str,
+        provider: str,
+        operation_type: str = "PAYOUT",
+        fee_bearer: str = "PAYER",
+    ) -> FeeQuote: ...
+
+
+class OperatorCache(Protocol):
+    """Where operators found earlier are kept (per normalised phone)."""
+
+    def get_operator(self, phone: str) -> ProviderInfo | None: ...
+
+    def put_operator(self, phone: str, info: ProviderInfo) -> None: ...
+
+
+class FeeCache(Protocol):
+    """Where fee quotes found earlier are kept (per FeeKey)."""
+
+    def get_fee(self, key: FeeKey) -> FeeQuote | None: ...
+
+    def put_fee(self, key: FeeKey, quote: FeeQuote) -> None: ...
+
+
+class MemoryOperatorCache:
+    """An OperatorCache in a dict (tests, one-off runs)."""
+
+    def __init__(self) -> None:
+        self.operators: dict[str, ProviderInfo] = {}
+
+    def get_operator(self, phone: str) -> ProviderInfo | None:
+        return self.operators.get(phone)
+
+    def put_operator(self, phone: str, info: ProviderInfo) -> None:
+        self.operators[phone] = info
+
+
+class MemoryFeeCache:
+    """A FeeCache in a dict."""
+
+    def __init__(self) -> None:
+        self.quotes: dict[FeeKey, FeeQuote] = {}
+
+    def get_fee(self, key: FeeKey) -> FeeQuote | None:
+        return self.quotes.get(key)
+
+    def put_fee(self, key: FeeKey, quote: FeeQuote) -> None:
+        self.quotes[key] = quote
+
+
+class RowPrediction(BaseModel):
+    """One row's operator and fee quote, or why it cannot be paid."""
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    phone: str
+    operator: ProviderInfo | None = None
+    fee: FeeQuote | None = None
+    problem: str | None = None
+
+    @property
+    def routable(self) -> bool:
+        """An operator and a fee quote were found."""
+        return self.problem is None and self.operator is not None and self.fee is not None
+
+
+# --- pure decisions --------------------------------------------------------------------
+
+
+def fee_key(row: PayoutRow, operator: ProviderInfo) -> FeeKey:
+    """The cache key of a row's fee quote; normalised so 10 and 10.00 share one quote."""
+    method, provider = operator.payment_method, operator.gateway_provider
+    return (row.amount.normalize(), row.currency, method, provider)
+
+
+def route_problem(row: PayoutRow, operator: ProviderInfo) -> str | None:
+    """Why this operator cannot pay this row, or None."""
+    if row.method and row.method.upper() != operator.payment_method.upper():
+        return (
+            f"the sheet asks for {row.method} but this number belongs to {operator.payment_method}"
+        )
+    if operator.currencies and row.currency not in operator.currencies:
+        accepted = ", ".join(operator.currencies)
+        return f"{operator.payment_method} does not pay out {row.currency} (accepts {accepted})"
+    return None
+
+
+def missing_phones(rows: Iterable[PayoutRow], cache: OperatorCache) -> list[str]:
+    """Distinct phones whose operator no cache knows, in row order."""
+    return list(dict.fromkeys(r.phone for r in rows if cache.get_operator(r.phone) is None))
+
+
+# --- the runner ------------------------------------------------------------------------
+
+
+async def _gather_bounded(
+    keys: Sequence[K], fetch: Callable[[K], Awaitable[V]], concurrency: int
+) -> dict[K, V | errors.ApiError]:
+    """fetch(key) for every key, at most `concurrency` at once; per-key Terminal errors kept."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(key: K) -> V | errors.ApiError:
+        async with gate:
+            try:
+                return await fetch(key)
+            except (errors.AuthError, errors.ForbiddenError):
+                raise  # the whole batch is blocked, not this row
+            except errors.ApiError as exc:
+                if isinstance(exc, errors.Transient):
+                    raise  # still failing after retries: stop, run again later
+                return exc
+
+    results = await asyncio.gather(*(one(key) for key in keys))
+    return dict(zip(keys, results, strict=True))
+
+
+async def predict_rows(
+    api: PredictionApi,
+    rows: Sequence[PayoutRow],
+    *,
+    operators: OperatorCache,
+    fees: FeeCache,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[RowPrediction]:
+    """Operator and fee quote for every row (same order); unroutable rows carry a problem.
+
+    Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
+    """
+    looked_up = await _gather_bounded(
+        missing_phones(rows, operators), api.mmo_provider_info, concurrency
+    )
+    for phone, found in looked_up.items():
+        if isinstance(found, ProviderInfo):
+            operators.put_operator(phone, found)
+
+    routed: dict[int, ProviderInfo] = {}
+    problems: dict[int, str] = {}
+    for index, row in enumerate(rows):
+        operator = operators.get_operator(row.phone)
+        if operator is None:
+            failure = looked_up.get(row.phone)
+            problems[index] = f"cannot route this phone: {failure}" if failure else "no operator"
+            continue
+        problem = route_problem(row, operator)
+        if problem:
+            problems[index] = problem
+        else:
+            routed[index] = operator
+
+    needed = {fee_key(rows[i], op): (rows[i], op) for i, op in routed.items()}
+    to_fetch = [key for key in needed if fees.get_fee(key) is None]
+
+    async def quote(key: FeeKey) -> FeeQuote:
+        row, op = needed[key]
+        return await api.amount_and_fees(
+            amount=row.amount,
+            currency=row.currency,
+            target_currency=row.currency,
+            payment_method=op.payment_method,
+            provider=op.gateway_provider,
+        )
+
+    quoted = await _gather_bounded(to_fetch, quote, concurrency)
+    for key, found_quote in quoted.items():
+        if isinstance(found_quote, FeeQuote):
+            fees.put_fee(key, found_quote)
+
+    results = []
+    for index, row in enumerate(rows):
+        operator = operators.get_operator(row.phone)
+        if index in problems:
+            results.append(RowPrediction(row=row.row, phone=row.phone, problem=problems[index]))
+            continue
+        key = fee_key(row, routed[index])
+        fee = fees.get_fee(key)
+        if fee is None:
+            results.append(
+                RowPrediction(
+                    row=row.row,
+                    phone=row.phone,
+                    operator=operator,
+                    problem=f"no fee quote: {quoted.get(key, 'not found')}",
+                )
+            )
+        else:
+            results.append(RowPrediction(row=row.row, phone=row.phone, operator=operator, fee=fee))
+    return results

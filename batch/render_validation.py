@@ -1,0 +1,44 @@
+"""Print a validation report for people: a rich table of problems, counts, totals, notices."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from batch.validation_report import ValidationReport
+
+MAX_TABLE_ROWS = 200  # beyond this the table stops helping; --json has every problem
+
+
+def summary_line(report: ValidationReport) -> str:
+    """One line: the file and how many rows are valid, invalid and skipped."""
+    c = report.counts
+    verdict = "OK" if report.ok else "NOT OK"
+    return (
+        f"{report.file}: {verdict} — {c['total']} row(s): {c['valid']} valid, "
+        f"{c['invalid']} invalid, {c['skipped']} skipped"
+    )
+
+
+def render_validation(report: ValidationReport, console: Console, *, quiet: bool = False) -> None:
+    """Write the report to `console`; with `quiet`, only the summary line."""
+    if not quiet and report.problems.height:
+        table = Table(title="Problems", show_lines=False)
+        for header in ("Row", "Column", "Value", "Problem"):
+            table.add_column(header, overflow="fold")
+        for row, column, value, message, _ in report.problems.head(MAX_TABLE_ROWS).iter_rows():
+            table.add_row(str(row), column, value, message)
+        console.print(table)
+        hidden = report.problems.height - MAX_TABLE_ROWS
+        if hidden > 0:
+            console.print(f"… and {hidden} more problem(s); use --json to see them all")
+    console.print(summary_line(report), highlight=False, markup=False, soft_wrap=True)
+    if quiet:
+        return
+    if report.totals:
+        totals = " · ".join(f"{c} {v:,}" for c, v in report.totals.items())
+        console.print(
+            f"Total of valid rows: {totals}", highlight=False, markup=False, soft_wrap=True
+        )
+    for notice in report.notices:
+        console.print(f"note: {notice}", highlight=False, markup=False, soft_wrap=True)

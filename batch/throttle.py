@@ -1,0 +1,85 @@
+"""A client-side request-rate ceiling shared by every worker, and a global pause after a 429.
+
+Requests are spaced evenly (1/rate apart, on a schedule that does not drift with sleep
+overshoot). After a 429 every worker waits out Retry-After, and the rate steps down a little,
+creeping back up with each answered request, so a server limit is approached, not hammered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past a server limit
+SLOWDOWN = 0.9  # rate factor applied on each 429 ...
+MIN_FACTOR = 0.5  # ... down to at most half the ceiling
+RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
+DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
+
+
+class Throttle:
+    """Evenly spaced request slots at `rate` per second, with a global pause.
+
+    Single event loop, no lock needed: a slot is reserved without awaiting in between.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        safety: float = SAFETY,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, not {rate}")
+        if not 0 < safety <= 1:
+            raise ValueError(f"safety must be in (0, 1], not {safety}")
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._safety = safety
+        self._factor = 1.0
+        self._next_slot = float("-inf")
+        self._paused_until = float("-inf")
+        self.rate_limited = 0  # 429s seen
+
+    @property
+    def effective_rate(self) -> float:
+        """Requests per second currently aimed at."""
+        return self.rate * self._safety * self._factor
+
+    @property
+    def paused_until(self) -> float:
+        """Clock time before which no request may start."""
+        return self._paused_until
+
+    async def acquire(self) -> None:
+        """Wait for this request's slot (and for any pause), then return."""
+        while True:
+            now = self._clock()
+            if self._paused_until > now:
+                await self._sleep(self._paused_until - now)
+                continue
+            slot = max(self._next_slot, now)
+            self._next_slot = slot + 1.0 / self.effective_rate
+            if slot <= now:
+                return
+            await self._sleep(slot - now)
+            if self._paused_until <= self._clock():
+                return
+            # A 429 arrived while we waited: queue again behind the pause.
+
+    def pause(self, seconds: float | None) -> None:
+        """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""
+        self.rate_limited += 1
+        wait = DEFAULT_PAUSE if seconds is None else max(0.0, seconds)
+        until = self._clock() + wait
+        self._paused_until = max(self._paused_until, until)
+        self._next_slot = max(self._next_slot, self._paused_until)
+        self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
+
+    def answered(self) -> None:
+        """A request was answered without a 429: regain a little of the rate."""
+        self._factor = min(1.0, self._factor + RECOVERY)

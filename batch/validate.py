@@ -1,0 +1,300 @@
+"""Validate and normalise a loaded sheet: every rule once, as polars expressions (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import polars as pl
+
+from batch.amounts import add_amounts, parse_amount, sum_amounts
+from batch.duplicates import find_duplicates
+from batch.load import BLANK, RAGGED, ROW, Sheet
+from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
+from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
+from batch.validation_report import ValidationReport
+
+_COUNTRY_WORDS = {"LR": "LR", "LBR": "LR", "LIBERIA": "LR", "RW": "RW", "RWA": "RW", "RWANDA": "RW"}
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+_TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    """Defaults and switches for validation, built once from the command line."""
+
+    default_country: str | None = None
+    default_currency: str | None = None
+    max_amount: Decimal | None = None
+    allow_duplicates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default_country is not None and self.default_country not in COUNTRY_CURRENCIES:
+            raise ValueError(f"unsupported default country {self.default_country!r}")
+        if self.default_currency is not None and self.default_currency not in CURRENCY_DECIMALS:
+            raise ValueError(f"unsupported default currency {self.default_currency!r}")
+        if self.max_amount is not None and self.max_amount <= 0:
+            raise ValueError("max_amount must be positive")
+
+
+def _text(column: str) -> pl.Expr:
+    """A cell's trimmed text; empty cells are null."""
+    stripped = pl.col(column).str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One validation rule: where it fails, which column it blames, and what it says."""
+
+    name: str
+    column: str
+    fails: pl.Expr
+    message: pl.Expr
+    value: pl.Expr | None = None  # the cell shown with the problem; default: the rule's column
+
+
+def rule_names(options: ValidationOptions) -> list[str]:
+    """The names of the rules `options` switches on, in the order problems are listed."""
+    return [rule.name for rule in _rules(options)]
+
+
+def _rules(options: ValidationOptions) -> list[_Rule]:
+    """Every row rule, each named once; the order is the order problems are listed in a row."""
+    currency = pl.col("_currency")
+    pair = pl.col("_country") + ":" + currency
+    allowed_pairs = [f"{c}:{k}" for c, ks in COUNTRY_CURRENCIES.items() for k in sorted(ks)]
+    allowed_text = pl.col("_country").replace_strict(
+        {c: ", ".join(sorted(ks)) for c, ks in COUNTRY_CURRENCIES.items()}, default=""
+    )
+    places = currency.replace_strict(CURRENCY_DECIMALS, default=None, return_dtype=pl.Int64)
+    unknown_country = _text("country").is_not_null() & pl.col("_country_given").is_null()
+    rules = [
+        _Rule(
+            "extra_cells",
+            "row",
+            pl.col(RAGGED),
+            pl.lit("has more cells than the header; is a value with a comma (1,250.00) unquoted?"),
+            value=pl.lit(""),
+        ),
+        _Rule("name_missing", "name", _text("name").is_null(), pl.lit("name is missing")),
+        _Rule(
+            "phone_invalid",
+            "phone",
+            # A row whose country is unsupported is told so once, not also "needs a country".
+            pl.col("_phone_error").is_not_null()
+            & ~(unknown_country & (pl.col("_phone_error") == NEEDS_COUNTRY)),
+            pl.col("_phone_error"),
+        ),
+        _Rule(
+            "country_unsupported",
+            "country",
+            unknown_country,
+            pl.lit("country is not supported (use LR or RW)"),
+        ),
+        _Rule(
+            "phone_country_mismatch",
+            "phone",
+            pl.col("_region").is_not_null()
+            & pl.col("_phone_country").is_not_null()
+            & (pl.col("_phone_country") != pl.col("_region")),
+            pl.lit("is a ")
+            + pl.col("_phone_country").replace_strict(COUNTRY_NAMES, default="")
+            + " number but the row's country is "
+            + pl.col("_region")
+            + pl.when(pl.col("_country_given").is_null())
+            .then(pl.lit(" (--country)"))
+            .otherwise(pl.lit("")),
+        ),
+        _Rule(
+            "currency_missing",
+            "currency",
+            currency.is_null(),
+            pl.lit("currency is missing: add a currency column or pass --currency"),
+        ),
+        _Rule(
+            "currency_unsupported",
+            "currency",
+            currency.is_not_null() & ~currency.is_in(sorted(SUPPORTED_CURRENCIES)),
+            pl.lit("currency is not supported (use USD, LRD or RWF)"),
+        ),
+        _Rule(
+            "currency_country_mismatch",
+            "currency",
+            currency.is_in(sorted(SUPPORTED_CURRENCIES))
+            & pl.col("_country").is_not_null()
+            & ~pair.is_in(allowed_pairs),
+            currency + " cannot be paid in " + pl.col("_country") + " (use " + allowed_text + ")",
+        ),
+        _Rule(
+            "amount_invalid",
+            "amount",
+            pl.col("_amount_error").is_not_null(),
+            pl.col("_amount_error"),
+        ),
+        _Rule(
+            "amount_decimals",
+            "amount",
+            pl.col("_amount_error").is_null() & (pl.col("_decimals") > places),
+            pl.lit("has ")
+            + pl.col("_decimals").cast(pl.String)
+            + " decimal place(s); "
+            + currency
+            + pl.when(places == 0)
+            .then(pl.lit(" takes whole amounts only"))
+            .otherwise(pl.lit(" allows ") + places.cast(pl.String)),
+        ),
+        _Rule(
+            "email_malformed",
+            "email",
+            _text("email").is_not_null() & ~_text("email").str.contains(_EMAIL),
+            pl.lit("is not a valid email address"),
+        ),
+    ]
+    if options.max_amount is not None:
+        limits = {
+            code: int(options.max_amount.scaleb(p).to_integral_value(rounding="ROUND_FLOOR"))
+            for code, p in CURRENCY_DECIMALS.items()
+        }
+        limit = currency.replace_strict(limits, default=None, return_dtype=pl.Int64)
+        rules.append(
+            _Rule(
+                "amount_above_max",
+                "amount",
+                pl.col("_minor") > limit,
+                pl.lit(f"is above --max-amount {options.max_amount}"),
+            )
+        )
+    if not options.allow_duplicates:
+        rules += [
+            _Rule(
+                "duplicate_phone",
+                "phone",
+                pl.col("_dup_phone_rows").is_not_null(),
+                pl.lit("same phone as row(s) ") + pl.col("_dup_phone_rows"),
+            ),
+            _Rule(
+                "duplicate_external_id",
+                "external_id",
+                pl.col("_dup_external_id_rows").is_not_null(),
+                pl.lit("same external id as row(s) ") + pl.col("_dup_external_id_rows"),
+            ),
+        ]
+    return rules
+
+
+def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]]:
+    """The Excel row of a trailing totals row to skip, and what to tell the user about it."""
+    last = rows.tail(1)
+    if last.height == 0 or not any(_TOTAL_WORD.search(cell) for cell in sheet.last_row_cells):
+        return None, []
+    row = last.get_column(ROW).item()
+    phone = last.get_column("phone").item()
+    total = parse_amount(last.get_column("amount").item())
+    if (phone or "").strip() or not isinstance(total, Decimal):
+        return None, []
+    summed = sum_amounts(rows.head(rows.height - 1).get_column("amount"))
+    if summed == total:
+        return row, [
+            f"row {row}: totals row ({total}) skipped; it equals the sum of the rows above"
+        ]
+    return None, [
+        f"row {row} looks like a totals row but {total} is not the sum of the amounts above "
+        f"({summed.normalize():f}), so it is checked as a payout row"
+    ]
+
+
+def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport:
+    """Check every row of a loaded sheet; the report says which rows can be paid and why not."""
+    frame = sheet.frame
+    blank_rows = frame.filter(pl.col(BLANK)).get_column(ROW)
+    rows = frame.filter(~pl.col(BLANK)).drop(BLANK)
+    notices = list(sheet.notices)
+    last_data_row = rows.get_column(ROW).max()
+    inner_blanks = blank_rows.filter(blank_rows < last_data_row).to_list() if rows.height else []
+    if inner_blanks:
+        shown = ", ".join(map(str, inner_blanks[:10])) + (" …" if len(inner_blanks) > 10 else "")
+        notices.append(f"{len(inner_blanks)} blank row(s) skipped: {shown}")
+    totals_row, totals_notices = _totals_row(sheet, rows)
+    notices += totals_notices
+
+    default_country = pl.lit(options.default_country, pl.String)
+    staged = rows.lazy().with_columns(
+        _text("name").alias("_name"),
+        _text("country")
+        .str.to_uppercase()
+        .replace_strict(_COUNTRY_WORDS, default=None)
+        .alias("_country_given"),
+        pl.coalesce(
+            _text("currency").str.to_uppercase(), pl.lit(options.default_currency, pl.String)
+        ).alias("_currency"),
+    )
+    staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
+    staged = add_amounts(normalise_phones(staged, "phone", "_region"), "amount", "_currency")
+    rows = _slow_phones(staged.collect())
+    rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
+    if not options.allow_duplicates:
+        rows = rows.with_columns(
+            find_duplicates(
+                rows,
+                {"_dup_phone_rows": pl.col("_e164"), "_dup_external_id_rows": _text("external_id")},
+            )
+        )
+    problems = _problems(rows, _rules(options), totals_row)
+    return ValidationReport.build(sheet.file, rows, problems, totals_row, tuple(notices))
+
+
+def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) -> pl.DataFrame:
+    """One line per broken rule per row (row, column, value, message, rule), in sheet order."""
+    skipped = pl.col(ROW) == (totals_row if totals_row is not None else -1)
+    flags = [
+        (rule.fails.fill_null(False) & ~skipped).alias(f"_broke_{i}")
+        for i, rule in enumerate(rules)
+    ]
+    # Flags for every row, but messages only for the (usually few) rows that broke a rule.
+    bad = rows.lazy().with_columns(flags).filter(pl.any_horizontal("^_broke_.*$")).collect()
+    return (
+        pl.concat(
+            [
+                bad.filter(pl.col(f"_broke_{order}")).select(
+                    pl.col(ROW).alias("row"),
+                    pl.lit(order, pl.Int32).alias("_order"),
+                    pl.lit(rule.column).alias("column"),
+                    pl.lit(rule.name).alias("rule"),
+                    (pl.col(rule.column) if rule.value is None else rule.value)
+                    .fill_null("")
+                    .alias("value"),
+                    rule.message.cast(pl.String).alias("message"),
+                )
+                for order, rule in enumerate(rules)
+            ]
+        )
+        .sort("row", "_order")
+        .select("row", "column", "value", "message", "rule")
+    )
+
+
+def _slow_phones(rows: pl.DataFrame) -> pl.DataFrame:
+    """Ask phonenumbers itself, once per distinct (phone, country), about numbers the fast
+    path did not accept; it either accepts them too or says why not."""
+    if rows.get_column("_e164").null_count() == 0:
+        return rows.with_columns(pl.lit(None, pl.String).alias("_phone_error"))
+    pending = rows.filter(pl.col("_e164").is_null()).select("phone", "_region").unique()
+    if pending.height == 0:
+        return rows.with_columns(pl.lit(None, pl.String).alias("_phone_error"))
+    results = [normalise_phone(phone, region) for phone, region in pending.iter_rows()]
+    answers = pending.with_columns(
+        pl.Series("_slow_e164", [r.e164 for r in results], pl.String),
+        pl.Series("_slow_country", [r.country for r in results], pl.String),
+        pl.Series("_slow_operator", [r.operator for r in results], pl.String),
+        pl.Series("_phone_error", [r.error for r in results], pl.String),
+    )
+    joined = rows.join(
+        answers, on=["phone", "_region"], how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined.with_columns(
+        pl.coalesce("_e164", "_slow_e164").alias("_e164"),
+        pl.coalesce("_phone_country", "_slow_country").alias("_phone_country"),
+        pl.coalesce("_operator", "_slow_operator").alias("_operator"),
+    ).drop("_slow_e164", "_slow_country", "_slow_operator")

@@ -1,0 +1,130 @@
+"""The shared rate ceiling and the global 429 pause, in virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fake_dollr import VirtualClock
+
+from batch.throttle import MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
+
+
+async def _starts(throttle: Throttle, clock: VirtualClock, workers: int, each: int) -> list[float]:
+    starts: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(each):
+            await throttle.acquire()
+            starts.append(clock())
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return sorted(starts)
+
+
+def test_requests_are_evenly_spaced_across_workers() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+    t0 = clock()
+    starts = asyncio.run(_starts(throttle, clock, workers=8, each=5))
+    assert len(starts) == 40
+    assert starts == pytest.approx([t0 + i * 0.1 for i in range(40)])
+    for i in range(len(starts) - 10):  # never more than `rate` starts in any 1 s window
+        assert starts[i + 10] - starts[i] >= 1.0 - 1e-9
+
+
+@pytest.mark.parametrize("rate", [20.0, 100.0, 250.0])
+def test_rate_is_just_under_the_ceiling(rate: float) -> None:
+    clock = VirtualClock()
+    throttle = Throttle(rate, clock=clock, sleep=clock.sleep)
+    starts = asyncio.run(_starts(throttle, clock, workers=16, each=50))
+    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+    assert achieved == pytest.approx(rate * SAFETY, rel=1e-6)
+    assert 0.95 * rate < achieved < rate
+
+
+def test_idle_time_does_not_allow_a_burst() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+
+    async def go() -> list[float]:
+        await throttle.acquire()
+        clock.advance(60)  # a long quiet spell
+        return await _starts(throttle, clock, workers=5, each=1)
+
+    starts = asyncio.run(go())
+    assert starts == pytest.approx([starts[0] + i * 0.1 for i in range(5)])
+
+
+def test_a_429_pauses_every_worker_then_slows_down() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+
+    async def go() -> list[float]:
+        await throttle.acquire()
+        throttle.pause(5.0)
+        t_pause = clock()
+        starts = await _starts(throttle, clock, workers=4, each=2)
+        assert min(starts) >= t_pause + 5.0
+        return starts
+
+    starts = asyncio.run(go())
+    assert throttle.rate_limited == 1
+    assert throttle.effective_rate == pytest.approx(10 * SLOWDOWN)
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 1 / (10 * SLOWDOWN) - 1e-9
+
+
+def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+    started: list[float] = []
+
+    async def waiter() -> None:
+        await throttle.acquire()  # gets a slot 0.1 s ahead and sleeps for it
+        started.append(clock())
+
+    async def go() -> float:
+        await throttle.acquire()  # takes the current slot
+        task = asyncio.create_task(waiter())
+        await asyncio.sleep(0)  # the waiter reserves and starts sleeping
+        throttle.pause(3.0)  # a 429 comes back meanwhile
+        paused_until = throttle.paused_until
+        await task
+        return paused_until
+
+    paused_until = asyncio.run(go())
+    assert started[0] >= paused_until
+
+
+def test_rate_recovers_with_answers_and_never_drops_below_half() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
+    for _ in range(50):
+        throttle.pause(0)
+    assert throttle.effective_rate == pytest.approx(100 * MIN_FACTOR)
+    for _ in range(2000):
+        throttle.answered()
+    assert throttle.effective_rate == pytest.approx(100)
+
+
+def test_no_retry_after_means_a_default_pause() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep)
+    throttle.pause(None)
+    assert throttle.paused_until == pytest.approx(clock() + 1.0)
+
+
+@pytest.mark.parametrize(("rate", "safety"), [(0, 1.0), (-5, 1.0), (10, 0.0), (10, 1.5)])
+def test_invalid_settings(rate: float, safety: float) -> None:
+    with pytest.raises(ValueError):
+        Throttle(rate, safety=safety)
+
+
+def test_works_with_the_real_clock_and_sleep() -> None:
+    throttle = Throttle(2000)
+
+    async def go() -> None:
+        await asyncio.gather(*(throttle.acquire() for _ in range(20)))
+
+    asyncio.run(go())  # 20 slots at 2000/s: about 10 ms of real time
