@@ -13,7 +13,14 @@ from typing import Any
 import click
 
 from batch import errors
-from batch.cli import EXIT_OK, handle_errors, main
+from batch.cli import (
+    EXIT_OK,
+    handle_errors,
+    main,
+    output_options,
+    sheet_options,
+    validation_options,
+)
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
@@ -45,6 +52,7 @@ def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--ledger, --base-url, --concurrency, --rate, --json, --quiet and hidden timing knobs."""
+    func = output_options(func)
     options = [
         click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False),
                      envvar=ENV_LEDGER, default=DEFAULT_LEDGER, show_default=True,
@@ -55,8 +63,6 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Rows paid at once."),
         click.option("--rate", type=click.FloatRange(min=0.1), default=DEFAULT_RATE,
                      show_default=True, help="Requests per second, at most."),
-        click.option("--json", "json_output", is_flag=True, help="Print one JSON object."),
-        click.option("--quiet", "-q", is_flag=True, help="Print only errors and the summary."),
         click.option("--not-found-grace", type=float, default=180.0, hidden=True,
                      envvar="PAYBATCH_NOT_FOUND_GRACE"),
         click.option("--poll-first", type=float, default=5.0, hidden=True,
@@ -70,14 +76,9 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Sheet reading and batch identity options of `plan` and `run`."""
+    """Sheet reading (intake's sheet_options) and batch identity options of `plan` and `run`."""
     options = [
-        click.option("--sheet", metavar="NAME", help="Excel sheet to read (default: the first)."),
-        click.option("--country", help="Country of rows without one (LR, RW)."),
-        click.option("--currency", help="Currency of rows without one (USD, LRD, RWF)."),
-        click.option("--max-amount", help="Reject any row paying more than this."),
-        click.option("--allow-duplicates", is_flag=True,
-                     help="Allow the same phone or external id on several rows."),
+        sheet_options,
         click.option("--batch-name", help="Name of the batch (default: the file name)."),
         click.option("--skip-invalid", is_flag=True,
                      help="Pay the valid rows and keep invalid ones as SKIPPED."),
@@ -100,17 +101,9 @@ def _settings(kw: dict[str, Any]) -> Settings:
 
 
 def _plan_options(kw: dict[str, Any]) -> PlanOptions:
-    from batch.validate import ValidationOptions
-
-    try:
-        validation = ValidationOptions(
-            default_country=(kw["country"] or "").upper() or None,
-            default_currency=(kw["currency"] or "").upper() or None,
-            max_amount=Decimal(kw["max_amount"]) if kw["max_amount"] else None,
-            allow_duplicates=kw["allow_duplicates"],
-        )
-    except (ValueError, InvalidOperation) as exc:
-        raise errors.ConfigError(str(exc)) from exc
+    validation = validation_options(
+        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"]
+    )
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
