@@ -253,7 +253,7 @@ class Runner:
             async with gate:
                 await self.monitor.poll(watch)
 
-        await asyncio.gather(*(one(w) for w in self.monitor.due()))
+        await asyncio.gather(*(one(w) for w in self.monitor.take_due()))
 
     async def _loop(self) -> None:
         workers: set[asyncio.Task[None]] = set()
@@ -265,10 +265,8 @@ class Runner:
                     self.work and self.stopped is None and len(workers) < self.options.concurrency
                 ):
                     workers.add(asyncio.create_task(self._pay(self.work.popleft())))
-                for watch in self.monitor.due():
-                    if len(polls) >= self.options.concurrency:
-                        break
-                    watch.busy = True
+                free = self.options.concurrency - len(polls)
+                for watch in self.monitor.take_due(limit=max(0, free)):
                     polls.add(asyncio.create_task(self.monitor.poll(watch)))
                 now = self.ledger.clock()
                 idle = not workers and (not self.work or self.stopped is not None)

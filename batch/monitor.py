@@ -6,6 +6,8 @@ turns UNKNOWN or PROCESSING into FAILED.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,23 +68,44 @@ class Monitor:
         self.mint = mint
         self.on_new_attempt = on_new_attempt
         self.on_stop = on_stop
-        self.watches: dict[int, Watch] = {}
+        self.watches: dict[int, Watch] = {}  # row id -> its current watch
+        # Due times in a heap (stale entries skipped lazily): cheap with 100k rows in flight.
+        self._heap: list[tuple[datetime, int, Watch]] = []
+        self._seq = itertools.count()
 
     def now(self) -> datetime:
         return self.ledger.clock()
 
     def watch(self, row_id: int, *, after: float = 0.0, polls: int = 0) -> None:
         """Poll this row `after` seconds from now."""
-        self.watches[row_id] = Watch(row_id, self.now() + timedelta(seconds=after), polls)
+        watch = Watch(row_id, self.now() + timedelta(seconds=after), polls)
+        self.watches[row_id] = watch
+        heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
 
-    def due(self) -> list[Watch]:
-        """Watches whose time has come and that no poll is running for."""
+    def _drop_stale(self) -> None:
+        while self._heap:
+            watch = self._heap[0][2]
+            if self.watches.get(watch.row_id) is watch and not watch.busy:
+                return
+            heapq.heappop(self._heap)
+
+    def take_due(self, limit: int | None = None) -> list[Watch]:
+        """Watches whose time has come (at most `limit`), marked busy for a poll."""
         now = self.now()
-        return [w for w in self.watches.values() if not w.busy and w.due <= now]
+        taken: list[Watch] = []
+        while limit is None or len(taken) < limit:
+            self._drop_stale()
+            if not self._heap or self._heap[0][0] > now:
+                break
+            watch = heapq.heappop(self._heap)[2]
+            watch.busy = True
+            taken.append(watch)
+        return taken
 
     def next_due(self) -> datetime | None:
         """When the next idle watch falls due."""
-        return min((w.due for w in self.watches.values() if not w.busy), default=None)
+        self._drop_stale()
+        return self._heap[0][0] if self._heap else None
 
     # -- answers -----------------------------------------------------------------------------
 
@@ -112,51 +135,59 @@ class Monitor:
         """Ask the status of one row's current attempt and settle what can be settled."""
         watch.busy = True
         try:
-            row = self.ledger.row(watch.row_id)
-            if row is None or row.state not in (
-                RowState.SUBMITTING,
-                RowState.SUBMITTED,
-                RowState.UNKNOWN,
-            ):
-                self.watches.pop(watch.row_id, None)
-                return
-            attempt = row.current_attempt
-            assert attempt is not None and row.current_reference_id is not None
-            reference_id = row.current_reference_id
-            delay = poll_delay(
-                watch.polls, first=self.options.first_poll, cap=self.options.max_poll_interval
-            )
-            try:
-                execution = await self.api.payout_status(reference_id)
-            except errors.NotFoundError:
-                if row.state is RowState.SUBMITTED:
-                    # The API accepted it once: a 404 now is its inconsistency, never "not paid".
-                    self.watch(row.id, after=delay, polls=watch.polls + 1)
-                    return
-                submitted = attempt.submitted_at or attempt.created_at
-                trusted_from = not_found_trusted_at(
-                    submitted_at=submitted,
-                    session_expires_at=attempt.session_expires_at,
-                    grace=timedelta(seconds=self.options.not_found_grace),
-                )
-                now = self.now()
-                if now >= trusted_from:
-                    self._settle_not_found(row, reference_id)
-                else:
-                    wait = min(delay, (trusted_from - now).total_seconds() + 0.05)
-                    self.watch(row.id, after=wait, polls=watch.polls + 1)
-                return
-            except (errors.AuthError, errors.ForbiddenError) as exc:
-                self.on_stop(f"{type(exc).__name__}: {exc}")
-                self.watch(row.id, after=delay, polls=watch.polls + 1)
-                return
-            except errors.ApiError:
-                # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
-                self.watch(row.id, after=delay, polls=watch.polls + 1)
-                return
-            self.apply(row, reference_id, execution, watch.polls)
+            await self._poll(watch)
+        except errors.TransitionError:
+            self.watches.pop(watch.row_id, None)  # moved elsewhere; nothing left to watch
         finally:
             watch.busy = False
+            if self.watches.get(watch.row_id) is watch:
+                # The poll ended without deciding (an unexpected error): ask again later.
+                self.watch(watch.row_id, after=self.options.max_poll_interval, polls=watch.polls)
+
+    async def _poll(self, watch: Watch) -> None:
+        row = self.ledger.row(watch.row_id)
+        if row is None or row.state not in (
+            RowState.SUBMITTING,
+            RowState.SUBMITTED,
+            RowState.UNKNOWN,
+        ):
+            self.watches.pop(watch.row_id, None)
+            return
+        attempt = row.current_attempt
+        assert attempt is not None and row.current_reference_id is not None
+        reference_id = row.current_reference_id
+        delay = poll_delay(
+            watch.polls, first=self.options.first_poll, cap=self.options.max_poll_interval
+        )
+        try:
+            execution = await self.api.payout_status(reference_id)
+        except errors.NotFoundError:
+            if row.state is RowState.SUBMITTED:
+                # The API accepted it once: a 404 now is its inconsistency, never "not paid".
+                self.watch(row.id, after=delay, polls=watch.polls + 1)
+                return
+            submitted = attempt.submitted_at or attempt.created_at
+            trusted_from = not_found_trusted_at(
+                submitted_at=submitted,
+                session_expires_at=attempt.session_expires_at,
+                grace=timedelta(seconds=self.options.not_found_grace),
+            )
+            now = self.now()
+            if now >= trusted_from:
+                self._settle_not_found(row, reference_id)
+            else:
+                wait = min(delay, (trusted_from - now).total_seconds() + 0.05)
+                self.watch(row.id, after=wait, polls=watch.polls + 1)
+            return
+        except (errors.AuthError, errors.ForbiddenError) as exc:
+            self.on_stop(f"{type(exc).__name__}: {exc}")
+            self.watch(row.id, after=delay, polls=watch.polls + 1)
+            return
+        except errors.ApiError:
+            # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
+            self.watch(row.id, after=delay, polls=watch.polls + 1)
+            return
+        self.apply(row, reference_id, execution, watch.polls)
 
     def _settle_not_found(self, row: RowRecord, reference_id: str) -> None:
         """The attempt never landed: a fresh attempt, or FAILED after repeated rejections."""

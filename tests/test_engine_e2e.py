@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -258,3 +259,22 @@ def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path)
     code, out, _ = cli(["reconcile", "nov", "--wait", "0.5"], quick.base_url, ledger)
     assert code == 4 and out["counts"] == {"UNKNOWN": 1}
     assert quick.executions() == []
+
+
+def test_without_a_base_url_the_embedded_sandbox_runs_the_sample(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from batch.cli import main
+
+    monkeypatch.delenv("DOLLR_BASE_URL", raising=False)
+    result = CliRunner().invoke(
+        main,
+        ["run", str(samples / "payroll_liberia.csv"), "--yes", "--json", "--rate", "500",
+         "--ledger", str(tmp_path / "l.db")],
+        env={"PAYBATCH_POLL_FIRST": "0.5", "PAYBATCH_POLL_MAX": "1"},
+    )
+    assert "SANDBOX — simulated API, no money moves" in result.stderr
+    out = json.loads(result.stdout)
+    assert result.exit_code == 0 and out["counts"] == {"COMPLETED": 25}
