@@ -271,10 +271,32 @@ def test_without_a_base_url_the_embedded_sandbox_runs_the_sample(
     monkeypatch.delenv("DOLLR_BASE_URL", raising=False)
     result = CliRunner().invoke(
         main,
-        ["run", str(samples / "payroll_liberia.csv"), "--yes", "--json", "--rate", "500",
-         "--ledger", str(tmp_path / "l.db")],
+        [
+            "run",
+            str(samples / "payroll_liberia.csv"),
+            "--yes",
+            "--json",
+            "--rate",
+            "500",
+            "--ledger",
+            str(tmp_path / "l.db"),
+        ],
         env={"PAYBATCH_POLL_FIRST": "0.5", "PAYBATCH_POLL_MAX": "1"},
     )
     assert "SANDBOX — simulated API, no money moves" in result.stderr
     out = json.loads(result.stdout)
     assert result.exit_code == 0 and out["counts"] == {"COMPLETED": 25}
+
+
+def test_forbidden_passcode_stops_the_batch(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 5)
+    code, out, _ = cli(
+        ["run", str(sheet), "--yes", "--concurrency", "1", "--wait", "0.3"],
+        quick.base_url,
+        ledger,
+        DOLLR_PASSCODE="9999",
+    )
+    assert code == 4 and "Forbidden" in (out["stopped"] or "")
+    assert out["counts"].get("NEW", 0) >= 3  # nothing else was started
+    assert quick.executions() == []
