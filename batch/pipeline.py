@@ -173,18 +173,27 @@ async def plan_sheet(
             )
             for o in invalid
         ]
-        batch_id = ledger.create_batch(
-            name=name,
-            source_file=str(path),
-            content_hash=chash,
-            payout_set_hash=pset,
-            rows=new_rows(rows),
-            skipped=skipped,
-            options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
-        )
+        created = True
+        try:
+            batch_id = ledger.create_batch(
+                name=name,
+                source_file=str(path),
+                content_hash=chash,
+                payout_set_hash=pset,
+                rows=new_rows(rows),
+                skipped=skipped,
+                options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
+            )
+        except errors.LedgerError:
+            # Another process planned the same name a moment ago: same rows -> same batch.
+            raced = ledger.batch_by_name(name)
+            if raced is None:
+                raise
+            check_same_name(raced, content=chash)
+            batch_id, created = raced.id, False
         found = ledger.batch_by_id(batch_id)
         assert found is not None
-        batch, created = found, True
+        batch = found
     unroutable = await _predict(ledger, api, batch.id, rows, concurrency=concurrency)
     return plan_result(ledger, batch, created=created, unroutable=unroutable)
 

@@ -94,6 +94,7 @@ def crash_and_finish(
         "seed": seed,
         "kills": kills,
         "killed_mid_run": killed_mid_run,
+        "rows_left_submitting_by_kills": left_submitting,
         "reruns": reruns,
         "final_exit": code,
         "finish_seconds": round(time.monotonic() - started, 1),

@@ -300,3 +300,26 @@ def test_forbidden_passcode_stops_the_batch(quick, tmp_path: Path) -> None:  # t
     assert code == 4 and "Forbidden" in (out["stopped"] or "")
     assert out["counts"].get("NEW", 0) >= 3  # nothing else was started
     assert quick.executions() == []
+
+
+def test_two_concurrent_runs_one_is_refused(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine_helpers import subprocess_env
+
+    sandbox.set_faults(pending_seconds=0.1, processing_seconds=3.0)
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 4)
+    cmd = [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json", "--wait", "20"]
+    env = subprocess_env(sandbox.base_url, ledger)
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read().decode()) for p in procs]  # type: ignore[union-attr]
+    for p in procs:
+        p.stdout.close()  # type: ignore[union-attr]
+        p.stderr.close()  # type: ignore[union-attr]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    refused = next(err for code, err in results if code == 1)
+    assert "is being run by process" in refused
+    assert paid_exactly_once(sandbox, phones) == {}
