@@ -32,8 +32,9 @@ from batch.config import (
 )
 from batch.execute import DEFAULT_WAIT, RunOptions
 from batch.monitor import MonitorOptions
-from batch.pipeline import PlanOptions, PlanResult, RunRequest, plan_file, run_batch
+from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.plan import DEFAULT_REPEAT_WINDOW_DAYS
+from batch.planning import PlanOptions, PlanResult
 from batch.summary import format_plan, format_run, plan_json, run_json
 
 

@@ -16,8 +16,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch import errors
+from batch.group_commit import SubmitGate
 from batch.ledger import Ledger, RowRecord
 from batch.monitor import REJECTED, Monitor, MonitorOptions, StatusApi
+from batch.recipients import ensure_recipient
 from batch.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
 
 if TYPE_CHECKING:
@@ -115,52 +117,6 @@ class RunResult:
         if self.pending:
             return 4
         return 0
-
-
-class SubmitGate:
-    """Group commit: SUBMITTING marks of all workers ready at once go in one durable commit."""
-
-    def __init__(self, ledger: Ledger, run_session: str) -> None:
-        self.ledger = ledger
-        self.run_session = run_session
-        self._pending: list[tuple[int, str, asyncio.Future[None]]] = []
-        self._scheduled = False
-        self.commits = 0
-
-    async def commit(self, row_id: int, reference_id: str) -> None:
-        """Return once this row's SUBMITTING is durable; only then may the request leave."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((row_id, reference_id, done))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)  # after every worker ready in this turn has queued
-        await done
-
-    def _flush(self) -> None:
-        self._scheduled = False
-        group, self._pending = self._pending, []
-        try:
-            self.ledger.mark_submitting(
-                [(r, ref) for r, ref, _ in group], run_session=self.run_session
-            )
-            self.commits += 1
-        except errors.BatchError:
-            for row_id, ref, done in group:  # one bad row must not hold the others back
-                try:
-                    self.ledger.mark_submitting([(row_id, ref)], run_session=self.run_session)
-                    self.commits += 1
-                except errors.BatchError as exc:
-                    done.set_exception(exc)
-                else:
-                    done.set_result(None)
-            return
-        except BaseException as exc:
-            for _, _, done in group:
-                done.set_exception(exc)
-            raise
-        for _, _, done in group:
-            done.set_result(None)
 
 
 class Runner:
@@ -359,51 +315,12 @@ class Runner:
                 )
 
     async def _recipient_account(self, row: RowRecord) -> int:
-        """The recipient's payout account id, creating party/counterparty/account if unknown."""
-        assert row.phone is not None and row.name is not None
+        """The recipient's payout account id (one setup per phone at a time)."""
+        assert row.phone is not None
         async with self._recipient_locks[row.phone]:
-            known = self.ledger.recipient(row.phone)
-            if known and known.payout_account_id is not None:
-                return known.payout_account_id
-            method = (known.method if known else None) or row.method
-            provider = (known.provider if known else None) or row.provider
-            if not method or not provider:
-                info = await self.api.mmo_provider_info(row.phone)
-                method, provider = info.payment_method, info.gateway_provider
-                self.ledger.save_routing(
-                    row.phone,
-                    carrier=info.carrier,
-                    country=info.country,
-                    currencies=info.currencies,
-                    method=method,
-                    provider=provider,
-                )
-            party_id = known.party_id if known else None
-            if party_id is None:
-                party = await self.api.create_party(
-                    fullname=row.name, phone=row.phone, country_code=row.country, email=row.email
-                )
-                party_id = party.id
-                self.ledger.save_recipient_ids(row.phone, party_id=party_id)
-            if known is None or known.counterparty_id is None:
-                counterparty = await self.api.create_counterparty(
-                    party_id=party_id, relationship_type=self.options.relationship_type
-                )
-                self.ledger.save_recipient_ids(
-                    row.phone,
-                    counterparty_id=counterparty.id,
-                    relationship_type=self.options.relationship_type,
-                )
-            account = await self.api.create_payout_account(
-                party_id=party_id,
-                account_name=f"{row.name} {method}",
-                provider=provider,
-                method=method,
-                country_code=row.country,
-                account_number=row.phone,
+            return await ensure_recipient(
+                self.ledger, self.api, row, relationship_type=self.options.relationship_type
             )
-            self.ledger.save_recipient_ids(row.phone, payout_account_id=account.id)
-            return account.id
 
     async def _open_session(self, row: RowRecord) -> None:
         assert row.amount is not None and row.currency is not None

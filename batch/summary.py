@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from batch.pipeline import PlanResult, RunReport
+from batch.pipeline import RunReport
+from batch.planning import PlanResult
 from batch.states import RowState
 
 
