@@ -2,14 +2,14 @@
 
     BatchError                       base of everything paybatch raises on purpose
     ├── InputError                   bad input or configuration; nothing was sent (exit 1)
-    │   ├── SheetError               the file itself cannot be read (missing, empty, corrupt, no header)
+    │   ├── SheetError               the file cannot be read (missing, empty, corrupt, no header)
     │   ├── InvalidRowsError         rows failed validation and --skip-invalid was not given
     │   └── ConfigError              missing credentials, contradictory options, unsafe base URL
     ├── LedgerError                  the ledger refused or could not do something
-    │   ├── BatchConflictError       a name reused for other content, or the same payouts again (repeat)
+    │   ├── BatchConflictError       a name reused for other rows, or the same payouts again
     │   ├── BatchLockedError         another `run` holds this batch
     │   └── TransitionError          a row was not in the state a transition expected
-    ├── AbortedError                 the user declined, or a guard such as --max-total tripped (exit 5)
+    ├── AbortedError                 the user declined, or a guard (--max-total) tripped (exit 5)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
         │   └── CredentialsError        the token call itself was refused (also a ConfigError)
