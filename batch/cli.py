@@ -63,3 +63,6 @@ def main() -> None:
       paybatch validate samples/payroll_liberia.csv
       paybatch run samples/payroll_liberia.csv --yes
     """
+
+# The paying commands live in their own module; importing it registers them on `main`.
+from batch import cli_payouts as _cli_payouts  # noqa: E402,F401

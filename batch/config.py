@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,3 +52,19 @@ class Settings(BaseModel):
     sheet: str | None = None
     json_output: bool = False
     quiet: bool = False
+
+
+def credentials_from_env(environ: Mapping[str, str]) -> Credentials | None:
+    """API credentials from the environment (the only place they may come from), if complete."""
+    client_id = environ.get(ENV_CLIENT_ID)
+    secret = environ.get(ENV_CLIENT_SECRET)
+    passcode = environ.get(ENV_PASSCODE)
+    if not (client_id and secret and passcode):
+        return None
+    return Credentials(
+        client_id=client_id,
+        client_secret=SecretStr(secret),
+        passcode=SecretStr(passcode),
+        passcode_phone=environ.get(ENV_PASSCODE_PHONE) or None,
+        passcode_user_id=environ.get(ENV_PASSCODE_USER_ID) or None,
+    )

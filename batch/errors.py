@@ -7,7 +7,8 @@
     │   └── ConfigError              missing credentials, contradictory options, unsafe base URL
     ├── LedgerError                  the ledger refused or could not do something
     │   ├── BatchConflictError       a name reused for other content, or the same payouts again (repeat)
-    │   └── BatchLockedError         another `run` holds this batch
+    │   ├── BatchLockedError         another `run` holds this batch
+    │   └── TransitionError          a row was not in the state a transition expected
     ├── AbortedError                 the user declined, or a guard such as --max-total tripped (exit 5)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
@@ -152,3 +153,11 @@ class ServerError(ApiError, Transient):
 
 class NetworkError(ApiError, Transient):
     """No answer (timeout, connection reset or refused): the outcome is unknown."""
+
+
+class TransitionError(LedgerError):
+    """A row was not in the state a transition expected (another process moved it, or a bug)."""
+
+    def __init__(self, message: str, row_id: int | None = None) -> None:
+        super().__init__(message)
+        self.row_id = row_id

@@ -1,0 +1,234 @@
+"""The paying commands of the CLI: `plan`, `run`, `reconcile` (options -> one library call)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batch import errors
+from batch.cli import EXIT_OK, handle_errors, main
+from batch.config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEDGER,
+    DEFAULT_RATE,
+    ENV_BASE_URL,
+    ENV_LEDGER,
+    Settings,
+    credentials_from_env,
+)
+from batch.execute import DEFAULT_WAIT, RunOptions
+from batch.monitor import MonitorOptions
+from batch.pipeline import PlanOptions, PlanResult, RunRequest, plan_file, run_batch
+from batch.plan import DEFAULT_REPEAT_WINDOW_DAYS
+from batch.summary import format_plan, format_run, plan_json, run_json
+
+
+def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
+    limits: dict[str, Decimal] = {}
+    for value in values:
+        currency, _, amount = value.partition("=")
+        try:
+            limits[currency.strip().upper()] = Decimal(amount.replace(",", ""))
+        except InvalidOperation:
+            raise click.BadParameter(
+                f"{value!r} is not CUR=AMOUNT", param_hint="--max-total"
+            ) from None
+    return limits
+
+
+def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--ledger, --base-url, --concurrency, --rate, --json, --quiet and hidden timing knobs."""
+    options = [
+        click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False),
+                     envvar=ENV_LEDGER, default=DEFAULT_LEDGER, show_default=True,
+                     help="The ledger file (SQLite)."),
+        click.option("--base-url", envvar=ENV_BASE_URL,
+                     help="Dollr API base URL; without it the embedded sandbox is used."),
+        click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
+                     show_default=True, help="Rows paid at once."),
+        click.option("--rate", type=click.FloatRange(min=0.1), default=DEFAULT_RATE,
+                     show_default=True, help="Requests per second, at most."),
+        click.option("--json", "json_output", is_flag=True, help="Print one JSON object."),
+        click.option("--quiet", "-q", is_flag=True, help="Print only errors and the summary."),
+        click.option("--not-found-grace", type=float, default=180.0, hidden=True,
+                     envvar="PAYBATCH_NOT_FOUND_GRACE"),
+        click.option("--poll-first", type=float, default=5.0, hidden=True,
+                     envvar="PAYBATCH_POLL_FIRST"),
+        click.option("--poll-max", type=float, default=60.0, hidden=True,
+                     envvar="PAYBATCH_POLL_MAX"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Sheet reading and batch identity options of `plan` and `run`."""
+    options = [
+        click.option("--sheet", metavar="NAME", help="Excel sheet to read (default: the first)."),
+        click.option("--country", help="Country of rows without one (LR, RW)."),
+        click.option("--currency", help="Currency of rows without one (USD, LRD, RWF)."),
+        click.option("--max-amount", help="Reject any row paying more than this."),
+        click.option("--allow-duplicates", is_flag=True,
+                     help="Allow the same phone or external id on several rows."),
+        click.option("--batch-name", help="Name of the batch (default: the file name)."),
+        click.option("--skip-invalid", is_flag=True,
+                     help="Pay the valid rows and keep invalid ones as SKIPPED."),
+        click.option("--allow-repeat", is_flag=True,
+                     help="Allow the same payouts as a recent other batch."),
+        click.option("--repeat-window", type=click.IntRange(0), default=DEFAULT_REPEAT_WINDOW_DAYS,
+                     show_default=True, help="Days the repeat guard looks back."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(kw: dict[str, Any]) -> Settings:
+    return Settings(
+        ledger=kw["ledger"], base_url=kw["base_url"] or None,
+        credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
+        rate=kw["rate"], json_output=kw["json_output"], quiet=kw["quiet"],
+    )
+
+
+def _plan_options(kw: dict[str, Any]) -> PlanOptions:
+    from batch.validate import ValidationOptions
+
+    try:
+        validation = ValidationOptions(
+            default_country=(kw["country"] or "").upper() or None,
+            default_currency=(kw["currency"] or "").upper() or None,
+            max_amount=Decimal(kw["max_amount"]) if kw["max_amount"] else None,
+            allow_duplicates=kw["allow_duplicates"],
+        )
+    except (ValueError, InvalidOperation) as exc:
+        raise errors.ConfigError(str(exc)) from exc
+    return PlanOptions(
+        validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
+        skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
+        repeat_window_days=kw["repeat_window"],
+    )
+
+
+def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
+    return RunOptions(
+        concurrency=kw["concurrency"], wait=kw["wait"],
+        retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
+        monitor=MonitorOptions(
+            first_poll=kw["poll_first"], max_poll_interval=kw["poll_max"],
+            not_found_grace=kw["not_found_grace"],
+        ),
+    )
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        if not quiet or message.startswith("SANDBOX"):
+            click.echo(message, err=True)
+
+    return say
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@plan_options
+@api_options
+@handle_errors
+def plan(file: Path, **kw: Any) -> None:
+    """Validate a sheet, predict operators and fees, and record the batch; pays nothing.
+
+    \b
+    Example:
+      paybatch plan samples/payroll_liberia.csv --batch-name payroll-2026-11
+    """
+    settings = _settings(kw)
+    result = plan_file(settings, file, _plan_options(kw), _say(settings.quiet))
+    if settings.json_output:
+        click.echo(json.dumps(plan_json(result)))
+    else:
+        click.echo(format_plan(result))
+    sys.exit(EXIT_OK)
+
+
+def _confirm(yes: bool, show: bool) -> Callable[[PlanResult], bool]:
+    def confirm(planned: PlanResult) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise errors.AbortedError("no terminal to confirm on: pass --yes to pay without asking")
+        if not show:
+            click.echo(format_plan(planned), err=True)
+        return click.confirm("Pay this batch now?", default=False, err=True)
+
+    return confirm
+
+
+@main.command()
+@click.argument("target", metavar="FILE|BATCH")
+@plan_options
+@api_options
+@click.option("--yes", "-y", is_flag=True, help="Pay without asking for confirmation.")
+@click.option("--max-total", multiple=True, metavar="CUR=AMOUNT",
+              help="Refuse (exit 5) if the total debit in CUR exceeds AMOUNT. Repeatable.")
+@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
+              help="Seconds to keep polling rows in flight before exiting with code 4.")
+@click.option("--retry-failed", is_flag=True,
+              help="New attempts for rows whose every attempt is confirmed FAILED.")
+@handle_errors
+def run(target: str, **kw: Any) -> None:
+    """Pay a sheet or batch exactly once; running it again resumes where it stopped.
+
+    \b
+    Example:
+      paybatch run samples/payroll_liberia.csv --yes
+      paybatch run payroll-2026-11 --retry-failed --max-total USD=50000
+    """
+    settings = _settings(kw)
+    request = RunRequest(
+        target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
+        max_total=_max_total(kw["max_total"]),
+    )
+    show = not settings.json_output and not settings.quiet
+
+    def confirm(planned: PlanResult) -> bool:
+        if show:
+            click.echo(format_plan(planned))
+        return _confirm(kw["yes"], show)(planned)
+
+    report = run_batch(settings, request, confirm=confirm, say=_say(settings.quiet))
+    _finish(report, settings)
+
+
+@main.command()
+@click.argument("batch_name", metavar="BATCH")
+@api_options
+@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
+              help="Seconds to keep polling rows in flight before exiting with code 4.")
+@handle_errors
+def reconcile(batch_name: str, **kw: Any) -> None:
+    """Settle rows still in flight by polling their status; starts no new payouts.
+
+    \b
+    Example:
+      paybatch reconcile payroll-2026-11 --wait 600
+    """
+    settings = _settings(kw)
+    request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
+    report = run_batch(settings, request, confirm=lambda _: True, say=_say(settings.quiet))
+    _finish(report, settings)
+
+
+def _finish(report: Any, settings: Settings) -> None:
+    if settings.json_output:
+        click.echo(json.dumps(run_json(report)))
+    else:
+        click.echo(format_run(report))
+    sys.exit(report.result.exit_code)

@@ -1,0 +1,427 @@
+"""The async runner: settle rows left in flight, then pay new rows with bounded concurrency.
+
+Per row: recipient (reused when known) -> session just in time -> SUBMITTING committed
+(group commit) -> execute once -> the monitor settles whatever is not terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Protocol
+
+from batch import errors
+from batch.ledger import Ledger, RowRecord
+from batch.monitor import REJECTED, Monitor, MonitorOptions, StatusApi
+from batch.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
+
+if TYPE_CHECKING:
+    from batch.api_models import (
+        Counterparty,
+        Execution,
+        Party,
+        PaymentAccount,
+        PayoutSession,
+        ProviderInfo,
+    )
+
+DEFAULT_WAIT = 300.0
+MAX_DEFERRALS = 3  # pre-send calls still failing after the client's retries: then stop
+
+
+class PayoutApi(StatusApi, Protocol):
+    """The ApiClient calls the runner makes (api_contract.md)."""
+
+    async def mmo_provider_info(
+        self, phone: str, operation_type: str = "PAYOUT"
+    ) -> ProviderInfo: ...
+    async def create_party(
+        self, *, fullname: str, phone: str, country_code: str | None, email: str | None = None
+    ) -> Party: ...
+    async def create_counterparty(
+        self, *, party_id: int, relationship_type: str = "BENEFICIARY"
+    ) -> Counterparty: ...
+    async def create_payout_account(
+        self,
+        *,
+        party_id: int,
+        account_name: str,
+        provider: str,
+        method: str,
+        country_code: str | None,
+        account_number: str,
+    ) -> PaymentAccount: ...
+    async def create_payout_session(
+        self, *, payout_account_id: int, amount: Decimal, currency: str
+    ) -> PayoutSession: ...
+    async def execute_payout(
+        self, *, session_id: int, payout_account_id: int, reference_id: str
+    ) -> Execution: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run behaves (built from the CLI's flags)."""
+
+    concurrency: int = 8
+    wait: float = DEFAULT_WAIT  # seconds to keep polling once nothing new can start
+    retry_failed: bool = False
+    reconcile_only: bool = False  # settle rows in flight; start nothing new
+    session_margin: float = 5.0  # renew a session with less than this many seconds left
+    relationship_type: str = "BENEFICIARY"
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a batch stands after a run."""
+
+    batch_id: int
+    counts: dict[str, int]
+    stopped: str | None  # why new payouts were stopped, if they were
+    requests: int | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Rows sent but not settled."""
+        return sum(n for s, n in self.counts.items() if RowState(s) in IN_FLIGHT)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(RowState.FAILED.value, 0)
+
+    @property
+    def pending(self) -> int:
+        """Rows not sent yet."""
+        return sum(
+            n
+            for s, n in self.counts.items()
+            if RowState(s) not in TERMINAL and RowState(s) not in IN_FLIGHT
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
+        if self.in_flight:
+            return 4
+        if self.failed:
+            return 3
+        if self.pending:
+            return 4
+        return 0
+
+
+class SubmitGate:
+    """Group commit: SUBMITTING marks of all workers ready at once go in one durable commit."""
+
+    def __init__(self, ledger: Ledger, run_session: str) -> None:
+        self.ledger = ledger
+        self.run_session = run_session
+        self._pending: list[tuple[int, str, asyncio.Future[None]]] = []
+        self._scheduled = False
+        self.commits = 0
+
+    async def commit(self, row_id: int, reference_id: str) -> None:
+        """Return once this row's SUBMITTING is durable; only then may the request leave."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((row_id, reference_id, done))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)  # after every worker ready in this turn has queued
+        await done
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        group, self._pending = self._pending, []
+        try:
+            self.ledger.mark_submitting(
+                [(r, ref) for r, ref, _ in group], run_session=self.run_session
+            )
+            self.commits += 1
+        except errors.BatchError:
+            for row_id, ref, done in group:  # one bad row must not hold the others back
+                try:
+                    self.ledger.mark_submitting([(row_id, ref)], run_session=self.run_session)
+                    self.commits += 1
+                except errors.BatchError as exc:
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+            return
+        except BaseException as exc:
+            for _, _, done in group:
+                done.set_exception(exc)
+            raise
+        for _, _, done in group:
+            done.set_result(None)
+
+
+class Runner:
+    """Runs one batch: resume in flight first, then new rows, then poll until settled or --wait."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        api: PayoutApi,
+        batch_id: int,
+        options: RunOptions,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        mint: Callable[[], str] = lambda: str(uuid.uuid4()),
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.ledger = ledger
+        self.api = api
+        self.batch_id = batch_id
+        self.options = options
+        self.sleep = sleep
+        self.mint = mint
+        self.say = say
+        self.stopped: str | None = None
+        self.work: deque[int] = deque()
+        self.deferrals = 0
+        self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()))
+        self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.monitor = Monitor(
+            ledger,
+            api,
+            options.monitor,
+            mint=mint,
+            on_new_attempt=self._requeue,
+            on_stop=self.stop,
+        )
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self, reason: str) -> None:
+        """Start no new payouts; rows already sent are still settled."""
+        if self.stopped is None:
+            self.stopped = reason
+            self.say(f"stopping new payouts: {reason}")
+
+    def _requeue(self, row_id: int) -> None:
+        if not self.options.reconcile_only:
+            self.work.append(row_id)
+
+    async def run(self) -> RunResult:
+        """Settle, pay, poll; returns the batch's counts afterwards."""
+        rows = self.ledger.rows(self.batch_id)
+        for row in rows:
+            if row.state is RowState.SUBMITTING:
+                # A previous run died between commit and answer: the request may have left.
+                assert row.current_reference_id is not None
+                self.ledger.mark_unknown(
+                    row.id, row.current_reference_id, reason="run interrupted before the answer"
+                )
+                self.monitor.watch(row.id)
+            elif row.state in IN_FLIGHT:
+                self.monitor.watch(row.id)
+        # Resume before new work (STYLE.md 8): one status round for everything left in flight.
+        await self._gather_polls()
+        if not self.options.reconcile_only:
+            for row in self.ledger.rows(self.batch_id):
+                self._queue_if_payable(row)
+        await self._loop()
+        return RunResult(self.batch_id, self.ledger.counts(self.batch_id), self.stopped)
+
+    def _queue_if_payable(self, row: RowRecord) -> None:
+        if row.state in (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN):
+            self.work.append(row.id)
+        elif self.options.retry_failed and row.state is RowState.FAILED:
+            if may_retry([a.outcome for a in row.attempts]):
+                self.ledger.start_new_attempt(row.id, self.mint(), reason="--retry-failed")
+                self.work.append(row.id)
+
+    async def _gather_polls(self) -> None:
+        gate = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(watch: Any) -> None:
+            async with gate:
+                await self.monitor.poll(watch)
+
+        await asyncio.gather(*(one(w) for w in self.monitor.due()))
+
+    async def _loop(self) -> None:
+        workers: set[asyncio.Task[None]] = set()
+        polls: set[asyncio.Task[None]] = set()
+        deadline = None
+        try:
+            while True:
+                while (
+                    self.work and self.stopped is None and len(workers) < self.options.concurrency
+                ):
+                    workers.add(asyncio.create_task(self._pay(self.work.popleft())))
+                for watch in self.monitor.due():
+                    if len(polls) >= self.options.concurrency:
+                        break
+                    watch.busy = True
+                    polls.add(asyncio.create_task(self.monitor.poll(watch)))
+                now = self.ledger.clock()
+                idle = not workers and (not self.work or self.stopped is not None)
+                if idle and deadline is None:
+                    deadline = now + timedelta(seconds=self.options.wait)
+                if idle and not polls and (not self.monitor.watches or now >= (deadline or now)):
+                    return
+                timeout: float | None = None
+                next_due = self.monitor.next_due()
+                if next_due is not None:
+                    timeout = max(0.0, (next_due - now).total_seconds())
+                if idle and deadline is not None:
+                    left = max(0.0, (deadline - now).total_seconds())
+                    timeout = left if timeout is None else min(timeout, left)
+                running = workers | polls
+                if running:
+                    done, _ = await asyncio.wait(
+                        running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        workers.discard(task)
+                        polls.discard(task)
+                        task.result()  # a bug surfaces here; the ledger stays consistent
+                else:
+                    await self.sleep(timeout or 0.0)
+        finally:
+            for task in workers | polls:
+                task.cancel()
+            if workers or polls:
+                await asyncio.gather(*workers, *polls, return_exceptions=True)
+
+    # -- one row -----------------------------------------------------------------------------
+
+    async def _pay(self, row_id: int) -> None:
+        """Take one row as far as execute; the monitor does the rest."""
+        try:
+            while self.stopped is None:
+                row = self.ledger.row(row_id)
+                assert row is not None
+                attempt = row.current_attempt
+                action = next_action(
+                    row.state,
+                    now=self.ledger.clock(),
+                    session_expires_at=attempt.session_expires_at if attempt else None,
+                    session_margin=timedelta(seconds=self.options.session_margin),
+                )
+                if action is Action.ENSURE_RECIPIENT:
+                    account = await self._recipient_account(row)
+                    self.ledger.mark_recipient_ready(row.id, payout_account_id=account)
+                elif action is Action.OPEN_SESSION:
+                    await self._open_session(row)
+                elif action is Action.SUBMIT:
+                    await self._submit(row)
+                    return
+                else:
+                    return
+        except (errors.ForbiddenError, errors.AuthError) as exc:
+            self.stop(f"{type(exc).__name__}: {exc}")
+        except errors.ApiError as exc:
+            if isinstance(exc, errors.Transient):
+                # Still failing after the client's retries: leave the row for the next run.
+                self.deferrals += 1
+                self.say(f"row {row_id}: deferred ({type(exc).__name__}: {exc})")
+                if self.deferrals >= MAX_DEFERRALS:
+                    self.stop(f"the API keeps failing ({type(exc).__name__}: {exc})")
+                return
+            row = self.ledger.row(row_id)
+            assert row is not None
+            if row.state in (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN):
+                self.ledger.mark_failed(
+                    row.id,
+                    row.current_reference_id,
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+
+    async def _recipient_account(self, row: RowRecord) -> int:
+        """The recipient's payout account id, creating party/counterparty/account if unknown."""
+        assert row.phone is not None and row.name is not None
+        async with self._recipient_locks[row.phone]:
+            known = self.ledger.recipient(row.phone)
+            if known and known.payout_account_id is not None:
+                return known.payout_account_id
+            method = (known.method if known else None) or row.method
+            provider = (known.provider if known else None) or row.provider
+            if not method or not provider:
+                info = await self.api.mmo_provider_info(row.phone)
+                method, provider = info.payment_method, info.gateway_provider
+                self.ledger.save_routing(
+                    row.phone,
+                    carrier=info.carrier,
+                    country=info.country,
+                    currencies=info.currencies,
+                    method=method,
+                    provider=provider,
+                )
+            party_id = known.party_id if known else None
+            if party_id is None:
+                party = await self.api.create_party(
+                    fullname=row.name, phone=row.phone, country_code=row.country, email=row.email
+                )
+                party_id = party.id
+                self.ledger.save_recipient_ids(row.phone, party_id=party_id)
+            if known is None or known.counterparty_id is None:
+                counterparty = await self.api.create_counterparty(
+                    party_id=party_id, relationship_type=self.options.relationship_type
+                )
+                self.ledger.save_recipient_ids(
+                    row.phone,
+                    counterparty_id=counterparty.id,
+                    relationship_type=self.options.relationship_type,
+                )
+            account = await self.api.create_payout_account(
+                party_id=party_id,
+                account_name=f"{row.name} {method}",
+                provider=provider,
+                method=method,
+                country_code=row.country,
+                account_number=row.phone,
+            )
+            self.ledger.save_recipient_ids(row.phone, payout_account_id=account.id)
+            return account.id
+
+    async def _open_session(self, row: RowRecord) -> None:
+        assert row.amount is not None and row.currency is not None
+        assert row.current_reference_id is not None
+        account = await self._recipient_account(row)
+        session = await self.api.create_payout_session(
+            payout_account_id=account, amount=row.amount, currency=row.currency
+        )
+        self.ledger.mark_session_open(
+            row.id,
+            row.current_reference_id,
+            session_id=session.id,
+            wallet_id=session.wallet_id,
+            expires_at=session.expires_at,
+            payout_account_id=account,
+        )
+
+    async def _submit(self, row: RowRecord) -> None:
+        attempt = row.current_attempt
+        reference_id = row.current_reference_id
+        assert attempt is not None and reference_id is not None
+        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        await self.gate.commit(row.id, reference_id)  # durable before the request leaves
+        row = self.ledger.row(row.id) or row
+        try:
+            execution = await self.api.execute_payout(
+                session_id=attempt.session_id,
+                payout_account_id=attempt.payout_account_id,
+                reference_id=reference_id,
+            )
+        except errors.ApiValidationError as exc:
+            # Rejected, probably nothing moved; confirm by status before any new attempt.
+            self.ledger.mark_unknown(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
+            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+        except errors.ApiError as exc:
+            self.ledger.mark_unknown(
+                row.id, reference_id, reason=f"ambiguous: {type(exc).__name__}: {exc}"
+            )
+            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+            if isinstance(exc, errors.ForbiddenError | errors.AuthError):
+                self.stop(f"{type(exc).__name__}: {exc}")
+        else:
+            self.monitor.apply(row, reference_id, execution, polls=0)

@@ -1,0 +1,46 @@
+"""The SQLite ledger, the single source of truth; this package holds all of paybatch's SQL.
+
+`Ledger(path)` opens (and migrates) a ledger file; see the mixins for its parts.
+"""
+
+from __future__ import annotations
+
+from batch.ledger.batches import BatchWrites
+from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
+from batch.ledger.locks import Locks, pid_alive
+from batch.ledger.reads import Reads
+from batch.ledger.records import (
+    AttemptRecord,
+    BatchRecord,
+    BatchSummary,
+    EventRecord,
+    ExecutionLike,
+    NewRow,
+    Recipient,
+    RowRecord,
+    SkippedRow,
+)
+from batch.ledger.transitions import Transitions
+
+
+class Ledger(BatchWrites, Transitions, Reads, Locks):
+    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
+
+
+__all__ = [
+    "AttemptRecord",
+    "BatchRecord",
+    "BatchSummary",
+    "EventRecord",
+    "ExecutionLike",
+    "Ledger",
+    "LedgerCore",
+    "NewRow",
+    "Recipient",
+    "RowRecord",
+    "SkippedRow",
+    "migration_files",
+    "pid_alive",
+    "sql_dir",
+    "utc_now",
+]

@@ -1,0 +1,210 @@
+"""The ledger's connection: open the SQLite file safely, apply migrations, nestable transactions."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import batch
+from batch.errors import LedgerError
+
+Clock = Callable[[], datetime]
+
+MIGRATIONS_TABLE = "schema_migrations"
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def sql_dir() -> Path:
+    """The migrations folder: inside the package when installed, at the repo top in source."""
+    packaged = Path(batch.__file__).parent / "sql"
+    if packaged.is_dir() and any(packaged.glob("*.sql")):
+        return packaged
+    return Path(batch.__file__).parent.parent / "sql"
+
+
+def migration_files(directory: Path | None = None) -> list[Path]:
+    """Migration files in apply order (NNN_name.sql)."""
+    return sorted((directory or sql_dir()).glob("[0-9][0-9][0-9]_*.sql"))
+
+
+def _create_private(path: Path) -> None:
+    """Create the ledger file with owner-only permissions before SQLite opens it."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # umask cannot widen 0600, but be explicit
+
+
+@contextmanager
+def translate_errors(action: str) -> Iterator[None]:
+    """Map sqlite3 errors to LedgerError, once, at the boundary."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger: {action} failed: {exc}") from exc
+
+
+class LedgerCore:
+    """A connection to one ledger file with migrations and `atomic()` transactions."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = utc_now,
+        migrate: bool = True,
+        migrations_dir: Path | None = None,
+        environment: str = "default",
+    ) -> None:
+        self.path = Path(path)
+        # Which API the recipients and fee quotes belong to (ids differ per environment).
+        self.environment = environment
+        self.clock = clock
+        self._migrations_dir = migrations_dir
+        self._depth = 0
+        with translate_errors(f"opening {self.path}"):
+            _create_private(self.path)
+            # Autocommit mode: transactions are ours alone, opened by atomic().
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL survives a process crash without an fsync per commit; transactions
+            # that must survive a power cut too (SUBMITTING) ask for atomic(durable=True).
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=10000")
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{self.path}{suffix}")
+            if side.exists():
+                os.chmod(side, 0o600)
+        if migrate:
+            self.migrate()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def now(self) -> str:
+        """The current time as the ledger stores it."""
+        return self.clock().astimezone(UTC).isoformat()
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self, *, durable: bool = False) -> Iterator[None]:
+        """One transaction; nested calls become savepoints. Rolls back on any exception.
+
+        `durable=True` (outermost only) fsyncs the commit (synchronous=FULL): what it wrote,
+        and everything committed before it, survives a power cut.
+        """
+        depth = self._depth
+        if durable and depth:
+            raise ValueError("a durable transaction must be the outermost one")
+        with translate_errors("beginning a transaction"):
+            if durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
+            if depth == 0:
+                # IMMEDIATE: take the write lock now, so two processes never deadlock upgrading.
+                self.conn.execute("BEGIN IMMEDIATE")
+            else:
+                self.conn.execute(f"SAVEPOINT sp{depth}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            with translate_errors("rolling back"):
+                if depth == 0:
+                    self.conn.execute("ROLLBACK")
+                else:
+                    self.conn.execute(f"ROLLBACK TO sp{depth}")
+                    self.conn.execute(f"RELEASE sp{depth}")
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
+            raise
+        self._depth -= 1
+        with translate_errors("committing"):
+            if depth == 0:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute(f"RELEASE sp{depth}")
+            if durable:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        with translate_errors("a query"):
+            return self.conn.execute(sql, params)
+
+    def _executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> sqlite3.Cursor:
+        with translate_errors("a query"):
+            return self.conn.executemany(sql, params)
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._execute(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(self._execute(sql, params).fetchall())
+
+    # -- migrations --------------------------------------------------------------------------
+
+    def applied_migrations(self) -> list[str]:
+        """Names of the migrations recorded as applied (reads only)."""
+        exists = self._one(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
+        )
+        if exists is None:
+            return []
+        return [r["name"] for r in self._all(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")]
+
+    def pending_migrations(self) -> list[Path]:
+        """Migration files not applied yet; never writes."""
+        applied = set(self.applied_migrations())
+        return [f for f in migration_files(self._migrations_dir) if f.name not in applied]
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, each in its own transaction; returns the names applied."""
+        with translate_errors("creating the migrations table"):
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+                "(name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        done: list[str] = []
+        for file in self.pending_migrations():
+            script = file.read_text(encoding="utf-8")
+            digest = hashlib.sha256(script.encode()).hexdigest()
+            try:
+                # executescript runs statements as given: BEGIN ... our script ... then we
+                # record the migration and COMMIT, so a failure leaves nothing half-applied.
+                self.conn.executescript("BEGIN IMMEDIATE;\n" + script)
+                self.conn.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (name, sha256, applied_at) VALUES (?, ?, ?)",
+                    (file.name, digest, self.now()),
+                )
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise LedgerError(f"ledger: migration {file.name} failed: {exc}") from exc
+            done.append(file.name)
+        return done

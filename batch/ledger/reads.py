@@ -1,0 +1,135 @@
+"""Ledger reads for the engine and the reports: batches with counts and money, rows, events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from batch.ledger.core import LedgerCore
+from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
+from batch.states import RowState
+
+
+class Reads(LedgerCore):
+    """Queries; none of them writes."""
+
+    def counts(self, batch_id: int) -> dict[str, int]:
+        """Rows per state in one batch (states with no rows are left out)."""
+        return {
+            r["state"]: r["n"]
+            for r in self._all(
+                "SELECT state, COUNT(*) AS n FROM rows WHERE batch_id = ? GROUP BY state",
+                (batch_id,),
+            )
+        }
+
+    def summary(self, batch_id: int) -> BatchSummary | None:
+        """One batch with per-state counts, money per currency and state, and predicted fees."""
+        batch = self._one("SELECT * FROM batches WHERE id = ?", (batch_id,))
+        if batch is None:
+            return None
+        return self._summaries([BatchRecord.from_row(batch)])[0]
+
+    def batches(self) -> list[BatchSummary]:
+        """Every batch, newest first, with counts and money."""
+        records = [
+            BatchRecord.from_row(r)
+            for r in self._all("SELECT * FROM batches ORDER BY created_at DESC, id DESC")
+        ]
+        return self._summaries(records)
+
+    def _summaries(self, records: list[BatchRecord]) -> list[BatchSummary]:
+        if not records:
+            return []
+        ids = [b.id for b in records]
+        marks = ", ".join("?" * len(ids))
+        counts: dict[int, dict[str, int]] = defaultdict(dict)
+        money: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+        fees: dict[int, dict[str, Decimal]] = defaultdict(dict)
+        for r in self._all(
+            "SELECT batch_id, state, currency, COUNT(*) AS n, SUM(amount_minor) AS total "
+            f"FROM rows WHERE batch_id IN ({marks}) GROUP BY batch_id, state, currency",
+            ids,
+        ):
+            counts[r["batch_id"]][r["state"]] = counts[r["batch_id"]].get(r["state"], 0) + r["n"]
+            if r["currency"] is not None and r["total"] is not None:
+                money[r["batch_id"]][r["currency"]][r["state"]] = r["total"]
+        # Fees are decimal text: sum them exactly in Python, not as SQLite floats.
+        for r in self._all(
+            "SELECT batch_id, fee_currency, predicted_fee FROM rows "
+            f"WHERE batch_id IN ({marks}) AND predicted_fee IS NOT NULL AND state != ?",
+            [*ids, RowState.SKIPPED.value],
+        ):
+            per = fees[r["batch_id"]]
+            per[r["fee_currency"]] = per.get(r["fee_currency"], Decimal(0)) + Decimal(
+                r["predicted_fee"]
+            )
+        return [
+            BatchSummary(
+                batch=b,
+                counts=dict(counts[b.id]),
+                money={c: dict(v) for c, v in money[b.id].items()},
+                fees=dict(fees[b.id]),
+            )
+            for b in records
+        ]
+
+    def rows(
+        self,
+        batch_id: int,
+        *,
+        states: Iterable[RowState] | None = None,
+        with_attempts: bool = True,
+    ) -> list[RowRecord]:
+        """Rows of a batch in sheet order, optionally only some states, with all attempts."""
+        sql = "SELECT * FROM rows WHERE batch_id = ?"
+        params: list[object] = [batch_id]
+        if states is not None:
+            wanted = [s.value for s in states]
+            sql += f" AND state IN ({', '.join('?' * len(wanted))})"
+            params += wanted
+        found = self._all(sql + " ORDER BY sheet_row", params)
+        if not with_attempts:
+            return [RowRecord.from_row(r) for r in found]
+        attempts = self._attempts_of_batch(batch_id)
+        return [RowRecord.from_row(r, tuple(attempts.get(r["id"], ()))) for r in found]
+
+    def row(self, row_id: int) -> RowRecord | None:
+        """One row with its attempts."""
+        r = self._one("SELECT * FROM rows WHERE id = ?", (row_id,))
+        if r is None:
+            return None
+        attempts = tuple(
+            AttemptRecord.from_row(a)
+            for a in self._all(
+                "SELECT * FROM attempts WHERE row_id = ? ORDER BY attempt_no", (row_id,)
+            )
+        )
+        return RowRecord.from_row(r, attempts)
+
+    def _attempts_of_batch(self, batch_id: int) -> dict[int, list[AttemptRecord]]:
+        grouped: dict[int, list[AttemptRecord]] = defaultdict(list)
+        for a in self._all(
+            "SELECT a.* FROM attempts a JOIN rows r ON r.id = a.row_id WHERE r.batch_id = ? "
+            "ORDER BY a.row_id, a.attempt_no",
+            (batch_id,),
+        ):
+            grouped[a["row_id"]].append(AttemptRecord.from_row(a))
+        return grouped
+
+    def attempt(self, reference_id: str) -> AttemptRecord | None:
+        """One attempt by its reference_id."""
+        a = self._one("SELECT * FROM attempts WHERE reference_id = ?", (reference_id,))
+        return AttemptRecord.from_row(a) if a else None
+
+    def events(self, batch_id: int, *, row_id: int | None = None) -> list[EventRecord]:
+        """The event log of a batch (or one row of it), oldest first."""
+        if row_id is None:
+            found = self._all("SELECT * FROM events WHERE batch_id = ? ORDER BY id", (batch_id,))
+        else:
+            found = self._all(
+                "SELECT * FROM events WHERE batch_id = ? AND row_id = ? ORDER BY id",
+                (batch_id, row_id),
+            )
+        return [EventRecord.from_row(e) for e in found]

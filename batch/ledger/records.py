@@ -1,0 +1,301 @@
+"""Plain records the ledger takes and returns: new rows, batches, rows, attempts, events."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from batch.markets import from_minor
+from batch.states import AttemptOutcome, RowState
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An aware datetime from the ledger's ISO text."""
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A valid row to record in a new batch, with its first reference_id."""
+
+    sheet_row: int
+    name: str
+    phone: str
+    amount_minor: int
+    currency: str
+    country: str
+    reference_id: str
+    external_id: str | None = None
+    email: str | None = None
+    note: str | None = None
+    method: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """An invalid row left out with --skip-invalid: kept as SKIPPED so no row is ever lost."""
+
+    sheet_row: int
+    name: str | None
+    phone: str | None
+    amount: str | None
+    currency: str | None
+    country: str | None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One batch as the ledger holds it."""
+
+    id: int
+    name: str
+    source_file: str
+    content_hash: str
+    payout_set_hash: str
+    options: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> BatchRecord:
+        created = parse_time(r["created_at"])
+        assert created is not None
+        return cls(
+            id=r["id"],
+            name=r["name"],
+            source_file=r["source_file"],
+            content_hash=r["content_hash"],
+            payout_set_hash=r["payout_set_hash"],
+            options=json.loads(r["options_json"]),
+            created_at=created,
+            started_at=parse_time(r["started_at"]),
+            finished_at=parse_time(r["finished_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One execution attempt: one reference_id and what became of it."""
+
+    reference_id: str
+    row_id: int
+    attempt_no: int
+    previous_reference_id: str | None
+    session_id: int | None
+    wallet_id: int | None
+    session_expires_at: datetime | None
+    payout_account_id: int | None
+    created_at: datetime
+    submitted_at: datetime | None
+    settled_at: datetime | None
+    api_status: str | None
+    provider_transaction_id: str | None
+    payer_amount: Decimal | None
+    payer_currency: str | None
+    payee_amount: Decimal | None
+    payee_currency: str | None
+    fee: Decimal | None
+    gateway_message: str | None
+    wallet_message: str | None
+    outcome: AttemptOutcome | None
+    execute_error: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> AttemptRecord:
+        created = parse_time(r["created_at"])
+        assert created is not None
+
+        def dec(key: str) -> Decimal | None:
+            return Decimal(r[key]) if r[key] is not None else None
+
+        return cls(
+            reference_id=r["reference_id"],
+            row_id=r["row_id"],
+            attempt_no=r["attempt_no"],
+            previous_reference_id=r["previous_reference_id"],
+            session_id=r["session_id"],
+            wallet_id=r["wallet_id"],
+            session_expires_at=parse_time(r["session_expires_at"]),
+            payout_account_id=r["payout_account_id"],
+            created_at=created,
+            submitted_at=parse_time(r["submitted_at"]),
+            settled_at=parse_time(r["settled_at"]),
+            api_status=r["api_status"],
+            provider_transaction_id=r["provider_transaction_id"],
+            payer_amount=dec("payer_amount"),
+            payer_currency=r["payer_currency"],
+            payee_amount=dec("payee_amount"),
+            payee_currency=r["payee_currency"],
+            fee=dec("fee"),
+            gateway_message=r["gateway_message"],
+            wallet_message=r["wallet_message"],
+            outcome=AttemptOutcome(r["outcome"]) if r["outcome"] else None,
+            execute_error=r["execute_error"],
+        )
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    """One sheet row in a batch, where it stands, and its attempts (oldest first)."""
+
+    id: int
+    batch_id: int
+    sheet_row: int
+    name: str | None
+    phone: str | None
+    amount_minor: int | None
+    currency: str | None
+    country: str | None
+    external_id: str | None
+    email: str | None
+    note: str | None
+    operator: str | None
+    method: str | None
+    provider: str | None
+    predicted_fee: Decimal | None
+    fee_currency: str | None
+    state: RowState
+    failure_reason: str | None
+    problems: list[dict[str, Any]]
+    current_reference_id: str | None
+    updated_at: datetime
+    attempts: tuple[AttemptRecord, ...] = ()
+
+    @property
+    def amount(self) -> Decimal | None:
+        """The exact amount in the row's currency."""
+        if self.amount_minor is None or self.currency is None:
+            return None
+        return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def current_attempt(self) -> AttemptRecord | None:
+        """The attempt that decides the row now."""
+        for attempt in self.attempts:
+            if attempt.reference_id == self.current_reference_id:
+                return attempt
+        return None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row, attempts: tuple[AttemptRecord, ...] = ()) -> RowRecord:
+        updated = parse_time(r["updated_at"])
+        assert updated is not None
+        return cls(
+            id=r["id"],
+            batch_id=r["batch_id"],
+            sheet_row=r["sheet_row"],
+            name=r["name"],
+            phone=r["phone"],
+            amount_minor=r["amount_minor"],
+            currency=r["currency"],
+            country=r["country"],
+            external_id=r["external_id"],
+            email=r["email"],
+            note=r["note"],
+            operator=r["operator"],
+            method=r["method"],
+            provider=r["provider"],
+            predicted_fee=Decimal(r["predicted_fee"]) if r["predicted_fee"] else None,
+            fee_currency=r["fee_currency"],
+            state=RowState(r["state"]),
+            failure_reason=r["failure_reason"],
+            problems=json.loads(r["problems_json"]) if r["problems_json"] else [],
+            current_reference_id=r["current_reference_id"],
+            updated_at=updated,
+            attempts=attempts,
+        )
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of the append-only event log."""
+
+    id: int
+    batch_id: int
+    row_id: int | None
+    reference_id: str | None
+    from_state: str | None
+    to_state: str | None
+    at: datetime
+    detail: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> EventRecord:
+        at = parse_time(r["at"])
+        assert at is not None
+        return cls(
+            id=r["id"],
+            batch_id=r["batch_id"],
+            row_id=r["row_id"],
+            reference_id=r["reference_id"],
+            from_state=r["from_state"],
+            to_state=r["to_state"],
+            at=at,
+            detail=r["detail"],
+        )
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A batch with its per-state counts and money (minor units) per currency and state."""
+
+    batch: BatchRecord
+    counts: dict[str, int]
+    money: dict[str, dict[str, int]]  # currency -> state -> amount in minor units
+    fees: dict[str, Decimal]  # fee currency -> predicted fees of the valid rows
+
+    @property
+    def total_rows(self) -> int:
+        """All rows of the batch, skipped ones included."""
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the ledger knows about one phone: routing and the API's ids (reused across batches)."""
+
+    phone: str
+    carrier: str | None
+    country: str | None
+    currencies: list[str]
+    method: str | None
+    provider: str | None
+    party_id: int | None
+    counterparty_id: int | None
+    payout_account_id: int | None
+    relationship_type: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> Recipient:
+        return cls(
+            phone=r["phone"],
+            carrier=r["carrier"],
+            country=r["country"],
+            currencies=json.loads(r["currencies_json"]) if r["currencies_json"] else [],
+            method=r["method"],
+            provider=r["provider"],
+            party_id=r["party_id"],
+            counterparty_id=r["counterparty_id"],
+            payout_account_id=r["payout_account_id"],
+            relationship_type=r["relationship_type"],
+        )
+
+
+class ExecutionLike(Protocol):
+    """What the ledger stores from an execution or status answer (api_models.Execution fits)."""
+
+    status: str
+    payer_amount: Decimal
+    payer_currency: str
+    payee_amount: Decimal
+    payee_currency: str
+    provider_transaction_id: str | None
+    gateway_message: str | None
+    wallet_message: str | None

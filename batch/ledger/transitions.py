@@ -1,0 +1,237 @@
+"""Named row transitions: each checks the expected state in its UPDATE and logs its event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from batch.errors import TransitionError
+from batch.ledger.core import LedgerCore
+from batch.ledger.records import ExecutionLike
+from batch.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
+
+S = RowState
+_PRE_SEND = (S.NEW, S.RECIPIENT_READY, S.SESSION_OPEN)
+_SENT = (S.SUBMITTING, S.SUBMITTED, S.UNKNOWN)
+
+
+def _execution_columns(execution: ExecutionLike) -> dict[str, Any]:
+    return {
+        "api_status": execution.status,
+        "provider_transaction_id": execution.provider_transaction_id,
+        "payer_amount": str(execution.payer_amount),
+        "payer_currency": execution.payer_currency,
+        "payee_amount": str(execution.payee_amount),
+        "payee_currency": execution.payee_currency,
+        "gateway_message": execution.gateway_message,
+        "wallet_message": execution.wallet_message,
+    }
+
+
+class Transitions(LedgerCore):
+    """The row state machine's writes (STYLE.md 7)."""
+
+    def _transition(
+        self,
+        row_id: int,
+        expected: Iterable[RowState],
+        target: RowState,
+        *,
+        reference_id: str | None = None,
+        detail: str | None = None,
+        row_sets: dict[str, Any] | None = None,
+        attempt_sets: dict[str, Any] | None = None,
+    ) -> None:
+        """Move one row from one of `expected` to `target`, in the caller's transaction."""
+        allowed = tuple(expected)
+        sets = {"state": target.value, "updated_at": self.now(), **(row_sets or {})}
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        marks = ", ".join("?" * len(allowed))
+        with self.atomic():
+            found = self._one("SELECT batch_id, state FROM rows WHERE id = ?", (row_id,))
+            if found is None:
+                raise TransitionError(f"row {row_id} does not exist", row_id=row_id)
+            current = RowState(found["state"])
+            if current not in allowed or not can_transition(current, target):
+                raise TransitionError(
+                    f"row {row_id} is {current}, expected {'/'.join(allowed)} to become {target}",
+                    row_id=row_id,
+                )
+            cur = self._execute(
+                f"UPDATE rows SET {assignments} WHERE id = ? AND state IN ({marks})",
+                (*sets.values(), row_id, *[s.value for s in allowed]),
+            )
+            if cur.rowcount != 1:
+                raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
+            if attempt_sets and reference_id is not None:
+                a_assign = ", ".join(f"{k} = ?" for k in attempt_sets)
+                acur = self._execute(
+                    f"UPDATE attempts SET {a_assign} WHERE reference_id = ? AND row_id = ?",
+                    (*attempt_sets.values(), reference_id, row_id),
+                )
+                if acur.rowcount != 1:
+                    raise TransitionError(
+                        f"row {row_id} has no attempt {reference_id}", row_id=row_id
+                    )
+            self._execute(
+                "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
+                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (found["batch_id"], row_id, reference_id, current.value, target.value,
+                 self.now(), detail),
+            )
+
+    def mark_recipient_ready(self, row_id: int, *, payout_account_id: int) -> None:
+        """NEW -> RECIPIENT_READY: party, counterparty and payout account exist."""
+        self._transition(
+            row_id, [S.NEW], S.RECIPIENT_READY, detail=f"payout account {payout_account_id}"
+        )
+
+    def mark_session_open(
+        self,
+        row_id: int,
+        reference_id: str,
+        *,
+        session_id: int,
+        wallet_id: int,
+        expires_at: datetime,
+        payout_account_id: int,
+    ) -> None:
+        """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN."""
+        self._transition(
+            row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
+            reference_id=reference_id,
+            detail=f"session {session_id} expires {expires_at.isoformat()}",
+            attempt_sets={
+                "session_id": session_id,
+                "wallet_id": wallet_id,
+                "session_expires_at": expires_at.isoformat(),
+                "payout_account_id": payout_account_id,
+            },
+        )
+
+    def mark_submitting(self, items: Sequence[tuple[int, str]], *, run_session: str = "") -> None:
+        """SESSION_OPEN -> SUBMITTING for many rows in ONE transaction (group commit).
+
+        Committed, fsynced, before any of these execute requests leaves (REFERENCE §4.1).
+        """
+        with self.atomic(durable=True):
+            now = self.now()
+            for row_id, reference_id in items:
+                self._transition(
+                    row_id, [S.SESSION_OPEN], S.SUBMITTING, reference_id=reference_id,
+                    attempt_sets={"submitted_at": now, "run_session": run_session},
+                )
+
+    def mark_submitted(self, row_id: int, reference_id: str, execution: ExecutionLike) -> None:
+        """SUBMITTING/UNKNOWN -> SUBMITTED: the API holds it as PENDING/PROCESSING."""
+        self._transition(
+            row_id, [S.SUBMITTING, S.UNKNOWN], S.SUBMITTED, reference_id=reference_id,
+            detail=execution.status, attempt_sets=_execution_columns(execution),
+        )
+
+    def mark_unknown(self, row_id: int, reference_id: str, *, reason: str) -> None:
+        """SUBMITTING -> UNKNOWN: the answer was lost or ambiguous; settle by status polling."""
+        self._transition(
+            row_id, [S.SUBMITTING], S.UNKNOWN, reference_id=reference_id, detail=reason,
+            row_sets={"failure_reason": None}, attempt_sets={"execute_error": reason},
+        )
+
+    def mark_completed(self, row_id: int, reference_id: str, execution: ExecutionLike) -> None:
+        """In flight -> COMPLETED: the API says the money arrived."""
+        self._transition(
+            row_id, _SENT, S.COMPLETED, reference_id=reference_id,
+            detail=execution.provider_transaction_id, row_sets={"failure_reason": None},
+            attempt_sets={
+                **_execution_columns(execution),
+                "outcome": AttemptOutcome.COMPLETED.value,
+                "settled_at": self.now(),
+            },
+        )
+
+    def mark_failed(
+        self,
+        row_id: int,
+        reference_id: str | None,
+        *,
+        reason: str,
+        execution: ExecutionLike | None = None,
+        not_found: bool = False,
+    ) -> None:
+        """-> FAILED, with the reason stored on the row.
+
+        With an execution: the API said FAILED. With `not_found`: the attempt was confirmed not
+        found after the grace window. With neither: the row failed before it was sent.
+        """
+        attempt_sets: dict[str, Any] = {"settled_at": self.now()}
+        if execution is not None:
+            expected: Sequence[RowState] = _SENT
+            attempt_sets.update(_execution_columns(execution))
+            attempt_sets["outcome"] = AttemptOutcome.FAILED.value
+        elif not_found:
+            expected = [S.UNKNOWN]
+            attempt_sets["outcome"] = AttemptOutcome.NOT_FOUND.value
+        else:
+            expected = _PRE_SEND
+            attempt_sets["outcome"] = AttemptOutcome.NOT_SENT.value
+        self._transition(
+            row_id, expected, S.FAILED, reference_id=reference_id, detail=reason,
+            row_sets={"failure_reason": reason}, attempt_sets=attempt_sets,
+        )
+
+    def start_new_attempt(
+        self,
+        row_id: int,
+        new_reference_id: str,
+        *,
+        reason: str,
+        not_found_reference_id: str | None = None,
+    ) -> None:
+        """FAILED (or UNKNOWN confirmed not found) -> NEW with a fresh reference_id, lineage kept.
+
+        Refuses unless every earlier attempt of the row is confirmed not paid.
+        """
+        with self.atomic():
+            if not_found_reference_id is not None:
+                self._execute(
+                    "UPDATE attempts SET outcome = ?, settled_at = ? WHERE reference_id = ? "
+                    "AND row_id = ? AND outcome IS NULL",
+                    (AttemptOutcome.NOT_FOUND.value, self.now(), not_found_reference_id, row_id),
+                )
+            attempts = self._all(
+                "SELECT reference_id, attempt_no, outcome FROM attempts WHERE row_id = ? "
+                "ORDER BY attempt_no",
+                (row_id,),
+            )
+            open_or_paid = [
+                a["reference_id"] for a in attempts
+                if a["outcome"] is None or AttemptOutcome(a["outcome"]) not in CONFIRMED_NOT_PAID
+            ]
+            if open_or_paid:
+                raise TransitionError(
+                    f"row {row_id}: attempt {open_or_paid[0]} is not confirmed failed or not "
+                    "found; no new attempt",
+                    row_id=row_id,
+                )
+            previous = attempts[-1]["reference_id"] if attempts else None
+            number = (attempts[-1]["attempt_no"] if attempts else 0) + 1
+            self._execute(
+                "INSERT INTO attempts (reference_id, row_id, attempt_no, previous_reference_id, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                (new_reference_id, row_id, number, previous, self.now()),
+            )
+            self._transition(
+                row_id, [S.FAILED, S.UNKNOWN], S.NEW, reference_id=new_reference_id,
+                detail=f"attempt {number} after {previous}: {reason}",
+                row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
+            )
+
+    def record_poll(self, reference_id: str, execution: ExecutionLike) -> None:
+        """Store the latest status of an in-flight attempt without a state change."""
+        with self.atomic():
+            self._execute(
+                "UPDATE attempts SET api_status = ?, provider_transaction_id = ?, "
+                "gateway_message = ?, wallet_message = ? WHERE reference_id = ?",
+                (execution.status, execution.provider_transaction_id, execution.gateway_message,
+                 execution.wallet_message, reference_id),
+            )

@@ -1,0 +1,181 @@
+"""Settle attempts in flight: poll status by reference_id until terminal; never re-sends.
+
+A 404 counts as "not found" only after the grace window (REFERENCE §4.3); no timeout ever
+turns UNKNOWN or PROCESSING into FAILED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from batch import errors
+from batch.ledger import Ledger, RowRecord
+from batch.states import RowState, not_found_trusted_at, poll_delay
+
+if TYPE_CHECKING:
+    from batch.api_models import Execution
+
+REJECTED = "rejected"  # execute_error prefix of a 422 answer to execute
+
+
+class StatusApi(Protocol):
+    """The one call the monitor makes."""
+
+    async def payout_status(self, reference_id: str) -> Execution: ...
+
+
+@dataclass
+class Watch:
+    """One row in flight: when to ask next and how often we asked."""
+
+    row_id: int
+    due: datetime
+    polls: int = 0
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    """Polling and trust settings."""
+
+    first_poll: float = 5.0  # seconds: the expected processing time (REFERENCE §4.4)
+    max_poll_interval: float = 60.0
+    not_found_grace: float = 180.0  # seconds after the request and the session's expiry
+    max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
+
+
+class Monitor:
+    """Rows in flight and the rules that settle them."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        api: StatusApi,
+        options: MonitorOptions,
+        *,
+        mint: Callable[[], str],
+        on_new_attempt: Callable[[int], None],
+        on_stop: Callable[[str], None],
+    ) -> None:
+        self.ledger = ledger
+        self.api = api
+        self.options = options
+        self.mint = mint
+        self.on_new_attempt = on_new_attempt
+        self.on_stop = on_stop
+        self.watches: dict[int, Watch] = {}
+
+    def now(self) -> datetime:
+        return self.ledger.clock()
+
+    def watch(self, row_id: int, *, after: float = 0.0, polls: int = 0) -> None:
+        """Poll this row `after` seconds from now."""
+        self.watches[row_id] = Watch(row_id, self.now() + timedelta(seconds=after), polls)
+
+    def due(self) -> list[Watch]:
+        """Watches whose time has come and that no poll is running for."""
+        now = self.now()
+        return [w for w in self.watches.values() if not w.busy and w.due <= now]
+
+    def next_due(self) -> datetime | None:
+        """When the next idle watch falls due."""
+        return min((w.due for w in self.watches.values() if not w.busy), default=None)
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def apply(self, row: RowRecord, reference_id: str, execution: Execution, polls: int) -> None:
+        """Record an execute or status answer and decide what follows."""
+        if execution.is_completed:
+            self.ledger.mark_completed(row.id, reference_id, execution)
+            self.watches.pop(row.id, None)
+        elif execution.is_failed:
+            reason = execution.wallet_message or execution.gateway_message or "payout FAILED"
+            self.ledger.mark_failed(row.id, reference_id, reason=reason, execution=execution)
+            self.watches.pop(row.id, None)
+            if execution.wallet_message:
+                # The wallet is short: the rest would fail too (REFERENCE §4.5).
+                self.on_stop(f"wallet: {execution.wallet_message}")
+        else:
+            if row.state in (RowState.SUBMITTING, RowState.UNKNOWN):
+                self.ledger.mark_submitted(row.id, reference_id, execution)
+            else:
+                self.ledger.record_poll(reference_id, execution)
+            delay = poll_delay(
+                polls, first=self.options.first_poll, cap=self.options.max_poll_interval
+            )
+            self.watch(row.id, after=delay, polls=polls + 1)
+
+    async def poll(self, watch: Watch) -> None:
+        """Ask the status of one row's current attempt and settle what can be settled."""
+        watch.busy = True
+        try:
+            row = self.ledger.row(watch.row_id)
+            if row is None or row.state not in (
+                RowState.SUBMITTING,
+                RowState.SUBMITTED,
+                RowState.UNKNOWN,
+            ):
+                self.watches.pop(watch.row_id, None)
+                return
+            attempt = row.current_attempt
+            assert attempt is not None and row.current_reference_id is not None
+            reference_id = row.current_reference_id
+            delay = poll_delay(
+                watch.polls, first=self.options.first_poll, cap=self.options.max_poll_interval
+            )
+            try:
+                execution = await self.api.payout_status(reference_id)
+            except errors.NotFoundError:
+                if row.state is RowState.SUBMITTED:
+                    # The API accepted it once: a 404 now is its inconsistency, never "not paid".
+                    self.watch(row.id, after=delay, polls=watch.polls + 1)
+                    return
+                submitted = attempt.submitted_at or attempt.created_at
+                trusted_from = not_found_trusted_at(
+                    submitted_at=submitted,
+                    session_expires_at=attempt.session_expires_at,
+                    grace=timedelta(seconds=self.options.not_found_grace),
+                )
+                now = self.now()
+                if now >= trusted_from:
+                    self._settle_not_found(row, reference_id)
+                else:
+                    wait = min(delay, (trusted_from - now).total_seconds() + 0.05)
+                    self.watch(row.id, after=wait, polls=watch.polls + 1)
+                return
+            except (errors.AuthError, errors.ForbiddenError) as exc:
+                self.on_stop(f"{type(exc).__name__}: {exc}")
+                self.watch(row.id, after=delay, polls=watch.polls + 1)
+                return
+            except errors.ApiError:
+                # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
+                self.watch(row.id, after=delay, polls=watch.polls + 1)
+                return
+            self.apply(row, reference_id, execution, watch.polls)
+        finally:
+            watch.busy = False
+
+    def _settle_not_found(self, row: RowRecord, reference_id: str) -> None:
+        """The attempt never landed: a fresh attempt, or FAILED after repeated rejections."""
+        self.watches.pop(row.id, None)
+        attempt = row.current_attempt
+        rejected = bool(attempt and (attempt.execute_error or "").startswith(REJECTED))
+        if rejected and len(row.attempts) >= self.options.max_rejected_attempts:
+            self.ledger.mark_failed(
+                row.id,
+                reference_id,
+                not_found=True,
+                reason=f"{attempt.execute_error if attempt else ''} (not found; "
+                f"{len(row.attempts)} attempts)",
+            )
+            return
+        self.ledger.start_new_attempt(
+            row.id,
+            self.mint(),
+            reason="earlier attempt confirmed not found",
+            not_found_reference_id=reference_id,
+        )
+        self.on_new_attempt(row.id)

@@ -1,0 +1,130 @@
+"""Planning, pure: batch identity (name, content hash, payout set), first reference_ids, totals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from batch.errors import BatchConflictError
+from batch.ledger.records import BatchRecord, NewRow, RowRecord
+from batch.markets import to_minor
+from batch.models import PayoutRow
+from batch.states import RowState
+
+DEFAULT_REPEAT_WINDOW_DAYS = 20
+
+
+def default_batch_name(path: Path) -> str:
+    """The batch name when --batch-name is not given: the file's stem."""
+    return path.stem
+
+
+def _canonical(row: PayoutRow) -> list[object]:
+    return [
+        row.row, row.name, row.phone, str(to_minor(row.amount, row.currency)), row.currency,
+        row.country, row.external_id, row.email, row.note, row.method, row.provider,
+    ]
+
+
+def content_hash(rows: Iterable[PayoutRow]) -> str:
+    """sha256 of the normalised rows: the same sheet, however formatted, hashes the same."""
+    canonical = sorted((_canonical(r) for r in rows), key=lambda c: int(str(c[0])))
+    return hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()
+
+
+def payout_set_hash(rows: Iterable[PayoutRow]) -> str:
+    """sha256 of the sorted (phone, amount, currency) multiset: what the repeat guard compares."""
+    payouts = sorted((r.phone, to_minor(r.amount, r.currency), r.currency) for r in rows)
+    return hashlib.sha256(json.dumps(payouts).encode()).hexdigest()
+
+
+def new_rows(
+    rows: Sequence[PayoutRow], *, mint: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> list[NewRow]:
+    """Ledger rows for a new batch, each with a freshly minted reference_id (UUID v4)."""
+    return [
+        NewRow(
+            sheet_row=r.row, name=r.name, phone=r.phone,
+            amount_minor=to_minor(r.amount, r.currency), currency=r.currency, country=r.country,
+            reference_id=mint(), external_id=r.external_id, email=r.email, note=r.note,
+            method=r.method, provider=r.provider,
+        )
+        for r in rows
+    ]
+
+
+def check_same_name(existing: BatchRecord, *, content: str) -> None:
+    """A used batch name is fine for the same content (resume) and refused for other content."""
+    if existing.content_hash != content:
+        raise BatchConflictError(
+            f"batch name {existing.name!r} is already used (created {existing.created_at:%Y-%m-%d}"
+            f" from {existing.source_file}) for different rows; pass another --batch-name",
+            batch_id=existing.id,
+        )
+
+
+def repeat_window_start(now: datetime, days: int) -> datetime:
+    """The earliest creation time of a batch the repeat guard still compares with."""
+    return now - timedelta(days=days)
+
+
+def check_repeat(repeats: Sequence[BatchRecord], *, window_days: int) -> None:
+    """Refuse a batch holding the same payouts as a recent other batch (a re-exported copy)."""
+    if repeats:
+        first = repeats[0]
+        raise BatchConflictError(
+            f"the same payouts (phone, amount, currency) are already in batch {first.name!r}, "
+            f"created {first.created_at:%Y-%m-%d %H:%M} UTC from {first.source_file}, within "
+            f"the last {window_days} days; pass --allow-repeat if this is intended",
+            batch_id=first.id,
+        )
+
+
+@dataclass
+class CurrencyTotals:
+    """What one currency of a batch costs: payouts, predicted fees, the total debit."""
+
+    currency: str
+    rows: int = 0
+    payouts: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)  # predicted fees charged in this currency
+    operators: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def total_debit(self) -> Decimal:
+        """Payouts plus fees: what leaves the wallet in this currency."""
+        return self.payouts + self.fees
+
+
+def totals(rows: Iterable[RowRecord]) -> dict[str, CurrencyTotals]:
+    """Per-currency totals of the rows that are to be paid (SKIPPED rows left out)."""
+    out: dict[str, CurrencyTotals] = {}
+    for r in rows:
+        if r.state is RowState.SKIPPED or r.currency is None or r.amount is None:
+            continue
+        t = out.setdefault(r.currency, CurrencyTotals(r.currency))
+        t.rows += 1
+        t.payouts += r.amount
+        t.operators[r.operator or r.method or "unknown"] += 1
+        if r.predicted_fee is not None:
+            fee_currency = r.fee_currency or r.currency
+            out.setdefault(fee_currency, CurrencyTotals(fee_currency)).fees += r.predicted_fee
+    return out
+
+
+def over_limits(
+    by_currency: dict[str, CurrencyTotals], limits: dict[str, Decimal]
+) -> list[str]:
+    """Human lines for each currency whose total debit exceeds its --max-total."""
+    return [
+        f"{cur} total debit {by_currency[cur].total_debit} exceeds --max-total {limit}"
+        for cur, limit in sorted(limits.items())
+        if cur in by_currency and by_currency[cur].total_debit > limit
+    ]
