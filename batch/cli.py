@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -36,6 +37,7 @@ def exit_code_for(exc: errors.BatchError) -> int:
 def fail(exc: errors.BatchError) -> NoReturn:
     """Print one clear line to stderr and exit with the error's code."""
     click.echo(f"paybatch: error: {exc}", err=True)
+    logging.getLogger("paybatch").error("error (exit %d): %s", exit_code_for(exc), exc)
     sys.exit(exit_code_for(exc))
 
 
@@ -66,3 +68,4 @@ def main() -> None:
 
 # The paying commands live in their own module; importing it registers them on `main`.
 from batch import cli_payouts as _cli_payouts  # noqa: E402,F401
+from batch import cli_report as _cli_report  # noqa: E402,F401  (status, report, --log-file)

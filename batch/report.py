@@ -99,6 +99,13 @@ class BatchReport:
         return situation(self.exit_code)
 
 
+def batch_exit_code(counts: dict[str, int]) -> int:
+    """DESIGN.md's exit code for a batch in this situation (0 done, 3 some FAILED, 4 not done)."""
+    from batch.execute import RunResult  # the one place this is decided
+
+    return RunResult(0, {s: n for s, n in counts.items() if n}, None).exit_code
+
+
 SITUATIONS = {
     0: "every row completed",
     3: "finished; some rows FAILED",
@@ -288,8 +295,6 @@ def build_report(
     summary: BatchSummary, rows: Sequence[RowRecord], *, ledger: Path, generated_at: datetime
 ) -> BatchReport:
     """The report of one batch from what the ledger holds (pure)."""
-    from batch.execute import RunResult  # the one place exit codes of a batch are decided
-
     b = summary.batch
     counts = {s.value: 0 for s in RowState}
     for r in rows:
@@ -307,5 +312,5 @@ def build_report(
         in_flight=[line for line, r in zip(lines, rows, strict=True) if r.state in IN_FLIGHT],
         payouts=lines,
         attempts=[line for r in rows for line in attempt_lines(r)],
-        exit_code=RunResult(b.id, {k: v for k, v in counts.items() if v}, None).exit_code,
+        exit_code=batch_exit_code(counts),
     )
