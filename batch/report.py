@@ -224,7 +224,7 @@ def attempt_lines(row: RowRecord) -> list[Line]:
             "settled_at": a.settled_at,
         }
         for a in row.attempts
-        if a.submitted_at is not None or a.outcome is not None
+        if a.submitted_at is not None
     ]
 
 
