@@ -21,15 +21,15 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # A phone is 9-15 digits (E.164, with or without "+") not glued to letters, digits or "-":
 # so reference_ids (UUIDs) and hashes are left alone.
 _PHONE = re.compile(r"(?<![\w-])(\+?)(\d{3})(\d{4,10})(\d{2})(?![\w-])")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _SECRET = re.compile(
-    r"(?i)\b(client_secret|secret|passcode|password|access_token|refresh_token|token|"
-    r"authorization)(\"?\s*[:=]\s*\"?)([^\s\"',&}]+)"
+    r"(?i)\b(client_secret|secret|passcode|password|access_token|refresh_token|token)"
+    r"(\"?\s*[:=]\s*\"?)([^\s\"',&}]+)"
 )
 
 
 def mask(text: str) -> str:
-    """The text with phone numbers masked (2317******02) and secrets or tokens replaced."""
+    """The text with phone numbers masked (231*******02) and secrets or tokens replaced."""
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return _PHONE.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)) + m.group(4), text)

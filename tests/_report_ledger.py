@@ -19,8 +19,8 @@ T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 class Clock:
     """A ledger clock that moves one second per reading (deterministic timestamps)."""
 
-    def __init__(self) -> None:
-        self.now = T0
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
 
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
@@ -125,3 +125,31 @@ def build(path: Path) -> Built:
     ledger.mark_failed(ids[10], first[10], reason="cannot be paid: phone has no operator")
     ledger.close()
     return Built(path, batch_id, refs)
+
+
+def small_batch(path: Path, name: str, outcomes: list[str], *, day: int = 0) -> None:
+    """A batch whose rows end as `outcomes` ("completed", "failed", "unknown", "new")."""
+    ledger = Ledger(path, clock=Clock(T0 + timedelta(days=day)))
+    batch_id = ledger.create_batch(
+        name=name, source_file=f"{name}.csv", content_hash=name, payout_set_hash=name,
+        rows=[NewRow(sheet_row=i + 2, name=f"P{i}", phone=f"2317700{i:05d}", amount_minor=1000,
+                     currency="USD", country="LR", reference_id=str(uuid.uuid4()))
+              for i in range(len(outcomes))],
+    )
+    for row, outcome in zip(ledger.rows(batch_id), outcomes, strict=True):
+        ref = row.current_reference_id
+        assert ref is not None
+        if outcome == "new":
+            continue
+        ledger.mark_recipient_ready(row.id, payout_account_id=1)
+        ledger.mark_session_open(row.id, ref, session_id=1, wallet_id=1,
+                                 expires_at=T0 + timedelta(hours=1), payout_account_id=1)
+        ledger.mark_submitting([(row.id, ref)])
+        done = Answer(outcome.upper(), Decimal("10.15"), "USD", Decimal("10.00"), "USD")
+        if outcome == "completed":
+            ledger.mark_completed(row.id, ref, done)
+        elif outcome == "failed":
+            ledger.mark_failed(row.id, ref, reason="payout FAILED", execution=done)
+        else:
+            ledger.mark_unknown(row.id, ref, reason="timeout")
+    ledger.close()

@@ -1,0 +1,36 @@
+"""Every command reads well in --help and shows an example (STYLE.md 15)."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from batch.cli import main
+
+COMMANDS = sorted(main.commands)
+
+
+def test_group_help_lists_commands_and_example() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "paybatch" in result.output
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_has_help_with_an_example(name: str) -> None:
+    command = main.commands[name]
+    assert isinstance(command, click.Command) and command.help
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    text = result.output
+    assert "Example:" in text and f"paybatch {name}" in text
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_report_and_status_are_registered() -> None:
+    assert {"status", "report"} <= set(COMMANDS)
