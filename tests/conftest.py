@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from batch.sandbox import ManualClock, SandboxHandle
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -25,3 +30,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# -- the embedded Dollr sandbox (issue 3) ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxHandle]:
+    """One sandbox on a free loopback port for the whole session (real clock)."""
+    from batch.sandbox import running_sandbox
+
+    with running_sandbox() as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxHandle) -> SandboxHandle:
+    """The session's sandbox, reset: no data, default faults and balances, zeroed counters."""
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def _clocked_sandbox() -> Iterator[tuple[SandboxHandle, ManualClock]]:
+    from batch.sandbox import ManualClock, running_sandbox
+
+    clock = ManualClock()
+    with running_sandbox(clock=clock) as handle:
+        yield handle, clock
+
+
+@pytest.fixture
+def clocked_sandbox(
+    _clocked_sandbox: tuple[SandboxHandle, ManualClock],
+) -> tuple[SandboxHandle, ManualClock]:
+    """A reset sandbox whose time moves only by `clock.advance(seconds)`: no sleeping."""
+    handle, clock = _clocked_sandbox
+    handle.reset()
+    return handle, clock

