@@ -1,0 +1,181 @@
+"""The engine end to end: the CLI against the real sandbox over loopback, with faults."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from batch.ledger import Ledger
+from batch.states import RowState
+from tests.engine_helpers import QUICK_PAYOUTS, cli, paid_exactly_once, write_sheet
+
+
+@pytest.fixture
+def quick(sandbox):  # type: ignore[no-untyped-def]
+    sandbox.set_faults(**QUICK_PAYOUTS)
+    return sandbox
+
+
+def test_run_pays_every_row_once_and_again_changes_nothing(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 12)
+    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 0, out
+    assert out["batch"] == "nov" and out["counts"] == {"COMPLETED": 12} and out["exit_code"] == 0
+    assert out["totals"]["USD"]["payouts"] == "126.00"
+    assert paid_exactly_once(quick, phones) == {}
+    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 12}
+    assert len(quick.executions()) == 12  # nothing sent the second time
+    rows = Ledger(ledger).rows(out["batch_id"])
+    assert all(r.current_attempt and r.current_attempt.provider_transaction_id for r in rows)
+
+
+def test_plan_records_the_batch_and_predictions_without_paying(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 4)
+    code, out, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
+    assert code == 0 and out["created"] is True and out["counts"] == {"NEW": 4}
+    assert sum(out["totals"]["USD"]["operators"].values()) == 4
+    assert out["totals"]["USD"]["fees"] != "0"
+    code, again, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
+    assert code == 0 and again["created"] is False and again["batch_id"] == out["batch_id"]
+    assert quick.executions() == []
+    refs = [r.current_reference_id for r in Ledger(ledger).rows(out["batch_id"])]
+    assert len(set(refs)) == 4 and None not in refs
+
+
+def test_name_reused_for_other_content_is_refused(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ledger = tmp_path / "l.db"
+    write_sheet(tmp_path / "a.csv", 3)
+    write_sheet(tmp_path / "b.csv", 3, amount="11.00")
+    assert cli(["plan", str(tmp_path / "a.csv"), "--batch-name", "nov"], quick.base_url, ledger)[0] == 0
+    code, _, err = cli(["plan", str(tmp_path / "b.csv"), "--batch-name", "nov"], quick.base_url, ledger)
+    assert code == 1 and "already used" in err
+
+
+def test_repeat_guard_refuses_a_recent_copy_unless_allowed(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ledger = tmp_path / "l.db"
+    write_sheet(tmp_path / "nov.csv", 3)
+    write_sheet(tmp_path / "nov-copy.csv", 3)
+    assert cli(["plan", str(tmp_path / "nov.csv")], quick.base_url, ledger)[0] == 0
+    code, _, err = cli(["plan", str(tmp_path / "nov-copy.csv")], quick.base_url, ledger)
+    assert code == 1 and "'nov'" in err and "--allow-repeat" in err
+    code, _, _ = cli(["plan", str(tmp_path / "nov-copy.csv"), "--repeat-window", "0"],
+                     quick.base_url, ledger)
+    assert code == 0  # outside the window: next month's identical payroll passes
+    write_sheet(tmp_path / "third.csv", 3)
+    assert cli(["plan", str(tmp_path / "third.csv"), "--allow-repeat"], quick.base_url, ledger)[0] == 0
+
+
+def test_invalid_rows_refused_or_kept_as_skipped(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "mixed.csv", tmp_path / "l.db"
+    write_sheet(sheet, 3)
+    sheet.write_text(sheet.read_text() + "Bad Number,12345,10.00,USD,LR\n")
+    code, _, err = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 1 and "invalid" in err and quick.executions() == []
+    code, out, _ = cli(["run", str(sheet), "--yes", "--skip-invalid"], quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 3, "SKIPPED": 1}
+    skipped = Ledger(ledger).rows(out["batch_id"], states=[RowState.SKIPPED])
+    assert skipped[0].sheet_row == 5 and skipped[0].problems
+
+
+def test_guards_abort_with_exit_5(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 3)
+    code, _, err = cli(["run", str(sheet)], quick.base_url, ledger)  # no TTY, no --yes
+    assert code == 5 and "--yes" in err
+    code, _, err = cli(["run", str(sheet), "--yes", "--max-total", "USD=20"], quick.base_url, ledger)
+    assert code == 5 and "exceeds --max-total" in err
+    assert quick.executions() == []
+
+
+def test_base_url_without_credentials_is_a_config_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from batch.cli import main
+
+    write_sheet(tmp_path / "nov.csv", 1)
+    result = CliRunner().invoke(
+        main, ["plan", str(tmp_path / "nov.csv"), "--base-url", "http://127.0.0.1:9",
+               "--ledger", str(tmp_path / "l.db")],
+        env={"DOLLR_CLIENT_ID": "", "DOLLR_CLIENT_SECRET": "", "DOLLR_PASSCODE": ""},
+    )
+    assert result.exit_code == 1 and "DOLLR_CLIENT_ID" in result.stderr
+
+
+def test_faults_drops_5xx_429_short_sessions_and_tokens_still_pay_once(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox.set_faults(
+        **QUICK_PAYOUTS, drop_rate=0.3, drop_endpoints=["executions.*"], error_rate=0.15,
+        status_visibility_delay_seconds=0.3, session_lifetime_seconds=1.0,
+        token_lifetime_seconds=1.5, rate_limit_rps=80, retry_after_seconds=1,
+    )
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 16)
+    for _ in range(6):
+        code, out, _ = cli(["run", str(sheet), "--yes", "--wait", "10"], sandbox.base_url, ledger)
+        if code == 0:
+            break
+    assert code == 0, out
+    assert paid_exactly_once(sandbox, phones) == {}
+    stats = sandbox.stats()
+    assert stats["faults"]  # faults were really injected
+    db = Ledger(ledger)
+    events = db.events(out["batch_id"])
+    assert any(e.to_state == "UNKNOWN" for e in events)  # a dropped answer went through UNKNOWN
+
+
+def test_slow_processing_gives_exit_4_then_reconcile_settles(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sandbox.set_faults(pending_seconds=0.1, processing_seconds=2.0)
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 4)
+    code, out, _ = cli(["run", str(sheet), "--yes", "--wait", "0.2"], sandbox.base_url, ledger)
+    assert code == 4 and out["in_flight"] == 4 and out["counts"] == {"SUBMITTED": 4}
+    code, out, _ = cli(["reconcile", "nov", "--wait", "10"], sandbox.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 4}
+    assert paid_exactly_once(sandbox, phones) == {}
+
+
+def test_failed_payouts_exit_3_and_retry_failed_pays_them_once(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    quick.set_faults(payout_failure_rate=1.0)
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 3)
+    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 3 and out["counts"] == {"FAILED": 3}
+    quick.set_faults(payout_failure_rate=0.0)
+    code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger)
+    assert code == 3  # without --retry-failed nothing new starts
+    code, out, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 3}
+    assert paid_exactly_once(quick, phones) == {}
+    row = Ledger(ledger).rows(out["batch_id"])[0]
+    assert len(row.attempts) == 2
+    assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
+
+
+def test_empty_wallet_stops_new_payouts_and_exits_3(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    quick.set_balances(USD="25.00")  # two payouts of 10.50 plus fees at most
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 10)
+    code, out, _ = cli(["run", str(sheet), "--yes", "--concurrency", "1"], quick.base_url, ledger)
+    assert code == 3 and out["stopped"].startswith("wallet")
+    assert out["counts"]["FAILED"] >= 1 and out["counts"].get("NEW", 0) >= 5
+
+
+def test_second_run_on_a_locked_batch_is_refused(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 2)
+    code, out, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        Ledger(ledger).acquire_lock(out["batch_id"], pid=holder.pid)
+        code, _, err = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+        assert code == 1 and f"process {holder.pid}" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    assert code == 0  # the dead holder's lock is taken over
