@@ -37,7 +37,9 @@ def exit_code_for(exc: errors.BatchError) -> int:
 def fail(exc: errors.BatchError) -> NoReturn:
     """Print one clear line to stderr and exit with the error's code."""
     click.echo(f"paybatch: error: {exc}", err=True)
-    logging.getLogger("paybatch").error("error (exit %d): %s", exit_code_for(exc), exc)
+    log = logging.getLogger("paybatch")
+    if log.hasHandlers():  # a --log-file; else logging's last resort would repeat it on stderr
+        log.error("error (exit %d): %s", exit_code_for(exc), exc)
     sys.exit(exit_code_for(exc))
 
 

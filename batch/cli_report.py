@@ -16,9 +16,19 @@ from batch.ledger import Ledger
 from batch.logs import log_file_option
 from batch.progress import console_for
 
-# `paybatch --log-file PATH <command>` as well as `paybatch <command> --log-file PATH`.
-if not any(p.name == "log_file" for p in main.params):
-    log_file_option(main)
+
+
+def add_log_file_option(command: click.Command) -> None:
+    """Give a command (or the group) --log-file unless it has it already."""
+    if not any(p.name == "log_file" for p in command.params):
+        log_file_option(command)
+
+
+# `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`, for every
+# command registered so far (plan, run, reconcile, validate, sandbox) — cron's usual spelling.
+add_log_file_option(main)
+for _command in list(main.commands.values()):
+    add_log_file_option(_command)
 
 
 def ledger_option(func: Any) -> Any:

@@ -50,7 +50,8 @@ def load_report(ledger: Ledger, batch: str | int, *, now: datetime | None = None
     summary = ledger.summary(record.id)
     assert summary is not None
     return build_report(
-        summary, ledger.rows(record.id), ledger=ledger.path, generated_at=now or utc_now()
+        summary, ledger.rows(record.id), ledger=ledger.path.resolve(),
+        generated_at=now or utc_now(),
     )
 
 

@@ -38,3 +38,8 @@ def test_every_option_of_the_reading_commands_is_explained(name: str) -> None:
 
 def test_report_and_status_are_registered() -> None:
     assert {"status", "report"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_takes_a_log_file(name: str) -> None:
+    assert any(p.name == "log_file" for p in main.commands[name].params)

@@ -82,7 +82,7 @@ def test_lines_carry_the_ledger_facts(built: Built, report: BatchReport) -> None
 def test_summary_identity_failures_and_in_flight(built: Built, report: BatchReport) -> None:
     i = report.identity
     assert (i.name, i.source_file, i.content_hash) == (BATCH, "payroll_nov.xlsx", "c" * 64)
-    assert i.ledger == str(built.path) and i.started_at is not None and i.finished_at is None
+    assert i.ledger == str(built.path.resolve()) and i.started_at is not None and i.finished_at is None
     assert [line["row"] for line in report.in_flight] == [6, 7]
     groups = {(g.state, g.reason): g for g in report.failures}
     money = groups[("FAILED", f"payout FAILED: {NO_MONEY}")]
@@ -262,7 +262,7 @@ def test_json_report(report: BatchReport, tmp_path: Path, built: Built) -> None:
     assert data == json.loads(json.dumps(report_json(report)), parse_float=Decimal)
     summary = data["summary"]
     assert summary["batch"] == BATCH and summary["exit_code"] == 4
-    assert summary["ledger"] == str(built.path)
+    assert summary["ledger"] == str(built.path.resolve())
     assert len(data["payouts"]) == 10 and len(data["attempts"]) == 8
     paid = sum(Decimal(p["amount"]) for p in data["payouts"]
                if p["state"] == "COMPLETED" and p["currency"] == "USD")
