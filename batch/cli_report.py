@@ -17,7 +17,6 @@ from batch.logs import log_file_option
 from batch.progress import console_for
 
 
-
 def add_log_file_option(command: click.Command) -> None:
     """Give a command (or the group) --log-file unless it has it already."""
     if not any(p.name == "log_file" for p in command.params):

@@ -82,7 +82,8 @@ def test_lines_carry_the_ledger_facts(built: Built, report: BatchReport) -> None
 def test_summary_identity_failures_and_in_flight(built: Built, report: BatchReport) -> None:
     i = report.identity
     assert (i.name, i.source_file, i.content_hash) == (BATCH, "payroll_nov.xlsx", "c" * 64)
-    assert i.ledger == str(built.path.resolve()) and i.started_at is not None and i.finished_at is None
+    assert i.ledger == str(built.path.resolve())
+    assert i.started_at is not None and i.finished_at is None
     assert [line["row"] for line in report.in_flight] == [6, 7]
     groups = {(g.state, g.reason): g for g in report.failures}
     money = groups[("FAILED", f"payout FAILED: {NO_MONEY}")]
