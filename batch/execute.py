@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
 
 DEFAULT_WAIT = 300.0
+MAX_STEPS = 8  # recipient, session (renewed a few times), submit
 MAX_DEFERRALS = 3  # pre-send calls still failing after the client's retries: then stop
 
 
@@ -296,8 +297,11 @@ class Runner:
 
     async def _pay(self, row_id: int) -> None:
         """Take one row as far as execute; the monitor does the rest."""
+        margin = timedelta(seconds=self.options.session_margin)
         try:
-            while self.stopped is None:
+            for _ in range(MAX_STEPS):
+                if self.stopped is not None:
+                    return
                 row = self.ledger.row(row_id)
                 assert row is not None
                 attempt = row.current_attempt
@@ -305,18 +309,21 @@ class Runner:
                     row.state,
                     now=self.ledger.clock(),
                     session_expires_at=attempt.session_expires_at if attempt else None,
-                    session_margin=timedelta(seconds=self.options.session_margin),
+                    session_margin=margin,
                 )
                 if action is Action.ENSURE_RECIPIENT:
                     account = await self._recipient_account(row)
                     self.ledger.mark_recipient_ready(row.id, payout_account_id=account)
                 elif action is Action.OPEN_SESSION:
                     await self._open_session(row)
+                    # Just opened: submit now, however short the session's life (no margin).
+                    margin = timedelta(0)
                 elif action is Action.SUBMIT:
                     await self._submit(row)
                     return
                 else:
                     return
+            self.say(f"row {row_id}: its session keeps expiring before submit; left for later")
         except (errors.ForbiddenError, errors.AuthError) as exc:
             self.stop(f"{type(exc).__name__}: {exc}")
         except errors.ApiError as exc:
