@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -44,6 +45,9 @@ def exit_code_for(exc: errors.BatchError) -> int:
 def fail(exc: errors.BatchError) -> NoReturn:
     """Print one clear line to stderr and exit with the error's code."""
     click.echo(f"paybatch: error: {exc}", err=True)
+    log = logging.getLogger("paybatch")
+    if log.hasHandlers():  # a --log-file; else logging's last resort would repeat it on stderr
+        log.error("error (exit %d): %s", exit_code_for(exc), exc)
     sys.exit(exit_code_for(exc))
 
 
@@ -247,3 +251,4 @@ def validate(
 
 # The paying commands live in their own module; importing it registers them on `main`.
 from batch import cli_payouts as _cli_payouts  # noqa: E402,F401
+from batch import cli_report as _cli_report  # noqa: E402,F401  (status, report, --log-file)

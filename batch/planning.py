@@ -123,7 +123,7 @@ async def plan_sheet(
         found = ledger.batch_by_id(batch_id)
         assert found is not None
         batch = found
-    unroutable = await _predict(ledger, api, batch.id, rows, concurrency=concurrency)
+    unroutable = await predict_batch(ledger, api, batch.id, rows, concurrency=concurrency)
     return plan_result(ledger, batch, created=created, unroutable=unroutable)
 
 
@@ -144,7 +144,7 @@ def plan_result(
     )
 
 
-async def _predict(
+async def predict_batch(
     ledger: Ledger, api: Any, batch_id: int, sheet_rows: list[Any], *, concurrency: int
 ) -> list[str]:
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones."""

@@ -1,0 +1,144 @@
+"""The reading commands of the CLI: `status` and `report` (ledger only, no network)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batch import errors
+from batch.cli import EXIT_OK, handle_errors, main
+from batch.config import DEFAULT_LEDGER, ENV_LEDGER
+from batch.ledger import Ledger
+from batch.logs import log_file_option
+from batch.progress import console_for
+
+
+def add_log_file_option(command: click.Command) -> None:
+    """Give a command (or the group) --log-file unless it has it already."""
+    if not any(p.name == "log_file" for p in command.params):
+        log_file_option(command)
+
+
+# `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`, for every
+# command registered so far (plan, run, reconcile, validate, sandbox) — cron's usual spelling.
+add_log_file_option(main)
+for _command in list(main.commands.values()):
+    add_log_file_option(_command)
+
+
+def ledger_option(func: Any) -> Any:
+    """--ledger PATH (env PAYBATCH_LEDGER) of an existing ledger."""
+    return click.option(
+        "--ledger", type=click.Path(path_type=Path, dir_okay=False), envvar=ENV_LEDGER,
+        default=DEFAULT_LEDGER, show_default=True, help="The ledger file (SQLite).",
+    )(func)
+
+
+def open_existing(path: Path) -> Ledger:
+    """The ledger at `path`; reading commands never create one."""
+    if not path.is_file():
+        raise errors.InputError(
+            f"{path}: no ledger here; pass --ledger or set {ENV_LEDGER} (a batch is recorded "
+            "by `paybatch plan` or `paybatch run`)"
+        )
+    return Ledger(path)
+
+
+def _batch_id(ledger: Ledger, name: str) -> int:
+    batch = ledger.batch_by_name(name)
+    if batch is None:
+        known = ", ".join(s.batch.name for s in ledger.batches()[:5]) or "none yet"
+        raise errors.InputError(f"{name}: no such batch in {ledger.path} (batches: {known})")
+    return batch.id
+
+
+@main.command()
+@click.argument("batch_name", metavar="[BATCH]", required=False)
+@ledger_option
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
+@log_file_option
+@handle_errors
+def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
+    """Show where batches stand: rows per state and money paid, pending and failed.
+
+    Without BATCH, lists every batch in the ledger (exit 0). With BATCH, shows it in detail
+    and exits as a run of it would: 0 all completed, 3 some FAILED, 4 rows in flight or
+    not sent yet.
+
+    \b
+    Example:
+      paybatch status
+      paybatch status payroll-2026-11 --json
+    """
+    from batch.render import render_status_batch, render_status_list
+    from batch.report_files import load_report
+    from batch.status import status_batch_json, status_list_json
+
+    with open_existing(ledger) as book:
+        if batch_name is None:
+            summaries = book.batches()
+            if json_output:
+                click.echo(json.dumps(status_list_json(summaries, str(ledger))))
+            else:
+                render_status_list(console_for(sys.stdout), summaries, str(ledger))
+            sys.exit(EXIT_OK)
+        batch_id = _batch_id(book, batch_name)
+        summary = book.summary(batch_id)
+        assert summary is not None
+        report = load_report(book, batch_id)
+    if json_output:
+        click.echo(json.dumps(status_batch_json(summary, report)))
+    else:
+        render_status_batch(console_for(sys.stdout), summary, report)
+    sys.exit(report.exit_code)
+
+
+def _check_out(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    from batch.report_files import FORMATS
+
+    if value is not None and value.suffix.lower() not in FORMATS:
+        raise click.BadParameter(f"{value}: the file name must end in .xlsx, .csv or .json")
+    return value
+
+
+@main.command()
+@click.argument("batch_name", metavar="BATCH")
+@click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              callback=_check_out,
+              help="Report file: .xlsx, .csv or .json  [default: BATCH.report.xlsx beside "
+                   "the ledger]")
+@ledger_option
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
+@log_file_option
+@handle_errors
+def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -> None:
+    """Write the reconciliation report of a batch: every row, attempts, and totals.
+
+    The format follows the file name: .xlsx (Summary with a chart, Payouts, Attempts
+    sheets), .csv (payouts, plus .summary.csv and .attempts.csv beside it) or .json.
+    Exits 0 once the report is written, whatever the batch's situation.
+
+    \b
+    Example:
+      paybatch report payroll-2026-11 --out payroll-2026-11.xlsx
+      paybatch report payroll-2026-11 --out /srv/finance/payroll-2026-11.csv
+    """
+    from batch.report_files import load_report, safe_file_name, write_report
+
+    with open_existing(ledger) as book:
+        built = load_report(book, _batch_id(book, batch_name))
+    target = out or ledger.resolve().parent / f"{safe_file_name(batch_name)}.report.xlsx"
+    written = write_report(built, target)
+    if json_output:
+        click.echo(json.dumps({
+            "batch": built.identity.name, "files": [str(p) for p in written],
+            "counts": built.counts, "batch_exit_code": built.exit_code, "exit_code": EXIT_OK,
+        }))
+    else:
+        for path in written:
+            click.echo(str(path))
+    sys.exit(EXIT_OK)

@@ -1,0 +1,172 @@
+"""Rich rendering for people: status tables, the plan's totals and the end-of-run summary.
+
+Machines get JSON (batch.status, batch.summary); these functions only print to a Console.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from batch.ledger.records import BatchSummary
+from batch.report import BatchReport
+from batch.states import IN_FLIGHT, RowState
+from batch.status import NOT_SENT, Money, money_of
+
+if TYPE_CHECKING:
+    from batch.pipeline import PlanResult, RunReport
+
+STATE_STYLES = {
+    "COMPLETED": "green", "FAILED": "bold red", "UNKNOWN": "yellow", "SUBMITTING": "yellow",
+    "SUBMITTED": "yellow", "SKIPPED": "dim",
+}
+SITUATION_STYLES = {0: "green", 3: "bold red", 4: "yellow"}
+
+
+def _amount(value: Decimal) -> str:
+    """An exact amount with thousands separators, never via float."""
+    return f"{value:,}"
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    order = [s.value for s in RowState]
+    parts = [
+        f"[{STATE_STYLES[s]}]{s} {counts[s]}[/]" if s in STATE_STYLES else f"{s} {counts[s]}"
+        for s in order
+        if counts.get(s)
+    ]
+    return ", ".join(parts) or "no rows"
+
+
+def _counts_short(counts: dict[str, int]) -> str:
+    """Counts in the words of the status list: completed, failed, in flight, not sent, skipped."""
+    groups = {
+        "completed": counts.get("COMPLETED", 0),
+        "failed": counts.get("FAILED", 0),
+        "in flight": sum(counts.get(s.value, 0) for s in IN_FLIGHT),
+        "not sent": sum(counts.get(s.value, 0) for s in NOT_SENT),
+        "skipped": counts.get("SKIPPED", 0),
+    }
+    styles = {"completed": "green", "failed": "bold red", "in flight": "yellow"}
+    return "\n".join(
+        f"[{styles[k]}]{n} {k}[/]" if k in styles else f"{n} {k}" for k, n in groups.items() if n
+    ) or "no rows"
+
+
+def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledger: str) -> None:
+    """Every batch: name, created, rows, counts per state, money paid / pending / failed."""
+    if not summaries:
+        console.print(f"No batches in {ledger} yet. Start with: paybatch plan FILE")
+        return
+    table = Table(title=f"Batches in {ledger}", title_justify="left")
+    for header, justify in (("Batch", "left"), ("Created (UTC)", "left"), ("Rows", "right"),
+                            ("States", "left"), ("Currency", "left"), ("Paid", "right"),
+                            ("Pending", "right"), ("Failed", "right")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for s in summaries:
+        money: list[Money | None] = [*money_of(s)] or [None]
+        for i, m in enumerate(money):
+            first = i == 0
+            table.add_row(
+                escape(s.batch.name) if first else "",
+                f"{s.batch.created_at:%Y-%m-%d %H:%M}" if first else "",
+                str(s.total_rows) if first else "",
+                _counts_short(s.counts) if first else "",
+                m.currency if m else "",
+                _amount(m.paid) if m else "",
+                _amount(m.pending) if m else "",
+                _amount(m.failed) if m else "",
+            )
+    console.print(table)
+
+
+def render_status_batch(console: Console, summary: BatchSummary, report: BatchReport) -> None:
+    """One batch in detail: identity, situation, money, fees, failures, rows in flight."""
+    i = report.identity
+    style = SITUATION_STYLES.get(report.exit_code, "")
+    console.print(
+        f"[bold]{escape(i.name)}[/]  from {escape(i.source_file)}  (ledger {escape(i.ledger)})"
+    )
+    console.print(
+        f"created {i.created_at:%Y-%m-%d %H:%M} UTC"
+        + (f", started {i.started_at:%Y-%m-%d %H:%M}" if i.started_at else ", not started")
+        + (f", finished {i.finished_at:%Y-%m-%d %H:%M}" if i.finished_at else "")
+    )
+    console.print(f"[{style}]{report.situation}[/]  ({_counts_text(report.counts)})")
+
+    money = Table(title="Money", title_justify="left")
+    for header in ("Currency", "Paid", "In flight", "Not sent", "Failed"):
+        money.add_column(header, justify="left" if header == "Currency" else "right")
+    for m in money_of(summary):
+        money.add_row(m.currency, _amount(m.paid), _amount(m.in_flight), _amount(m.not_sent),
+                      _amount(m.failed))
+    console.print(money)
+
+    if report.fees:
+        fees = Table(title="Fees", title_justify="left")
+        for header in ("Currency", "Predicted (all rows)", "Predicted (completed)", "Charged",
+                       "Difference"):
+            fees.add_column(header, justify="left" if header == "Currency" else "right")
+        for f in report.fees:
+            fees.add_row(f.currency, _amount(f.predicted), _amount(f.predicted_completed),
+                         _amount(f.charged), _amount(f.difference))
+        console.print(fees)
+
+    for g in report.failures:
+        amounts = ", ".join(f"{c} {_amount(a)}" for c, a in sorted(g.amounts.items()))
+        rows = ", ".join(str(r) for r in g.rows)
+        paren = f" ({amounts})" if amounts else ""
+        console.print(
+            f"[{STATE_STYLES.get(g.state, 'red')}]{g.state}[/] {len(g.rows)} row(s){paren}: "
+            f"{escape(g.reason)}  [dim]rows {rows}[/]",
+            soft_wrap=True,
+        )
+    if report.in_flight:
+        console.print(f"[yellow]{len(report.in_flight)} row(s) in flight[/]: run "
+                      f"`paybatch reconcile {escape(i.name)}` to settle them")
+
+
+def render_plan(console: Console, plan: PlanResult) -> None:
+    """The totals a person confirms before paying: per currency payouts, fees, total debit."""
+    verb = "planned" if plan.created else "already planned"
+    console.print(
+        f"[bold]{escape(plan.batch.name)}[/] ({verb}, from {escape(plan.batch.source_file)})"
+    )
+    table = Table()
+    for header in ("Currency", "Rows", "Payouts", "Predicted fees", "Total debit", "Operators"):
+        right = header not in ("Currency", "Operators")
+        table.add_column(header, justify="right" if right else "left")
+    for cur, t in sorted(plan.totals.items()):
+        ops = escape(", ".join(f"{op} {n}" for op, n in sorted(t.operators.items())))
+        table.add_row(cur, str(t.rows), _amount(t.payouts), _amount(t.fees),
+                      f"[bold]{_amount(t.total_debit)}[/]", ops)
+    console.print(table)
+    console.print(f"rows: {_counts_text(plan.counts)}")
+    for problem in plan.unroutable:
+        console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
+
+
+def render_run(console: Console, report: RunReport, *, report_path: str | None = None) -> None:
+    """The end-of-run summary: where every row stands and what to do next."""
+    result, name = report.result, escape(report.plan.batch.name)
+    style = SITUATION_STYLES.get(result.exit_code, "")
+    console.print(f"[bold]{name}[/]: {_counts_text(result.counts)}")
+    if result.stopped:
+        console.print(f"[red]stopped starting new payouts:[/] {result.stopped}")
+    if result.in_flight:
+        console.print(f"[{style}]{result.in_flight} row(s) still in flight[/]: run "
+                      f"`paybatch reconcile {name}` later")
+    elif result.pending:
+        console.print(f"[{style}]{result.pending} row(s) not sent yet[/]: run again to continue")
+    if result.failed:
+        console.print(f"[bold red]{result.failed} row(s) FAILED[/]: see `paybatch status {name}`;"
+                      " pay them again with --retry-failed")
+    if not (result.in_flight or result.pending or result.failed):
+        console.print("[green]every row completed[/]")
+    if report_path:
+        console.print(f"report: {escape(report_path)}")

@@ -1,0 +1,316 @@
+"""Reconciliation report, shaping: ledger rows -> payout lines, attempt lines and a summary (pure).
+
+The files are written by `batch.report_files` (CSV, JSON, XLSX); this module only decides what
+they say. Money stays Decimal in the row's currency; times stay aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
+from batch.markets import CURRENCY_DECIMALS
+from batch.report_columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+from batch.states import IN_FLIGHT, AttemptOutcome, RowState
+
+__all__ = [
+    "ATTEMPT_COLUMNS", "PAYOUT_COLUMNS", "BatchIdentity", "BatchReport", "Column", "FeeTotal",
+    "Line", "ReasonGroup", "StateTotal", "Value", "build_report",
+]
+
+Line = dict[str, Value]
+
+
+@dataclass(frozen=True)
+class BatchIdentity:
+    """Which batch a report is about and where it came from."""
+
+    name: str
+    batch_id: int
+    source_file: str
+    content_hash: str
+    payout_set_hash: str
+    ledger: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    generated_at: datetime
+
+
+@dataclass(frozen=True)
+class StateTotal:
+    """Rows and money in one state and currency."""
+
+    state: str
+    currency: str
+    rows: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class FeeTotal:
+    """Fees in one currency: predicted for all payable rows; for completed ones, vs charged."""
+
+    currency: str
+    predicted: Decimal  # every row not skipped
+    predicted_completed: Decimal
+    charged: Decimal  # completed rows: what the API's amounts show was charged
+    difference: Decimal  # charged - predicted_completed
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Rows that FAILED (or were SKIPPED) for the same reason."""
+
+    state: str
+    reason: str
+    rows: tuple[int, ...]  # sheet row numbers
+    amounts: dict[str, Decimal]  # currency -> amount
+    currency_rows: dict[str, int]  # currency -> rows
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """Everything a reconciliation report says about one batch."""
+
+    identity: BatchIdentity
+    counts: dict[str, int]  # every state, in state-machine order, zeros included
+    totals: list[StateTotal]
+    fees: list[FeeTotal]
+    failures: list[ReasonGroup]
+    in_flight: list[Line]
+    payouts: list[Line] = field(repr=False)
+    attempts: list[Line] = field(repr=False)
+    exit_code: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows of the batch, skipped ones included."""
+        return sum(self.counts.values())
+
+    @property
+    def situation(self) -> str:
+        """Where the batch stands, in words."""
+        return situation(self.exit_code)
+
+
+def batch_exit_code(counts: dict[str, int]) -> int:
+    """DESIGN.md's exit code for a batch in this situation (0 done, 3 some FAILED, 4 not done)."""
+    from batch.execute import RunResult  # the one place this is decided
+
+    return RunResult(0, {s: n for s, n in counts.items() if n}, None).exit_code
+
+
+SITUATIONS = {
+    0: "every row completed",
+    3: "finished; some rows FAILED",
+    4: "rows still in flight or not yet sent: run again later",
+}
+
+
+def situation(exit_code: int) -> str:
+    """A batch's situation in words, from its exit code (DESIGN.md)."""
+    return SITUATIONS.get(exit_code, f"exit code {exit_code}")
+
+
+def exact(amount: Decimal, currency: str) -> Decimal:
+    """The amount shown with at least its currency's decimals (adds zeros, never rounds)."""
+    places = CURRENCY_DECIMALS.get(currency)
+    exponent = amount.as_tuple().exponent
+    if places is None or not isinstance(exponent, int) or exponent <= -places:
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def actual_fee(attempt: AttemptRecord | None) -> Decimal | None:
+    """What a completed attempt was charged: its fee, else payer minus payee (same currency)."""
+    if attempt is None or attempt.outcome is not AttemptOutcome.COMPLETED:
+        return None
+    if attempt.fee is not None:
+        return attempt.fee
+    if (
+        attempt.payer_amount is not None
+        and attempt.payee_amount is not None
+        and attempt.payer_currency == attempt.payee_currency
+    ):
+        return attempt.payer_amount - attempt.payee_amount
+    return None
+
+
+def _deciding_attempt(row: RowRecord) -> AttemptRecord | None:
+    completed = [a for a in row.attempts if a.outcome is AttemptOutcome.COMPLETED]
+    return completed[-1] if completed else row.current_attempt
+
+
+def _problems_text(row: RowRecord) -> str | None:
+    if not row.problems:
+        return None
+    return "; ".join(
+        f"{p.get('column') or 'row'}: {p.get('message', '')}".strip() for p in row.problems
+    )
+
+
+def payout_line(row: RowRecord) -> Line:
+    """One report line for one sheet row."""
+    attempt = _deciding_attempt(row)
+    fee = actual_fee(attempt)
+    predicted = row.predicted_fee
+    return {
+        "row": row.sheet_row,
+        "name": row.name,
+        "phone": row.phone,
+        "external_id": row.external_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "country": row.country,
+        "operator": row.operator,
+        "state": row.state.value,
+        "failure_reason": row.failure_reason,
+        "attempts": sum(1 for a in row.attempts if a.submitted_at is not None),
+        "reference_ids": " ".join(a.reference_id for a in row.attempts if a.submitted_at) or None,
+        "provider_transaction_id": attempt.provider_transaction_id if attempt else None,
+        "api_status": attempt.api_status if attempt else None,
+        "payer_amount": attempt.payer_amount if attempt else None,
+        "payer_currency": attempt.payer_currency if attempt else None,
+        "payee_amount": attempt.payee_amount if attempt else None,
+        "payee_currency": attempt.payee_currency if attempt else None,
+        "predicted_fee": predicted,
+        "actual_fee": fee,
+        "fee_difference": fee - predicted if fee is not None and predicted is not None else None,
+        "fee_currency": row.fee_currency or (attempt.payer_currency if attempt else None),
+        "gateway_message": attempt.gateway_message if attempt else None,
+        "wallet_message": attempt.wallet_message if attempt else None,
+        "execute_error": attempt.execute_error if attempt else None,
+        "submitted_at": attempt.submitted_at if attempt else None,
+        "settled_at": attempt.settled_at if attempt else None,
+        "updated_at": row.updated_at,
+        "method": row.method,
+        "provider": row.provider,
+        "email": row.email,
+        "note": row.note,
+        "problems": _problems_text(row),
+    }
+
+
+def attempt_lines(row: RowRecord) -> list[Line]:
+    """One line per attempt of a row (attempts prepared but never sent are left out)."""
+    return [
+        {
+            "row": row.sheet_row,
+            "name": row.name,
+            "attempt_no": a.attempt_no,
+            "reference_id": a.reference_id,
+            "previous_reference_id": a.previous_reference_id,
+            "outcome": a.outcome.value if a.outcome else None,
+            "api_status": a.api_status,
+            "provider_transaction_id": a.provider_transaction_id,
+            "payer_amount": a.payer_amount,
+            "payer_currency": a.payer_currency,
+            "payee_amount": a.payee_amount,
+            "payee_currency": a.payee_currency,
+            "fee": actual_fee(a),
+            "session_id": a.session_id,
+            "payout_account_id": a.payout_account_id,
+            "gateway_message": a.gateway_message,
+            "wallet_message": a.wallet_message,
+            "execute_error": a.execute_error,
+            "created_at": a.created_at,
+            "submitted_at": a.submitted_at,
+            "settled_at": a.settled_at,
+        }
+        for a in row.attempts
+        if a.submitted_at is not None
+    ]
+
+
+def state_totals(rows: Sequence[RowRecord]) -> list[StateTotal]:
+    """Rows and money per state and currency, in state-machine order (exact sums)."""
+    count: Counter[tuple[str, str]] = Counter()
+    money: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for r in rows:
+        if r.currency is None or r.amount is None:
+            continue  # SKIPPED rows have no valid amount
+        key = (r.state.value, r.currency)
+        count[key] += 1
+        money[key] += r.amount
+    order = {s.value: i for i, s in enumerate(RowState)}
+    return [
+        StateTotal(state, cur, count[(state, cur)], exact(money[(state, cur)], cur))
+        for state, cur in sorted(count, key=lambda k: (order[k[0]], k[1]))
+    ]
+
+
+def fee_totals(rows: Sequence[RowRecord]) -> list[FeeTotal]:
+    """Fees per currency: predicted for payable rows; predicted vs charged for completed rows."""
+    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for r in rows:
+        if r.state is RowState.SKIPPED or r.predicted_fee is None or r.fee_currency is None:
+            continue
+        per = sums[r.fee_currency]
+        per["predicted"] += r.predicted_fee
+        if r.state is RowState.COMPLETED:
+            per["predicted_completed"] += r.predicted_fee
+            per["charged"] += actual_fee(_deciding_attempt(r)) or Decimal(0)
+    return [
+        FeeTotal(
+            currency=cur,
+            predicted=exact(s["predicted"], cur),
+            predicted_completed=exact(s["predicted_completed"], cur),
+            charged=exact(s["charged"], cur),
+            difference=exact(s["charged"] - s["predicted_completed"], cur),
+        )
+        for cur, s in sorted(sums.items())
+    ]
+
+
+def reason_groups(rows: Sequence[RowRecord]) -> list[ReasonGroup]:
+    """FAILED and SKIPPED rows grouped by reason, largest group first."""
+    groups: dict[tuple[str, str], list[RowRecord]] = defaultdict(list)
+    for r in rows:
+        if r.state in (RowState.FAILED, RowState.SKIPPED):
+            groups[(r.state.value, r.failure_reason or "no reason recorded")].append(r)
+    result = []
+    for (state, reason), members in groups.items():
+        amounts: dict[str, Decimal] = defaultdict(Decimal)
+        per_currency: Counter[str] = Counter()
+        for m in members:
+            if m.amount is not None and m.currency is not None:
+                amounts[m.currency] += m.amount
+                per_currency[m.currency] += 1
+        result.append(
+            ReasonGroup(
+                state, reason, tuple(m.sheet_row for m in members),
+                {c: exact(a, c) for c, a in amounts.items()}, dict(per_currency),
+            )
+        )
+    return sorted(result, key=lambda g: (g.state != "FAILED", -len(g.rows), g.reason))
+
+
+def build_report(
+    summary: BatchSummary, rows: Sequence[RowRecord], *, ledger: Path, generated_at: datetime
+) -> BatchReport:
+    """The report of one batch from what the ledger holds (pure)."""
+    b = summary.batch
+    counts = {s.value: 0 for s in RowState}
+    for r in rows:
+        counts[r.state.value] += 1
+    lines = [payout_line(r) for r in rows]
+    return BatchReport(
+        identity=BatchIdentity(
+            b.name, b.id, b.source_file, b.content_hash, b.payout_set_hash, str(ledger),
+            b.created_at, b.started_at, b.finished_at, generated_at,
+        ),
+        counts=counts,
+        totals=state_totals(rows),
+        fees=fee_totals(rows),
+        failures=reason_groups(rows),
+        in_flight=[line for line, r in zip(lines, rows, strict=True) if r.state in IN_FLIGHT],
+        payouts=lines,
+        attempts=[line for r in rows for line in attempt_lines(r)],
+        exit_code=batch_exit_code(counts),
+    )

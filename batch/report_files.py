@@ -1,0 +1,249 @@
+"""Reconciliation report, files: read a batch from the ledger, write it as CSV, JSON or XLSX.
+
+The I/O edge of `batch.report`: one function per format, each writing atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from batch import errors
+from batch.ledger import Ledger
+from batch.ledger.core import utc_now
+from batch.report import (
+    ATTEMPT_COLUMNS,
+    PAYOUT_COLUMNS,
+    BatchReport,
+    Column,
+    Line,
+    Value,
+    build_report,
+)
+
+FORMATS = (".xlsx", ".csv", ".json")
+
+# Spreadsheet apps run cells starting with these as formulas (OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """A text cell that no spreadsheet will run as a formula: a leading quote when needed."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def load_report(ledger: Ledger, batch: str | int, *, now: datetime | None = None) -> BatchReport:
+    """The report of a batch (by name, or by id) as the ledger holds it now."""
+    record = ledger.batch_by_id(batch) if isinstance(batch, int) else ledger.batch_by_name(batch)
+    if record is None:
+        raise errors.InputError(f"{batch}: no such batch in {ledger.path}")
+    summary = ledger.summary(record.id)
+    assert summary is not None
+    return build_report(
+        summary, ledger.rows(record.id), ledger=ledger.path.resolve(),
+        generated_at=now or utc_now(),
+    )
+
+
+def report_format(path: Path) -> str:
+    """The format a report path asks for, from its extension."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise errors.InputError(
+            f"{path}: unknown report format {suffix or '(none)'!r}; use .xlsx, .csv or .json"
+        )
+    return suffix
+
+
+def write_report(report: BatchReport, path: Path) -> list[Path]:
+    """Write the report in the format its extension names; return every file written."""
+    suffix = report_format(path)
+    if suffix == ".xlsx":
+        from batch.report_xlsx import write_xlsx
+
+        with _atomic(path) as tmp:
+            write_xlsx(report, tmp)
+        return [path]
+    if suffix == ".json":
+        with _atomic(path) as tmp:
+            tmp.write_text(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+        return [path]
+    return write_csv(report, path)
+
+
+def write_run_report(ledger: Ledger, batch_id: int, *, directory: Path | None = None) -> Path:
+    """The engine's end-of-run report: `<batch>.report.xlsx` next to the ledger; its path."""
+    report = load_report(ledger, batch_id)
+    folder = directory or ledger.path.resolve().parent
+    path = folder / f"{safe_file_name(report.identity.name)}.report.xlsx"
+    write_report(report, path)
+    return path
+
+
+def safe_file_name(name: str) -> str:
+    """A batch name made safe as a file name."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return cleaned or "batch"
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def report_json(report: BatchReport) -> dict[str, object]:
+    """The whole report as one JSON object (amounts as exact decimal strings)."""
+    return {
+        "summary": summary_json(report),
+        "payouts": [line_json(line) for line in report.payouts],
+        "attempts": [line_json(line) for line in report.attempts],
+    }
+
+
+def summary_json(report: BatchReport) -> dict[str, Any]:
+    """The summary part of a report as JSON-ready values (amounts as exact decimal strings)."""
+    i = report.identity
+    return {
+        "batch": i.name,
+        "batch_id": i.batch_id,
+        "source_file": i.source_file,
+        "content_hash": i.content_hash,
+        "payout_set_hash": i.payout_set_hash,
+        "ledger": i.ledger,
+        "created_at": _iso(i.created_at),
+        "started_at": _iso(i.started_at),
+        "finished_at": _iso(i.finished_at),
+        "generated_at": _iso(i.generated_at),
+        "rows": report.rows,
+        "counts": report.counts,
+        "exit_code": report.exit_code,
+        "situation": report.situation,
+        "totals": [
+            {"state": t.state, "currency": t.currency, "rows": t.rows, "amount": str(t.amount)}
+            for t in report.totals
+        ],
+        "fees": [
+            {
+                "currency": f.currency, "predicted": str(f.predicted),
+                "predicted_completed": str(f.predicted_completed), "charged": str(f.charged),
+                "difference": str(f.difference),
+            }
+            for f in report.fees
+        ],
+        "failures": [
+            {
+                "state": g.state, "reason": g.reason, "rows": list(g.rows),
+                "amounts": {c: str(a) for c, a in sorted(g.amounts.items())},
+            }
+            for g in report.failures
+        ],
+        "in_flight": [line_json(line) for line in report.in_flight],
+    }
+
+
+def line_json(line: Line) -> dict[str, Any]:
+    """A report line with Decimals as strings and times as ISO text."""
+    return {k: _json_value(v) for k, v in line.items()}
+
+
+def _json_value(value: Value) -> str | int | None:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def write_csv(report: BatchReport, path: Path) -> list[Path]:
+    """Payouts to PATH, plus `<stem>.summary.csv` and `<stem>.attempts.csv` beside it."""
+    summary_path = path.with_name(f"{path.stem}.summary.csv")
+    attempts_path = path.with_name(f"{path.stem}.attempts.csv")
+    for target, frame in (
+        (path, lines_frame(report.payouts, PAYOUT_COLUMNS)),
+        (summary_path, summary_frame(report)),
+        (attempts_path, lines_frame(report.attempts, ATTEMPT_COLUMNS)),
+    ):
+        with _atomic(target) as tmp:
+            # A BOM so Excel reads the names' accents as UTF-8.
+            frame.write_csv(tmp, include_bom=True)
+    return [path, summary_path, attempts_path]
+
+
+def lines_frame(lines: Sequence[Line], columns: Sequence[Column]) -> pl.DataFrame:
+    """Report lines as a frame of text columns (exact amounts, neutralised text, ISO times)."""
+    data = {c.header: [_cell_text(line.get(c.key), c) for line in lines] for c in columns}
+    return pl.DataFrame(data, schema={c.header: pl.String for c in columns})
+
+
+def _cell_text(value: object, column: Column) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return neutralise(text) if column.kind == "text" else text
+
+
+def summary_frame(report: BatchReport) -> pl.DataFrame:
+    """The summary as long-form rows: section, item, currency, rows, value."""
+    rows: list[tuple[str, str, str | None, int | None, str | None]] = []
+    for key, value in summary_json(report).items():
+        if isinstance(value, str | int) or value is None:
+            rows.append(("batch", key, None, None, None if value is None else str(value)))
+    rows += [("state", s, None, n, None) for s, n in report.counts.items()]
+    rows += [("money", t.state, t.currency, t.rows, str(t.amount)) for t in report.totals]
+    for f in report.fees:
+        rows += [
+            ("fees", "predicted (all rows)", f.currency, None, str(f.predicted)),
+            ("fees", "predicted (completed rows)", f.currency, None, str(f.predicted_completed)),
+            ("fees", "charged (completed rows)", f.currency, None, str(f.charged)),
+            ("fees", "difference (charged - predicted)", f.currency, None, str(f.difference)),
+        ]
+    for g in report.failures:
+        if not g.amounts:
+            rows.append((g.state, g.reason, None, len(g.rows), None))
+        for currency, amount in sorted(g.amounts.items()):
+            rows.append((g.state, g.reason, currency, g.currency_rows[currency], str(amount)))
+    headers = ("section", "item", "currency", "rows", "value")
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(headers)
+    text = {h: [_neutral(v) for v in col] for h, col in zip(headers, cols, strict=True)}
+    text["rows"] = [None if v is None else str(v) for v in cols[3]]
+    return pl.DataFrame(text, schema={h: pl.String for h in headers})
+
+
+def _neutral(value: object) -> str | None:
+    return None if value is None else neutralise(str(value))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path`, moved over it only once it was written completely."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o600)  # reports name people and amounts: owner-only, like the ledger
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+

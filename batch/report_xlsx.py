@@ -1,0 +1,191 @@
+"""Reconciliation report as an Excel workbook: Summary (with a chart), Payouts, Attempts.
+
+Amounts are written as exact numbers with their currency's decimals; every text cell is
+neutralised against formula injection; times are UTC (Excel has no time zones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from batch.markets import CURRENCY_DECIMALS
+from batch.report import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report_files import neutralise
+
+TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+TITLE_FONT = Font(bold=True, size=14)
+SECTION_FONT = Font(bold=True, size=12)
+# Whole-row highlights on the Payouts sheet: what needs a person's attention.
+STATE_FILLS = {
+    "FAILED": PatternFill("solid", fgColor="FFC7CE"),
+    "UNKNOWN": PatternFill("solid", fgColor="FFEB9C"),
+    "SUBMITTING": PatternFill("solid", fgColor="FFEB9C"),
+    "SUBMITTED": PatternFill("solid", fgColor="FFEB9C"),
+}
+
+
+def money_format(currency: str | None) -> str:
+    """Excel number format for an amount in this currency (2 dp USD/LRD, 0 dp RWF)."""
+    if currency is None or currency not in CURRENCY_DECIMALS:
+        return "General"
+    places = CURRENCY_DECIMALS[currency]
+    return "#,##0" + ("." + "0" * places if places else "")
+
+
+def write_xlsx(report: BatchReport, path: Path) -> None:
+    """Write the workbook to `path`."""
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Summary"
+    _summary_sheet(summary, report)
+    _table_sheet(book.create_sheet("Payouts"), PAYOUT_COLUMNS, report.payouts, highlight=True)
+    _table_sheet(book.create_sheet("Attempts"), ATTEMPT_COLUMNS, report.attempts, highlight=False)
+    book.save(path)
+
+
+def _put(
+    cell: Cell | MergedCell, value: Value, *, currency: str | None = None, money: bool = False
+) -> None:
+    """Write one value: text neutralised, amounts exact, times as naive UTC."""
+    if isinstance(value, str):
+        cell.value = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.data_type = "s"
+    elif isinstance(value, datetime):
+        cell.value = value.astimezone(UTC).replace(tzinfo=None)
+        cell.number_format = TIME_FORMAT
+    else:
+        cell.value = value  # int, Decimal (written as its exact text) or None
+        if money and isinstance(value, Decimal):
+            cell.number_format = money_format(currency)
+
+
+def _table_sheet(
+    sheet: Worksheet, columns: Sequence[Column], lines: Sequence[Line], *, highlight: bool
+) -> None:
+    for j, column in enumerate(columns, start=1):
+        head = sheet.cell(row=1, column=j, value=column.header)
+        head.font, head.fill = HEADER_FONT, HEADER_FILL
+        sheet.column_dimensions[get_column_letter(j)].width = column.width
+    for i, line in enumerate(lines, start=2):
+        fill = STATE_FILLS.get(str(line.get("state"))) if highlight else None
+        for j, column in enumerate(columns, start=1):
+            cell = sheet.cell(row=i, column=j)
+            currency = line.get(column.currency_key) if column.currency_key else None
+            _put(
+                cell, line.get(column.key), money=column.kind == "money",
+                currency=currency if isinstance(currency, str) else None,
+            )
+            if fill is not None:
+                cell.fill = fill
+    sheet.freeze_panes = "A2"
+    last = get_column_letter(len(columns))
+    sheet.auto_filter.ref = f"A1:{last}{max(1, len(lines) + 1)}"
+
+
+class _Writer:
+    """Writes the Summary sheet top to bottom."""
+
+    def __init__(self, sheet: Worksheet) -> None:
+        self.sheet = sheet
+        self.row = 1
+
+    def line(self, *values: Value, currency: str | None = None, font: Font | None = None) -> int:
+        for j, value in enumerate(values, start=1):
+            cell = self.sheet.cell(row=self.row, column=j)
+            _put(cell, value, currency=currency, money=isinstance(value, Decimal))
+            if font is not None:
+                cell.font = font
+        self.row += 1
+        return self.row - 1
+
+    def header(self, *titles: str) -> None:
+        for j, title in enumerate(titles, start=1):
+            cell = self.sheet.cell(row=self.row, column=j, value=title)
+            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        self.row += 1
+
+    def section(self, title: str) -> None:
+        self.row += 1
+        self.line(title, font=SECTION_FONT)
+
+
+def _summary_sheet(sheet: Worksheet, report: BatchReport) -> None:
+    i = report.identity
+    w = _Writer(sheet)
+    w.line(f"Reconciliation report: {i.name}", font=TITLE_FONT)
+    for label, value in (
+        ("Batch", i.name), ("Batch id", i.batch_id), ("Source file", i.source_file),
+        ("Content hash", i.content_hash), ("Ledger", i.ledger),
+        ("Created (UTC)", i.created_at), ("Started (UTC)", i.started_at),
+        ("Finished (UTC)", i.finished_at), ("Report generated (UTC)", i.generated_at),
+        ("Rows", report.rows), ("Situation", report.situation),
+    ):
+        w.line(label, value)
+
+    w.section("Outcome")
+    w.header("State", "Rows")
+    first = w.row
+    shown = [(s, n) for s, n in report.counts.items() if n]
+    for state, n in shown:
+        w.line(state, n)
+    if shown:
+        _outcome_chart(sheet, first, w.row - 1)
+
+    w.section("Money by state and currency")
+    w.header("State", "Currency", "Rows", "Amount")
+    for t in report.totals:
+        w.line(t.state, t.currency, t.rows, t.amount, currency=t.currency)
+
+    w.section("Fees (predicted vs charged)")
+    w.header("Currency", "Predicted, all rows", "Predicted, completed rows", "Charged",
+             "Difference")
+    for f in report.fees:
+        w.line(f.currency, f.predicted, f.predicted_completed, f.charged, f.difference,
+               currency=f.currency)
+
+    w.section("Failed and skipped rows by reason")
+    w.header("State", "Reason", "Rows", "Currency", "Amount", "Sheet rows")
+    for g in report.failures:
+        sheet_rows = ", ".join(str(r) for r in g.rows)
+        if not g.amounts:
+            w.line(g.state, g.reason, len(g.rows), None, None, sheet_rows)
+        for currency, amount in sorted(g.amounts.items()):
+            w.line(g.state, g.reason, g.currency_rows[currency], currency, amount, sheet_rows,
+                   currency=currency)
+
+    w.section("Rows still in flight (run `paybatch reconcile` to settle them)")
+    w.header("Row", "Name", "State", "Reference IDs tried", "Amount", "Currency")
+    for line in report.in_flight:
+        cur = line.get("currency")
+        w.line(line["row"], line["name"], line["state"], line["reference_ids"], line["amount"],
+               cur, currency=cur if isinstance(cur, str) else None)
+
+    for letter, width in zip("ABCDEF", (30, 44, 24, 16, 16, 30), strict=True):
+        sheet.column_dimensions[letter].width = width
+
+
+def _outcome_chart(sheet: Worksheet, first: int, last: int) -> None:
+    """A bar chart of rows per state, beside the identity block."""
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Rows by outcome"
+    chart.legend = None
+    chart.y_axis.title = "Rows"
+    values = Reference(sheet, min_col=2, min_row=first - 1, max_row=last)
+    chart.add_data(values, titles_from_data=True)
+    chart.set_categories(Reference(sheet, min_col=1, min_row=first, max_row=last))
+    chart.height, chart.width = 7.5, 14
+    sheet.add_chart(chart, "H2")

@@ -1,0 +1,45 @@
+"""Every command reads well in --help and shows an example (STYLE.md 15)."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from batch.cli import main
+
+COMMANDS = sorted(main.commands)
+
+
+def test_group_help_lists_commands_and_example() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output and "paybatch" in result.output
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_has_help_with_an_example(name: str) -> None:
+    command = main.commands[name]
+    assert isinstance(command, click.Command) and command.help
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    text = result.output
+    assert "Example:" in text and f"paybatch {name}" in text
+
+
+@pytest.mark.parametrize("name", ["status", "report"])
+def test_every_option_of_the_reading_commands_is_explained(name: str) -> None:
+    for param in main.commands[name].params:
+        if isinstance(param, click.Option) and not param.hidden:
+            assert param.help, f"{name} {param.opts} has no help text"
+
+
+def test_report_and_status_are_registered() -> None:
+    assert {"status", "report"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_takes_a_log_file(name: str) -> None:
+    assert any(p.name == "log_file" for p in main.commands[name].params)
