@@ -212,3 +212,69 @@ def test_status_of_an_unknown_reference_is_not_found_whatever_the_code(answer: A
     with pytest.raises(errors.NotFoundError) as caught:
         status_answer(answer)
     assert caught.value.reference_id == REF
+
+
+# --- 429 and 5xx ---------------------------------------------------------------------------
+
+
+def _http_date(seconds_from_now: float) -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "least", "most"),
+    [(None, 0.2, 5.0), ("2", 2.0, 5.0), ("86400", 10.0, 61.0), ("http-date-5", 3.0, 8.0),
+     ("http-date-1e6", 10.0, 61.0), ("soon", 0.2, 5.0)],
+)
+def test_429_waits_are_honoured_but_capped(
+    retry_after: str | None, least: float, most: float
+) -> None:
+    fake = FakeDollr()
+    clock = VirtualClock()
+    headers = {}
+    if retry_after is not None:
+        headers["Retry-After"] = (
+            _http_date(float(retry_after.removeprefix("http-date-")))
+            if retry_after.startswith("http-date-") else retry_after
+        )
+    fake.script(STATUS, httpx.Response(429, headers=headers, text=""))
+
+    async def go() -> float:
+        async with make_client(fake, clock) as api:
+            await api.auth.token()
+            t0 = clock()
+            await api.payout_status(REF)
+            await api.payout_status(REF)  # the shared pause is over too
+            return clock() - t0
+
+    waited = run(go())
+    assert least <= waited <= most
+    assert len(fake.sent(STATUS)) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(502, text="<html><body>Bad Gateway</body></html>"),
+     httpx.Response(503, content=b""), httpx.Response(500, json={"error": "boom"})],
+    ids=["html", "empty", "other-json"],
+)
+def test_server_errors_with_any_body_are_retried_reads(answer: httpx.Response) -> None:
+    execution = status_answer(answer)  # scripted once; the retry gets the real answer
+    assert execution.is_completed
+
+
+def test_forbidden_and_unauthorized_bodies_of_either_shape() -> None:
+    fake = FakeDollr()
+    fake.script(STATUS, httpx.Response(403, json={"detail": "Merchant is not verified"}))
+    fake.script(STATUS, httpx.Response(401, json={"detail": "Not authenticated"}),
+                httpx.Response(401, text="Unauthorized"))
+
+    async def go(expected: type[Exception]) -> None:
+        async with make_client(fake) as api:
+            with pytest.raises(expected):
+                await api.payout_status(REF)
+
+    run(go(errors.ForbiddenError))
+    run(go(errors.AuthError))
