@@ -278,3 +278,25 @@ def test_forbidden_and_unauthorized_bodies_of_either_shape() -> None:
 
     run(go(errors.ForbiddenError))
     run(go(errors.AuthError))
+
+
+def test_execute_resent_after_401_and_answered_duplicate_is_rejected_once_not_resent() -> None:
+    # A server that calls the resent execution a duplicate (REFERENCE §8.3): the client
+    # surfaces a 422 (the runner then settles it by status, never by another POST).
+    fake = FakeDollr()
+    execute = "POST /v1/executions/payout"
+    duplicate = {"detail": [{"loc": ["body", "reference_id"], "msg": "duplicate reference_id",
+                             "type": "value_error"}]}
+    fake.script(execute, httpx.Response(401, json={"detail": "Could not validate credentials"}),
+                httpx.Response(422, json=duplicate))
+
+    async def go() -> None:
+        async with make_client(fake) as api:
+            with pytest.raises(errors.ApiValidationError) as caught:
+                await api.execute_payout(session_id=4411, payout_account_id=902, reference_id=REF)
+            assert "duplicate" in str(caught.value)
+
+    run(go())
+    sent = fake.sent(execute)
+    assert len(sent) == 2 and sent[0].content == sent[1].content  # same body, same reference_id
+    assert len(fake.sent(TOKEN)) == 2  # one refresh
