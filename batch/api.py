@@ -417,9 +417,23 @@ class ApiClient:
         )
 
     async def payout_status(self, reference_id: str) -> Execution:
-        """Where a payout stands; NotFoundError when the API has no such reference_id."""
+        """Where a payout stands; NotFoundError when the API has no such reference_id.
+
+        Not-found is undefined on status (REFERENCE §7.9): a 422 or other 4xx for our own
+        UUID means the same as a 404. The monitor trusts either only after its grace window.
+        """
         path = f"/v1/status/payout/{quote(reference_id, safe='')}"
-        return await self._call(Execution, "GET", path, safe=True, reference_id=reference_id)
+        try:
+            return await self._call(Execution, "GET", path, safe=True, reference_id=reference_id)
+        except errors.ApiValidationError as exc:
+            raise errors.NotFoundError(
+                str(exc),
+                status=exc.status,
+                endpoint=exc.endpoint,
+                detail=exc.detail,
+                request_id=exc.request_id,
+                reference_id=reference_id,
+            ) from exc
 
 
 class _RawProviderInfo(ProviderInfo):

@@ -8,13 +8,17 @@ writes each Decimal as a JSON number digit for digit.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED"})
+KNOWN_STATUSES = frozenset({"PENDING", "PROCESSING", *TERMINAL_STATUSES})
+# A session answer without a usable expiry: assume the documented example's 15 minutes
+# (REFERENCE §3.6.1); a longer guess only delays trusting a not-found (§4.3).
+ASSUMED_SESSION_LIFETIME = timedelta(minutes=15)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -25,12 +29,19 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# Execution statuses are plain strings in the schema: compare them trimmed and upper-cased.
+StatusText = Annotated[
+    str, BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v)
+]
 
 
 class _Response(BaseModel):
-    """Base of response models: frozen, and unknown fields from the server are ignored."""
+    """Base of response models: frozen, and unknown fields from the server are ignored.
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    Only what paybatch acts on is required; a number where a string is expected is taken.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
 
 
 class _Request(BaseModel):
@@ -49,7 +60,7 @@ class ProviderInfo(_Response):
     gateway_provider: str  # goes into payment-account `provider`
     carrier: str | None = None
     country: str | None = None
-    currencies: list[str] = []
+    currencies: Annotated[list[str], BeforeValidator(lambda v: [] if v is None else v)] = []
     phone: str | None = None
     operation_type: str | None = None
 
@@ -87,33 +98,33 @@ class Party(_Response):
     """`POST /v1/parties/create` response (REFERENCE §3.2)."""
 
     id: int
-    fullname: str
+    fullname: str | None = None
     phone: str | None = None
     email: str | None = None
     country_code: str | None = None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class Counterparty(_Response):
     """`POST /v1/counterparties/create` response (REFERENCE §3.3)."""
 
     id: int
-    relationship_type: str
+    relationship_type: str | None = None
     party_id: int | None = None
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class PaymentAccount(_Response):
     """`POST /v1/payment-accounts/create` response (REFERENCE §3.4)."""
 
     id: int
-    account_name: str
-    provider: str
-    method: str
-    party_id: int
-    is_active: bool
+    account_name: str | None = None
+    provider: str | None = None
+    method: str | None = None
+    party_id: int | None = None
+    is_active: bool | None = None
     country_code: str | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
@@ -123,26 +134,41 @@ class PayoutSession(_Response):
     """`POST /v1/sessions/payout` response; execute before `expires_at` (REFERENCE §3.6.1)."""
 
     id: int
-    wallet_id: int
-    payout_account_id: int
-    amount: Decimal
-    currency: str
-    status: str
-    expires_at: UtcDatetime
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
+    wallet_id: int | None = None
+    payout_account_id: int | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    status: str | None = None
+    expires_at: UtcDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+    def expires_by_our_clock(self, received_at: datetime) -> datetime:
+        """When the session expires in OUR clock's terms, given when we received it.
+
+        The server's clock may be off from ours (REFERENCE §8.1): its lifetime
+        (expires_at - created_at) counted from our receipt is what holds. Without created_at,
+        an expiry already past by our clock is taken as skew, not as a dead session.
+        """
+        if self.expires_at is None:
+            return received_at + ASSUMED_SESSION_LIFETIME
+        if self.created_at is not None and self.expires_at > self.created_at:
+            return received_at + (self.expires_at - self.created_at)
+        if self.expires_at > received_at:
+            return self.expires_at
+        return received_at + ASSUMED_SESSION_LIFETIME
 
 
 class Execution(_Response):
     """`ExecutionResponse` of an execute or status call (REFERENCE §3.7.3)."""
 
-    reference_id: str
-    status: str  # PENDING | PROCESSING | COMPLETED | FAILED | anything else: still in flight
-    payer_amount: Decimal
-    payer_currency: str
-    payee_amount: Decimal
-    payee_currency: str
-    operation_type: str
+    status: StatusText  # PENDING | PROCESSING | COMPLETED | FAILED | else: still in flight
+    reference_id: str | None = None
+    payer_amount: Decimal | None = None
+    payer_currency: str | None = None
+    payee_amount: Decimal | None = None
+    payee_currency: str | None = None
+    operation_type: str | None = None
     provider_transaction_id: str | None = None
     gateway_message: str | None = None
     wallet_message: str | None = None
@@ -150,24 +176,29 @@ class Execution(_Response):
     @property
     def is_terminal(self) -> bool:
         """COMPLETED or FAILED; an unknown status is treated as in flight (REFERENCE §4.2)."""
-        return self.status.upper() in TERMINAL_STATUSES
+        return self.status in TERMINAL_STATUSES
 
     @property
     def is_completed(self) -> bool:
         """The money reached the recipient."""
-        return self.status.upper() == "COMPLETED"
+        return self.status == "COMPLETED"
 
     @property
     def is_failed(self) -> bool:
         """Definitively failed; a new attempt needs a new session and reference_id."""
-        return self.status.upper() == "FAILED"
+        return self.status == "FAILED"
+
+    @property
+    def is_known_status(self) -> bool:
+        """One of the four documented statuses (anything else deserves a log line)."""
+        return self.status in KNOWN_STATUSES
 
 
 class Token(_Response):
     """`POST /v1/jwt/client/obtain/token` response; `expires_in` is in MINUTES (§3.1)."""
 
     access_token: str
-    expires_in: int
+    expires_in: float | None = None  # None: not sent (batch.auth assumes a lifetime)
 
 
 # --- requests --------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import httpx
 from batch.api_models import Token
 
 REFRESH_MARGIN = 300.0  # seconds: refresh when fewer remain (REFERENCE §3.1)
+DEFAULT_LIFETIME = 3600.0  # seconds, when `expires_in` is missing (the documented example)
+MIN_LIFETIME = 60.0  # a zero, negative or tiny `expires_in` must not mean a refresh per request
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +41,16 @@ class BearerToken:
         """
         margin = min(REFRESH_MARGIN, self.lifetime / 4)
         return self.expires_at - now > margin
+
+
+def token_lifetime(expires_in: float | None) -> float:
+    """Seconds a token is taken to live: `expires_in` minutes, floored at MIN_LIFETIME.
+
+    Should the server really kill it sooner, the 401 path refreshes once and resends.
+    """
+    if expires_in is None:
+        return DEFAULT_LIFETIME
+    return max(MIN_LIFETIME, expires_in * 60.0)
 
 
 class TokenAuth(httpx.Auth):
@@ -77,7 +89,7 @@ class TokenAuth(httpx.Auth):
         # Called with the lock held. Expiry is computed from OUR clock at receipt.
         self._token = None
         answer = await self._obtain()
-        lifetime = answer.expires_in * 60.0
+        lifetime = token_lifetime(answer.expires_in)
         self._token = BearerToken(answer.access_token, self._clock() + lifetime, lifetime)
         self.refreshes += 1
         return self._token

@@ -334,7 +334,7 @@ class Runner:
             row.current_reference_id,
             session_id=session.id,
             wallet_id=session.wallet_id,
-            expires_at=session.expires_at,
+            expires_at=session.expires_by_our_clock(self.ledger.clock()),  # server clock may be off
             payout_account_id=account,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from batch.api_models import Execution
 
 REJECTED = "rejected"  # execute_error prefix of a 422 answer to execute
+
+log = logging.getLogger("paybatch")
 
 
 class StatusApi(Protocol):
@@ -122,6 +125,13 @@ class Monitor:
                 # The wallet is short: the rest would fail too (REFERENCE §4.5).
                 self.on_stop(f"wallet: {execution.wallet_message}")
         else:
+            if not execution.is_known_status:
+                # Not one of the four: in flight, never terminal (REFERENCE §4.2); say so.
+                log.warning(
+                    "reference_id=%s: undocumented status %r taken as still in flight",
+                    reference_id,
+                    execution.status,
+                )
             if row.state in (RowState.SUBMITTING, RowState.UNKNOWN):
                 self.ledger.mark_submitted(row.id, reference_id, execution)
             else:

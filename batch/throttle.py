@@ -16,6 +16,7 @@ SLOWDOWN = 0.9  # rate factor applied on each 429 ...
 MIN_FACTOR = 0.5  # ... down to at most half the ceiling
 RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
+MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
 
 
 class Throttle:
@@ -74,7 +75,7 @@ class Throttle:
     def pause(self, seconds: float | None) -> None:
         """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""
         self.rate_limited += 1
-        wait = DEFAULT_PAUSE if seconds is None else max(0.0, seconds)
+        wait = DEFAULT_PAUSE if seconds is None else min(MAX_PAUSE, max(0.0, seconds))
         until = self._clock() + wait
         self._paused_until = max(self._paused_until, until)
         self._next_slot = max(self._next_slot, self._paused_until)

@@ -292,10 +292,10 @@ class ExecutionLike(Protocol):
     """What the ledger stores from an execution or status answer (api_models.Execution fits)."""
 
     status: str
-    payer_amount: Decimal
-    payer_currency: str
-    payee_amount: Decimal
-    payee_currency: str
+    payer_amount: Decimal | None
+    payer_currency: str | None
+    payee_amount: Decimal | None
+    payee_currency: str | None
     provider_transaction_id: str | None
     gateway_message: str | None
     wallet_message: str | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from batch.errors import TransitionError
@@ -16,13 +17,17 @@ _PRE_SEND = (S.NEW, S.RECIPIENT_READY, S.SESSION_OPEN)
 _SENT = (S.SUBMITTING, S.SUBMITTED, S.UNKNOWN)
 
 
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
 def _execution_columns(execution: ExecutionLike) -> dict[str, Any]:
     return {
         "api_status": execution.status,
         "provider_transaction_id": execution.provider_transaction_id,
-        "payer_amount": str(execution.payer_amount),
+        "payer_amount": _text(execution.payer_amount),
         "payer_currency": execution.payer_currency,
-        "payee_amount": str(execution.payee_amount),
+        "payee_amount": _text(execution.payee_amount),
         "payee_currency": execution.payee_currency,
         "gateway_message": execution.gateway_message,
         "wallet_message": execution.wallet_message,
@@ -93,7 +98,7 @@ class Transitions(LedgerCore):
         reference_id: str,
         *,
         session_id: int,
-        wallet_id: int,
+        wallet_id: int | None,
         expires_at: datetime,
         payout_account_id: int,
     ) -> None:

@@ -7,6 +7,7 @@ while it runs, from Python (`SandboxHandle.set_faults`) or over HTTP (`POST /_sa
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -76,6 +77,14 @@ class Faults(BaseModel):
     token_expires_in_minutes: int = Field(default=60, ge=0)
     token_lifetime_seconds: float | None = Field(default=None, ge=0)
     session_lifetime_seconds: float = Field(default=900.0, ge=0)
+    # Quirks: answers another reading of REFERENCE.md may give ([UNKNOWN]/[INFERRED] parts);
+    # applied by batch.sandbox.quirks. Status of an unknown reference_id: 404 or 422.
+    status_unknown_code: Literal[404, 422] = 404
+    status_names: dict[str, str] = {}  # execution statuses renamed, e.g. {"COMPLETED": "done"}
+    amounts_as_strings: bool = False  # execution/session amounts as JSON strings
+    ids_as_strings: bool = False  # ids as numeric strings ("4411")
+    sparse_answers: bool = False  # null fields left out; session without status/wallet_id
+    clock_skew_seconds: float = 0.0  # timestamps in answers shifted (server clock off)
 
     @field_validator(
         "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"

@@ -9,17 +9,17 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
-from batch.sandbox import fees, operators
+from batch.sandbox import fees, operators, quirks
 from batch.sandbox import schemas as s
 from batch.sandbox.endpoints import ENDPOINTS
 from batch.sandbox.runtime import Runtime
 from batch.sandbox.state import Counterparty, Execution, Party, PaymentAccount, PayoutSession
-from batch.sandbox.store import CREDENTIALS_REJECTED, Denied, Rejected, Unauthorized
+from batch.sandbox.store import CREDENTIALS_REJECTED, Denied, Missing, Rejected, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False)  # declared for the OpenAPI page; checked below
 
@@ -204,8 +204,8 @@ async def amount_and_fees(
     return s.FeePredictionResponse(**q.model_dump())
 
 
-@api.post("/sessions/payout", name="sessions.payout")
-async def create_payout_session(body: s.PayoutSessionCreate, rt: Rt) -> s.PayoutSessionResponse:
+@api.post("/sessions/payout", name="sessions.payout", response_model=s.PayoutSessionResponse)
+async def create_payout_session(body: s.PayoutSessionCreate, rt: Rt) -> Any:
     """Open a payout session (the seed's payment_account_id/wallet_id/expires_at accepted)."""
     now = rt.now()
     session = rt.store.create_payout_session(
@@ -213,11 +213,11 @@ async def create_payout_session(body: s.PayoutSessionCreate, rt: Rt) -> s.Payout
         loc_account="payout_account_id",
         expires_at=body.expires_at.timestamp() if body.expires_at else None, now=now,
     )
-    return _session(session, now)
+    return quirks.answer(_session(session, now), rt.faults, session=True)
 
 
-@api.post("/executions/payout", name="executions.payout")
-async def execute_payout(body: s.PayoutExecutionCreate, rt: Rt) -> s.ExecutionResponse:
+@api.post("/executions/payout", name="executions.payout", response_model=s.ExecutionResponse)
+async def execute_payout(body: s.PayoutExecutionCreate, rt: Rt) -> Any:
     """Execute a payout session, idempotently per reference_id."""
     _check_reference_id(body.reference_id)
     _check_passcode(body.passcode.token, rt)
@@ -226,14 +226,20 @@ async def execute_payout(body: s.PayoutExecutionCreate, rt: Rt) -> s.ExecutionRe
         session_ref=body.session_id, account_ref=body.payout_account_id,
         reference_id=body.reference_id, now=now,
     )
-    return execution_response(execution, now)
+    return quirks.answer(execution_response(execution, now), rt.faults)
 
 
-@api.get("/status/payout/{reference_id}", name="status.payout")
-async def payout_status(reference_id: str, rt: Rt) -> s.ExecutionResponse:
-    """Where a payout stands; 404 when unknown (or not yet visible)."""
+@api.get("/status/payout/{reference_id}", name="status.payout", response_model=s.ExecutionResponse)
+async def payout_status(reference_id: str, rt: Rt) -> Any:
+    """Where a payout stands; 404 (or 422, a quirk) when unknown or not yet visible."""
     now = rt.now()
-    return execution_response(rt.store.payout_status(reference_id, now), now)
+    try:
+        execution = rt.store.payout_status(reference_id, now)
+    except Missing as exc:
+        if rt.faults.status_unknown_code == 422:
+            raise Rejected(["path", "reference_id"], "Transaction not found") from exc
+        raise
+    return quirks.answer(execution_response(execution, now), rt.faults)
 
 
 def _check_reference_id(reference_id: str) -> None:
