@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from batch.cli import (
     sheet_options,
     validation_options,
 )
+from batch.cli_output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
@@ -35,7 +35,6 @@ from batch.monitor import MonitorOptions
 from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.plan import DEFAULT_REPEAT_WINDOW_DAYS
 from batch.planning import PlanOptions, PlanResult
-from batch.summary import format_plan, format_run, plan_json, run_json
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -123,14 +122,6 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     )
 
 
-def _say(quiet: bool) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if not quiet or message.startswith("SANDBOX"):
-            click.echo(message, err=True)
-
-    return say
-
-
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @plan_options
@@ -144,22 +135,20 @@ def plan(file: Path, **kw: Any) -> None:
       paybatch plan samples/payroll_liberia.csv --batch-name payroll-2026-11
     """
     settings = _settings(kw)
-    result = plan_file(settings, file, _plan_options(kw), _say(settings.quiet))
-    if settings.json_output:
-        click.echo(json.dumps(plan_json(result)))
-    else:
-        click.echo(format_plan(result))
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
+    result = plan_file(settings, file, _plan_options(kw), out.say, progress=out.progress)
+    out.plan_result(result)
     sys.exit(EXIT_OK)
 
 
-def _confirm(yes: bool, show: bool) -> Callable[[PlanResult], bool]:
+def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool]:
     def confirm(planned: PlanResult) -> bool:
         if yes:
             return True
         if not sys.stdin.isatty():
             raise errors.AbortedError("no terminal to confirm on: pass --yes to pay without asking")
-        if not show:
-            click.echo(format_plan(planned), err=True)
+        if not shown:
+            out.plan(planned, err=True)
         return click.confirm("Pay this batch now?", default=False, err=True)
 
     return confirm
@@ -190,15 +179,17 @@ def run(target: str, **kw: Any) -> None:
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
         max_total=_max_total(kw["max_total"]),
     )
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet
 
     def confirm(planned: PlanResult) -> bool:
         if show:
-            click.echo(format_plan(planned))
-        return _confirm(kw["yes"], show)(planned)
+            out.plan(planned)
+        return _confirm(kw["yes"], show, out)(planned)
 
-    report = run_batch(settings, request, confirm=confirm, say=_say(settings.quiet))
-    _finish(report, settings)
+    report = run_batch(settings, request, confirm=confirm, say=out.say, progress=out.progress)
+    out.run_result(report)
+    sys.exit(report.result.exit_code)
 
 
 @main.command()
@@ -215,14 +206,9 @@ def reconcile(batch_name: str, **kw: Any) -> None:
       paybatch reconcile payroll-2026-11 --wait 600
     """
     settings = _settings(kw)
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
     request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
-    report = run_batch(settings, request, confirm=lambda _: True, say=_say(settings.quiet))
-    _finish(report, settings)
-
-
-def _finish(report: Any, settings: Settings) -> None:
-    if settings.json_output:
-        click.echo(json.dumps(run_json(report)))
-    else:
-        click.echo(format_run(report))
+    report = run_batch(settings, request, confirm=lambda _: True, say=out.say,
+                       progress=out.progress)
+    out.run_result(report)
     sys.exit(report.result.exit_code)
