@@ -130,6 +130,10 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
 def plan(file: Path, **kw: Any) -> None:
     """Validate a sheet, predict operators and fees, and record the batch; pays nothing.
 
+    Prints the totals per currency (payouts, predicted fees, total debit, rows per
+    operator). Planning the same file again finds the same batch. Exit 1 on invalid rows
+    (unless --skip-invalid) or a repeat of a recent batch (unless --allow-repeat).
+
     \b
     Example:
       paybatch plan samples/payroll_liberia.csv --batch-name payroll-2026-11
@@ -169,10 +173,21 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
 def run(target: str, **kw: Any) -> None:
     """Pay a sheet or batch exactly once; running it again resumes where it stopped.
 
+    Plans the sheet if needed, shows the totals per currency and asks before paying (no
+    terminal: refuses unless --yes). Afterwards the report BATCH.report.xlsx is written
+    next to the ledger and its path printed.
+
+    \b
+    Exit codes:
+      0 every row completed      3 some rows FAILED (--retry-failed)
+      4 rows in flight or not sent yet: run again or `paybatch reconcile`
+      5 not confirmed, or a --max-total guard tripped; 1 bad input, nothing sent
+
     \b
     Example:
       paybatch run samples/payroll_liberia.csv --yes
       paybatch run payroll-2026-11 --retry-failed --max-total USD=50000
+      paybatch run payroll.xlsx --yes --json --log-file /var/log/paybatch.log   # cron
     """
     settings = _settings(kw)
     request = RunRequest(
@@ -200,6 +215,13 @@ def run(target: str, **kw: Any) -> None:
 @handle_errors
 def reconcile(batch_name: str, **kw: Any) -> None:
     """Settle rows still in flight by polling their status; starts no new payouts.
+
+    Rewrites the report BATCH.report.xlsx next to the ledger afterwards.
+
+    \b
+    Exit codes:
+      0 every row completed      3 some rows FAILED
+      4 rows still in flight (or never sent): run it again later
 
     \b
     Example:

@@ -202,17 +202,27 @@ def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
     return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
 
 
+# openpyxl takes ~0.5 ms and a few KB of memory per row: past this a run's report is CSV
+# (polars, fast); `paybatch report BATCH --out FILE.xlsx` still makes the workbook.
+AUTO_XLSX_MAX_ROWS = 20_000
+
+
 def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str | None]:
     """The batch's report next to the ledger: (path, None), or (None, why it was not written).
 
     The report is a copy of what the ledger holds: failing to write it must not fail the run.
     """
-    from batch.report_files import write_run_report
+    from batch.report_files import load_report, safe_file_name, write_report
 
     try:
-        return write_run_report(ledger, batch_id), None
-    except Exception as exc:  # noqa: BLE001 - any failure becomes one warning line
-        log.warning("report not written: %s", exc, exc_info=True)
+        report = load_report(ledger, batch_id)
+        suffix = ".xlsx" if report.rows <= AUTO_XLSX_MAX_ROWS else ".csv"
+        name = f"{safe_file_name(report.identity.name)}.report{suffix}"
+        path = ledger.path.resolve().parent / name
+        write_report(report, path)
+        return path, None
+    except Exception as exc:  # any failure becomes one warning line; the ledger is untouched
+        log.info("report not written", exc_info=True)
         return None, (
             f"could not write the report ({type(exc).__name__}: {exc}); the ledger is intact: "
             "`paybatch report BATCH --out FILE` writes it later"
