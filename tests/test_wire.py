@@ -30,8 +30,9 @@ def quick(sandbox):  # type: ignore[no-untyped-def]
 
 def paybatch(args: list[str], base_url: str, ledger: Path) -> subprocess.CompletedProcess[str]:
     """`python -m batch ARGS` as cron would run it: no terminal on stdin, stdout or stderr."""
+    rate = ["--rate", "500"] if args[0] == "run" else []
     return subprocess.run(
-        [sys.executable, "-m", "batch", *args], env=subprocess_env(base_url, ledger),
+        [sys.executable, "-m", "batch", *args, *rate], env=subprocess_env(base_url, ledger),
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
     )
 
@@ -128,6 +129,18 @@ def test_a_report_that_cannot_be_written_is_a_warning(quick, tmp_path: Path) -> 
     assert Ledger(ledger).counts(out["batch_id"]) == {"COMPLETED": 2}
 
 
+def test_big_batches_get_a_csv_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batch import pipeline
+    from tests._report_ledger import build
+
+    built = build(tmp_path / "l.db")
+    monkeypatch.setattr(pipeline, "AUTO_XLSX_MAX_ROWS", 5)  # the sample batch has 10 rows
+    with Ledger(built.path) as ledger:
+        path, problem = pipeline.write_report_safely(ledger, built.batch_id)
+    assert problem is None and path == tmp_path / "payroll-2026-11.report.csv"
+    assert path.is_file() and (tmp_path / "payroll-2026-11.report.summary.csv").is_file()
+
+
 # -- progress and messages ---------------------------------------------------------------------
 
 
@@ -177,7 +190,7 @@ def _on_a_terminal(args: list[str], base_url: str, ledger: Path, **extra: str) -
     main_fd, child_fd = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "batch", *args],
+            [sys.executable, "-m", "batch", *args, "--rate", "500"],
             env={**subprocess_env(base_url, ledger), "COLUMNS": "120", **extra},
             stdin=subprocess.DEVNULL, stdout=child_fd, stderr=child_fd,
         )
