@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from batch.cli import (
     sheet_options,
     validation_options,
 )
+from batch.cli_output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
@@ -35,7 +35,6 @@ from batch.monitor import MonitorOptions
 from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.plan import DEFAULT_REPEAT_WINDOW_DAYS
 from batch.planning import PlanOptions, PlanResult
-from batch.summary import format_plan, format_run, plan_json, run_json
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -123,14 +122,6 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     )
 
 
-def _say(quiet: bool) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if not quiet or message.startswith("SANDBOX"):
-            click.echo(message, err=True)
-
-    return say
-
-
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @plan_options
@@ -139,27 +130,29 @@ def _say(quiet: bool) -> Callable[[str], None]:
 def plan(file: Path, **kw: Any) -> None:
     """Validate a sheet, predict operators and fees, and record the batch; pays nothing.
 
+    Prints the totals per currency (payouts, predicted fees, total debit, rows per
+    operator). Planning the same file again finds the same batch. Exit 1 on invalid rows
+    (unless --skip-invalid) or a repeat of a recent batch (unless --allow-repeat).
+
     \b
     Example:
       paybatch plan samples/payroll_liberia.csv --batch-name payroll-2026-11
     """
     settings = _settings(kw)
-    result = plan_file(settings, file, _plan_options(kw), _say(settings.quiet))
-    if settings.json_output:
-        click.echo(json.dumps(plan_json(result)))
-    else:
-        click.echo(format_plan(result))
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
+    result = plan_file(settings, file, _plan_options(kw), out.say, progress=out.progress)
+    out.plan_result(result)
     sys.exit(EXIT_OK)
 
 
-def _confirm(yes: bool, show: bool) -> Callable[[PlanResult], bool]:
+def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool]:
     def confirm(planned: PlanResult) -> bool:
         if yes:
             return True
         if not sys.stdin.isatty():
             raise errors.AbortedError("no terminal to confirm on: pass --yes to pay without asking")
-        if not show:
-            click.echo(format_plan(planned), err=True)
+        if not shown:
+            out.plan(planned, err=True)
         return click.confirm("Pay this batch now?", default=False, err=True)
 
     return confirm
@@ -180,25 +173,38 @@ def _confirm(yes: bool, show: bool) -> Callable[[PlanResult], bool]:
 def run(target: str, **kw: Any) -> None:
     """Pay a sheet or batch exactly once; running it again resumes where it stopped.
 
+    Plans the sheet if needed, shows the totals per currency and asks before paying (no
+    terminal: refuses unless --yes). Afterwards the report BATCH.report.xlsx is written
+    next to the ledger and its path printed.
+
+    \b
+    Exit codes:
+      0 every row completed      3 some rows FAILED (--retry-failed)
+      4 rows in flight or not sent yet: run again or `paybatch reconcile`
+      5 not confirmed, or a --max-total guard tripped; 1 bad input, nothing sent
+
     \b
     Example:
       paybatch run samples/payroll_liberia.csv --yes
       paybatch run payroll-2026-11 --retry-failed --max-total USD=50000
+      paybatch run payroll.xlsx --yes --json --log-file /var/log/paybatch.log   # cron
     """
     settings = _settings(kw)
     request = RunRequest(
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
         max_total=_max_total(kw["max_total"]),
     )
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet
 
     def confirm(planned: PlanResult) -> bool:
         if show:
-            click.echo(format_plan(planned))
-        return _confirm(kw["yes"], show)(planned)
+            out.plan(planned)
+        return _confirm(kw["yes"], show, out)(planned)
 
-    report = run_batch(settings, request, confirm=confirm, say=_say(settings.quiet))
-    _finish(report, settings)
+    report = run_batch(settings, request, confirm=confirm, say=out.say, progress=out.progress)
+    out.run_result(report)
+    sys.exit(report.result.exit_code)
 
 
 @main.command()
@@ -210,19 +216,21 @@ def run(target: str, **kw: Any) -> None:
 def reconcile(batch_name: str, **kw: Any) -> None:
     """Settle rows still in flight by polling their status; starts no new payouts.
 
+    Rewrites the report BATCH.report.xlsx next to the ledger afterwards.
+
+    \b
+    Exit codes:
+      0 every row completed      3 some rows FAILED
+      4 rows still in flight (or never sent): run it again later
+
     \b
     Example:
       paybatch reconcile payroll-2026-11 --wait 600
     """
     settings = _settings(kw)
+    out = Output(json_output=settings.json_output, quiet=settings.quiet)
     request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
-    report = run_batch(settings, request, confirm=lambda _: True, say=_say(settings.quiet))
-    _finish(report, settings)
-
-
-def _finish(report: Any, settings: Settings) -> None:
-    if settings.json_output:
-        click.echo(json.dumps(run_json(report)))
-    else:
-        click.echo(format_run(report))
+    report = run_batch(settings, request, confirm=lambda _: True, say=out.say,
+                       progress=out.progress)
+    out.run_result(report)
     sys.exit(report.result.exit_code)

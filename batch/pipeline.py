@@ -7,6 +7,7 @@ execute.py and monitor.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +27,14 @@ from batch.planning import PlanOptions, PlanResult, plan_result, plan_sheet
 
 if TYPE_CHECKING:
     from batch.api import ApiClient
+    from batch.progress import Progress
+
+__all__ = [
+    "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
+    "plan_file", "run_batch", "write_report_safely",
+]
+
+log = logging.getLogger("paybatch.engine")
 
 SANDBOX_BANNER = "SANDBOX — simulated API, no money moves"
 SANDBOX_CREDENTIALS = Credentials(
@@ -98,40 +107,65 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class RunReport:
-    """A plan (if one was shown) and the result of the run."""
+    """A plan (if one was shown), the result of the run, and the report file written after it."""
 
     plan: PlanResult
     result: RunResult
+    report_path: Path | None = None
+    report_error: str | None = None  # why the report could not be written, if it could not
 
 
 Confirm = Callable[[PlanResult], bool]
 
 
 def plan_file(
-    settings: Settings, path: Path, options: PlanOptions, say: Callable[[str], None]
+    settings: Settings,
+    path: Path,
+    options: PlanOptions,
+    say: Callable[[str], None],
+    *,
+    progress: Progress | None = None,
 ) -> PlanResult:
     """`paybatch plan`: validate, record, predict; nothing is paid."""
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
-                return await plan_sheet(
-                    ledger, api, path, options, concurrency=settings.concurrency
-                )
+                try:
+                    return await plan_sheet(
+                        ledger, api, path, options, concurrency=settings.concurrency,
+                        progress=progress,
+                    )
+                finally:
+                    if progress is not None:
+                        progress.close()
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
 
 
 def run_batch(
-    settings: Settings, request: RunRequest, *, confirm: Confirm, say: Callable[[str], None]
+    settings: Settings,
+    request: RunRequest,
+    *,
+    confirm: Confirm,
+    say: Callable[[str], None],
+    progress: Progress | None = None,
+    write_report: bool = True,
 ) -> RunReport:
-    """`paybatch run` / `reconcile`: plan if needed, confirm, then pay and settle under the lock."""
+    """`paybatch run` / `reconcile`: plan if needed, confirm, then pay and settle under the lock.
+
+    Afterwards the batch's report is written next to the ledger (`RunReport.report_path`).
+    """
 
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
-                planned = await _resolve(ledger, api, request, settings)
+                try:
+                    planned = await _resolve(ledger, api, request, settings, progress)
+                finally:
+                    if progress is not None:
+                        progress.close()  # bars off before the totals and the prompt
                 batch_id = planned.batch.id
                 with ledger.locked(batch_id):
                     if not request.run.reconcile_only and _will_pay(planned, request.run):
@@ -141,14 +175,24 @@ def run_batch(
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    runner = Runner(ledger, api, batch_id, request.run, say=say)
-                    result = await runner.run()
+                    runner = Runner(ledger, api, batch_id, request.run, say=say, progress=progress)
+                    try:
+                        result = await runner.run()
+                    finally:
+                        if progress is not None:
+                            progress.close()
                     result = RunResult(
                         result.batch_id, result.counts, result.stopped, api.request_count
                     )
                     if result.exit_code in (0, 3) and not result.pending:
                         ledger.mark_batch_finished(batch_id)
-                return RunReport(plan_result(ledger, planned.batch), result)
+            run_report = RunReport(plan_result(ledger, planned.batch), result)
+            if not write_report:
+                return run_report
+            path, problem = write_report_safely(ledger, batch_id)
+            if problem:
+                say(f"warning: {problem}")
+            return RunReport(run_report.plan, result, path, problem)
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
@@ -158,11 +202,43 @@ def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
     return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
 
 
-async def _resolve(ledger: Ledger, api: Any, request: RunRequest, settings: Settings) -> PlanResult:
+# openpyxl takes ~0.5 ms and a few KB of memory per row: past this a run's report is CSV
+# (polars, fast); `paybatch report BATCH --out FILE.xlsx` still makes the workbook.
+AUTO_XLSX_MAX_ROWS = 20_000
+
+
+def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str | None]:
+    """The batch's report next to the ledger: (path, None), or (None, why it was not written).
+
+    The report is a copy of what the ledger holds: failing to write it must not fail the run.
+    """
+    from batch.report_files import load_report, safe_file_name, write_report
+
+    try:
+        report = load_report(ledger, batch_id)
+        suffix = ".xlsx" if report.rows <= AUTO_XLSX_MAX_ROWS else ".csv"
+        name = f"{safe_file_name(report.identity.name)}.report{suffix}"
+        path = ledger.path.resolve().parent / name
+        write_report(report, path)
+        return path, None
+    except Exception as exc:  # any failure becomes one warning line; the ledger is untouched
+        log.info("report not written", exc_info=True)
+        return None, (
+            f"could not write the report ({type(exc).__name__}: {exc}); the ledger is intact: "
+            "`paybatch report BATCH --out FILE` writes it later"
+        )
+
+
+async def _resolve(
+    ledger: Ledger, api: Any, request: RunRequest, settings: Settings,
+    progress: Progress | None = None,
+) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
     if request.plan is not None and path.is_file():
-        return await plan_sheet(ledger, api, path, request.plan, concurrency=settings.concurrency)
+        return await plan_sheet(
+            ledger, api, path, request.plan, concurrency=settings.concurrency, progress=progress
+        )
     batch = ledger.batch_by_name(request.target)
     if batch is None:
         raise errors.InputError(f"{request.target}: no such file or batch in {settings.ledger}")

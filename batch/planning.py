@@ -28,6 +28,7 @@ from batch.states import RowState
 
 if TYPE_CHECKING:
     from batch.api_models import FeeQuote, ProviderInfo
+    from batch.progress import Progress
     from batch.validate import ValidationOptions
 
 
@@ -63,7 +64,13 @@ class PlanResult:
 
 
 async def plan_sheet(
-    ledger: Ledger, api: Any, path: Path, options: PlanOptions, *, concurrency: int = 8
+    ledger: Ledger,
+    api: Any,
+    path: Path,
+    options: PlanOptions,
+    *,
+    concurrency: int = 8,
+    progress: Progress | None = None,
 ) -> PlanResult:
     """Validate, record the batch (once), predict operators and fees; return its totals."""
     from batch.load import load_sheet
@@ -123,7 +130,9 @@ async def plan_sheet(
         found = ledger.batch_by_id(batch_id)
         assert found is not None
         batch = found
-    unroutable = await predict_batch(ledger, api, batch.id, rows, concurrency=concurrency)
+    unroutable = await predict_batch(
+        ledger, api, batch.id, rows, concurrency=concurrency, progress=progress
+    )
     return plan_result(ledger, batch, created=created, unroutable=unroutable)
 
 
@@ -145,7 +154,13 @@ def plan_result(
 
 
 async def predict_batch(
-    ledger: Ledger, api: Any, batch_id: int, sheet_rows: list[Any], *, concurrency: int
+    ledger: Ledger,
+    api: Any,
+    batch_id: int,
+    sheet_rows: list[Any],
+    *,
+    concurrency: int,
+    progress: Progress | None = None,
 ) -> list[str]:
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones."""
     from batch.predict import predict_rows
@@ -158,6 +173,11 @@ async def predict_batch(
     wanted = [r for r in sheet_rows if r.row in todo]
     if not wanted:
         return []
+    if progress is not None:
+        from batch.progress import Phase
+
+        progress.start(Phase.PLAN, len(wanted))
+        api = _CountingLookups(api, progress)
     predictions = await predict_rows(
         api,
         wanted,
@@ -182,7 +202,36 @@ async def predict_batch(
                 reason = f"cannot be paid: {p.problem}"
                 ledger.mark_failed(row.id, row.current_reference_id, reason=reason)
                 problems.append(f"row {p.row}: {reason}")
+    if isinstance(api, _CountingLookups):
+        api.finish(len(wanted))
     return problems
+
+
+class _CountingLookups:
+    """The API, counting operator look-ups (one per new phone: most of planning's time)."""
+
+    def __init__(self, api: Any, progress: Progress) -> None:
+        from batch.progress import Predicted
+
+        self.api, self.progress, self.counted = api, progress, 0
+        self._one = Predicted()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.api, name)
+
+    async def mmo_provider_info(self, phone: str, operation_type: str = "PAYOUT") -> Any:
+        try:
+            return await self.api.mmo_provider_info(phone, operation_type)
+        finally:
+            self.counted += 1
+            self.progress.advance(self._one)
+
+    def finish(self, total: int) -> None:
+        """Rows whose operator was cached are predicted too."""
+        from batch.progress import Predicted
+
+        if total > self.counted:
+            self.progress.advance(Predicted(total - self.counted))
 
 
 class LedgerOperators:

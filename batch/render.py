@@ -19,7 +19,8 @@ from batch.states import IN_FLIGHT, RowState
 from batch.status import NOT_SENT, Money, money_of
 
 if TYPE_CHECKING:
-    from batch.pipeline import PlanResult, RunReport
+    from batch.pipeline import RunReport
+    from batch.planning import PlanResult
 
 STATE_STYLES = {
     "COMPLETED": "green", "FAILED": "bold red", "UNKNOWN": "yellow", "SUBMITTING": "yellow",

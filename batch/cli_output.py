@@ -1,0 +1,101 @@
+"""How `plan`, `run` and `reconcile` talk: rich tables and bars on a terminal, plain lines off
+one, one JSON object on stdout with --json. Every engine message also goes to the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+
+from batch.pipeline import RunReport
+from batch.planning import PlanResult
+from batch.progress import Progress, RichProgress, console_for, make_progress
+from batch.summary import format_plan, format_run, plan_json, run_json
+
+log = logging.getLogger("paybatch.engine")
+# Messages go to handlers the user asked for (--log-file) and nowhere else: without this,
+# logging's last resort would print warnings a second time on stderr.
+logging.getLogger("paybatch").addHandler(logging.NullHandler())
+
+ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping")  # printed even with --quiet
+
+
+@dataclass
+class Output:
+    """Where one command's messages, progress, totals and summary go."""
+
+    json_output: bool = False
+    quiet: bool = False
+    terminal: bool = field(default_factory=lambda: sys.stdout.isatty())
+    progress: Progress = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = make_progress(quiet=self.quiet)
+
+    @property
+    def rich(self) -> bool:
+        """Tables for people: stdout is a terminal and no JSON was asked for."""
+        return self.terminal and not self.json_output
+
+    def say(self, message: str) -> None:
+        """An engine message: to the log, and to stderr unless --quiet (warnings always)."""
+        log.info(message)
+        if self.quiet and not message.startswith(ALWAYS_SHOWN):
+            return
+        if isinstance(self.progress, RichProgress):
+            # Above the live bars, not through them.
+            self.progress.bars.console.print(message, markup=False, highlight=False)
+        else:
+            click.echo(message, err=True)
+
+    def plan(self, plan: PlanResult, *, err: bool = False) -> None:
+        """The totals to confirm: a rich table on a terminal, plain text otherwise."""
+        log.info("plan: %s", format_plan(plan).replace("\n", " |"))
+        if self.rich and not err:
+            from batch.render import render_plan
+
+            render_plan(self._stdout(), plan)
+        else:
+            click.echo(format_plan(plan), err=err)
+
+    def plan_result(self, plan: PlanResult) -> None:
+        """`plan`'s own output."""
+        if self.json_output:
+            click.echo(json.dumps(plan_json(plan)))
+        else:
+            self.plan(plan)
+
+    def run_result(self, report: RunReport) -> None:
+        """The end-of-run summary, with the report's path."""
+        path = str(report.report_path) if report.report_path else None
+        log.info("end of run: %s", format_run(report).replace("\n", " |"))
+        if path:
+            log.info("report: %s", path)
+        if self.json_output:
+            click.echo(json.dumps(run_result_json(report)))
+        elif self.rich:
+            from batch.render import render_run
+
+            render_run(self._stdout(), report, report_path=path)
+        else:
+            click.echo(format_run(report))
+            if path:
+                click.echo(f"  report: {path}")
+
+    def _stdout(self) -> Console:
+        return console_for(sys.stdout)
+
+
+def run_result_json(report: RunReport) -> dict[str, Any]:
+    """`run --json` / `reconcile --json`: the summary's object plus the report file."""
+    out = run_json(report)
+    out["report"] = str(report.report_path) if report.report_path else None
+    if report.report_error:
+        out["report_error"] = report.report_error
+    return out
