@@ -90,6 +90,9 @@ def _balances(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (replay).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Keep the sandbox's records in this SQLite file across "
+              "restarts (default: in memory).")
 @click.option("--client-id", default="sandbox", show_default=True)
 @click.option("--client-secret", default="sandbox-secret", show_default=True)
 @click.option("--passcode", default="0000", show_default=True)
@@ -126,11 +129,12 @@ def sandbox(**options: Any) -> None:
     """
     from pydantic import ValidationError
 
-    from batch.sandbox import BANNER, Faults, SandboxConfig, serve
+    from batch.sandbox import BANNER, Faults, SandboxConfig, StateInUseError, serve
 
     host, port, endpoints = options.pop("host"), options.pop("port"), options.pop("fault_endpoints")
     settings = {k: options.pop(k) for k in (
-        "seed", "client_id", "client_secret", "passcode", "passcode_phone", "passcode_user_id")}
+        "seed", "client_id", "client_secret", "passcode", "passcode_phone", "passcode_user_id",
+        "state_path")}
     balances = options.pop("balances")
     faults = {k: v for k, v in options.items() if v is not None}
     if endpoints:
@@ -145,7 +149,10 @@ def sandbox(**options: Any) -> None:
         where = ".".join(str(part) for part in first["loc"])
         raise click.UsageError(f"{where}: {first['msg']}") from exc
     click.echo(BANNER.format(url=f"http://{host}:{port}"))
-    serve(config, host=host, port=port)
+    try:
+        serve(config, host=host, port=port)
+    except StateInUseError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class DecimalAmount(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2

@@ -50,6 +50,9 @@ class MonitorOptions:
     max_poll_interval: float = 60.0
     not_found_grace: float = 180.0  # seconds after the request and the session's expiry
     max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
+    # A 404 for an attempt submitted before this instant is final at once: the embedded
+    # sandbox that could have received it died with its process (its successor kept its state).
+    not_found_final_before: datetime | None = None
 
 
 class Monitor:
@@ -183,6 +186,9 @@ class Monitor:
                 grace=timedelta(seconds=self.options.not_found_grace),
             )
             now = self.now()
+            final_before = self.options.not_found_final_before
+            if final_before is not None and submitted < final_before:
+                trusted_from = now
             if now >= trusted_from:
                 self._settle_not_found(row, reference_id)
             else:

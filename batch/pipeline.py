@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +53,9 @@ class Endpoint:
     credentials: Credentials
     environment: str
     sandbox: bool
+    # Embedded sandbox on a state file: requests sent before this instant went to an earlier
+    # sandbox process, now dead, so a status 404 for them is final (see MonitorOptions).
+    sandbox_started_at: datetime | None = None
 
 
 @contextmanager
@@ -72,17 +75,33 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
             sandbox=False,
         )
         return
-    from batch.sandbox import SandboxConfig, running_sandbox
+    from batch.sandbox import SandboxConfig, StateInUseError, running_sandbox, state_path_for
 
     say(SANDBOX_BANNER)
-    with running_sandbox(SandboxConfig()) as sandbox:
-        # A fresh in-memory sandbox: ids from an earlier one mean nothing here.
+    # Its state lives next to the ledger, so a killed run's payouts are still known on rerun
+    # and the recipients the ledger remembers (per instance) still exist there.
+    with ExitStack() as stack:
+        try:
+            sandbox = stack.enter_context(
+                running_sandbox(SandboxConfig(state_path=state_path_for(settings.ledger)))
+            )
+        except StateInUseError as exc:
+            raise errors.BatchLockedError(f"embedded sandbox: {exc}; wait for it") from exc
         yield Endpoint(
             sandbox.base_url,
             SANDBOX_CREDENTIALS,
-            environment=f"sandbox:{uuid.uuid4()}",
+            environment=f"sandbox:{sandbox.instance_id()}",
             sandbox=True,
+            sandbox_started_at=datetime.now(UTC),
         )
+
+
+def run_options(options: RunOptions, endpoint: Endpoint) -> RunOptions:
+    """The run's options, told when an earlier embedded sandbox's 404s become final."""
+    if endpoint.sandbox_started_at is None:
+        return options
+    monitor = replace(options.monitor, not_found_final_before=endpoint.sandbox_started_at)
+    return replace(options, monitor=monitor)
 
 
 def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
@@ -175,7 +194,8 @@ def run_batch(
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    runner = Runner(ledger, api, batch_id, request.run, say=say, progress=progress)
+                    options = run_options(request.run, endpoint)
+                    runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
                     try:
                         result = await runner.run()
                     finally:

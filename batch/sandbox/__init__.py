@@ -1,4 +1,6 @@
-"""An embedded, in-memory imitation of the Dollr v1 payout API for tests, demos and dry runs.
+"""An embedded imitation of the Dollr v1 payout API for tests, demos and dry runs.
+
+In memory by default; `SandboxConfig(state_path=...)` keeps its state in a SQLite file.
 
     with running_sandbox(SandboxConfig(seed=7)) as sb:
         sb.set_faults(drop_rate=0.2, drop_endpoints=["executions.payout"])
@@ -18,6 +20,7 @@ from batch.sandbox.config import (
 )
 from batch.sandbox.control import ExecutionRecord
 from batch.sandbox.endpoints import ENDPOINTS
+from batch.sandbox.persist import StateInUseError, state_path_for
 from batch.sandbox.runtime import ManualClock
 from batch.sandbox.server import BANNER, SandboxHandle, running_sandbox, serve
 
@@ -34,7 +37,9 @@ __all__ = [
     "ManualClock",
     "SandboxConfig",
     "SandboxHandle",
+    "StateInUseError",
     "create_app",
     "running_sandbox",
     "serve",
+    "state_path_for",
 ]

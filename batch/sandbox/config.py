@@ -7,6 +7,7 @@ while it runs, from Python (`SandboxHandle.set_faults`) or over HTTP (`POST /_sa
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -110,3 +111,6 @@ class SandboxConfig(BaseModel):
     wallet_id: int = DEFAULT_WALLET_ID
     balances: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_BALANCES))
     faults: Faults = Field(default_factory=lambda: Faults())
+    # None: in memory, gone with the process. A path: every record is kept there (SQLite)
+    # before each answer, and a sandbox started on it again carries on where it stopped.
+    state_path: Path | None = None

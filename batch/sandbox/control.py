@@ -48,9 +48,9 @@ def execution_record(e: Execution, now: float) -> ExecutionRecord:
 
 
 @control.get("/health")
-async def health() -> dict[str, bool]:
-    """Readiness probe."""
-    return {"ok": True}
+async def health(rt: Rt) -> dict[str, Any]:
+    """Readiness probe, and which sandbox instance (stable across restarts on a state file)."""
+    return {"ok": True, "instance_id": rt.store.instance_id}
 
 
 @control.get("/executions")
@@ -131,8 +131,7 @@ async def set_wallet(
     balances: Annotated[dict[str, Decimal], Body()], rt: Rt
 ) -> dict[str, str]:
     """Set some currencies' balances."""
-    rt.store.balances.update(balances)
-    return {k: str(v) for k, v in rt.store.balances.items()}
+    return {k: str(v) for k, v in rt.store.set_balances(balances).items()}
 
 
 @control.post("/reset")

@@ -3,7 +3,8 @@
 Per request, in order: latency (+ jitter), 429 with Retry-After over the rate limit, a
 random 5xx BEFORE the work, and a response DROPPED AFTER the work (headers sent, then the
 connection closed: the client sees a transport error, never a status). `/_sandbox/`
-inspection routes are never faulted nor counted.
+inspection routes are never faulted nor counted. Every response, faulted or not, leaves only
+after the state it reflects is flushed to the journal (a killed client loses nothing).
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ class FaultInjector:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        journal = self.runtime.store.journal
+        respond = send
+
+        async def durable_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                journal.flush()  # written BEFORE the answer: what was done stays done
+            await respond(message)
+
+        await self._serve(scope, receive, durable_send)
+        journal.flush()  # an app error or a drop may end without a response start
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.endpoint_of(scope) if scope["type"] == "http" else None
         if endpoint is None:
             await self.app(scope, receive, send)

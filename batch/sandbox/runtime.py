@@ -39,13 +39,20 @@ class Runtime:
         self.config = config
         self.clock = clock
         self.sleep = sleep
-        self.store = Store(config)
-        self.reset()
+        self.store = Store(config)  # takes up a state file's records, if there is one
+        self._start()
 
     def reset(self) -> None:
         """Back to the starting state: data, balances, faults, counters, randomness."""
-        self.store.faults = self.config.faults.model_copy(deep=True)
         self.store.reset()
+        self._start()
+
+    def close(self) -> None:
+        """Flush and release the store's state file."""
+        self.store.close()
+
+    def _start(self) -> None:
+        self.store.faults = self.config.faults.model_copy(deep=True)
         self.rng = random.Random(self.config.seed)
         self.requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.injected: Counter[str] = Counter()

@@ -50,6 +50,10 @@ class SandboxHandle:
             changes = {**faults.model_dump(), **changes}
         return Faults.model_validate(self._call("POST", "/faults", json=changes))
 
+    def instance_id(self) -> str:
+        """The sandbox's instance: the same every time it is started on one state file."""
+        return str(self._call("GET", "/health")["instance_id"])
+
     def faults(self) -> Faults:
         """The switches in force."""
         return Faults.model_validate(self._call("GET", "/faults"))
@@ -117,22 +121,26 @@ def running_sandbox(
         target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
     )
     thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)  # startup wait at the I/O edge, not logic
     handle = SandboxHandle(f"http://{host}:{port}")
     try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start")
+            time.sleep(0.01)  # startup wait at the I/O edge, not logic
         yield handle
     finally:
         handle.close()
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+        app.runtime.close()
 
 
 def serve(config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve in the foreground until interrupted."""
     app = create_app(config)
-    uvicorn.Server(_uvicorn_config(app, host, port, "warning")).run()
+    try:
+        uvicorn.Server(_uvicorn_config(app, host, port, "warning")).run()
+    finally:
+        app.runtime.close()

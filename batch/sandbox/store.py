@@ -2,7 +2,8 @@
 
 Every operation takes `now` (a clock reading) and raises `Rejected` (422), `Missing` (404),
 `Denied` (403) or `Unauthorized` (401); routes turn those into Dollr-shaped error bodies.
-Single-threaded: only the server's event loop touches a Store.
+Single-threaded: only the server's event loop touches a Store. Each change is marked in
+the journal (`batch.sandbox.persist`), which the app flushes before answering.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from batch.sandbox import fees
 from batch.sandbox.config import Faults, SandboxConfig
+from batch.sandbox.persist import Snapshot, open_journal
 from batch.sandbox.state import (
     COMPLETED,
     FAILED,
@@ -70,15 +72,30 @@ CREDENTIALS_REJECTED = "Could not validate credentials"
 
 
 class Store:
-    """All in-memory state of one sandbox."""
+    """All state of one sandbox: in memory, journaled to `config.state_path` when set."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.faults: Faults = config.faults.model_copy()
-        self.reset()
+        self.journal = open_journal(config.state_path)
+        self._start()
+        self._restore(self.journal.load())
+
+    @property
+    def instance_id(self) -> str:
+        """Stable for as long as the ids it hands out are (a state file's life, or a run's)."""
+        return self.journal.instance_id
 
     def reset(self) -> None:
         """Forget everything; balances and fault randomness back to the start."""
+        self.journal.wipe()
+        self._start()
+
+    def close(self) -> None:
+        """Flush and release the state file."""
+        self.journal.close()
+
+    def _start(self) -> None:
         self.rng = random.Random(self.config.seed)
         self.balances: dict[str, Decimal] = dict(self.config.balances)
         self.tokens: dict[str, float] = {}  # token -> expiry
@@ -90,6 +107,33 @@ class Store:
         self._in_flight: list[Execution] = []
         # Distinct id ranges per kind make id mix-ups in a client fail loudly.
         self._next = {"party": 300, "counterparty": 70, "account": 900, "session": 4400}
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        """Take up the records a journal kept (a rerun after a killed process)."""
+        records = snapshot.records
+        self.parties = {p.id: p for p in sorted(records.get("party", []), key=lambda r: r.id)}
+        self.counterparties = {
+            c.id: c for c in sorted(records.get("counterparty", []), key=lambda r: r.id)}
+        self.accounts = {a.id: a for a in sorted(records.get("account", []), key=lambda r: r.id)}
+        self.sessions = {x.id: x for x in sorted(records.get("session", []), key=lambda r: r.id)}
+        executions = sorted(records.get("execution", []), key=lambda e: e.created_at)
+        self.executions = {e.reference_id: e for e in executions}
+        self._in_flight = [e for e in executions if not e.settled]
+        if snapshot.balances is not None:
+            self.balances = snapshot.balances
+        if snapshot.counters is not None:
+            self._next.update(snapshot.counters)
+
+    def _changed(self, kind: str, key: object, record: object) -> None:
+        """Journal a record and the wallet/counters a request changed."""
+        self.journal.mark(kind, key, record)
+        self.journal.mark_wallet(self.balances, self._next)
+
+    def set_balances(self, balances: dict[str, Decimal]) -> dict[str, Decimal]:
+        """Set some currencies' balances (inspection API)."""
+        self.balances.update(balances)
+        self.journal.mark_wallet(self.balances, self._next)
+        return self.balances
 
     def _new_id(self, kind: str) -> int:
         self._next[kind] += 1
@@ -136,6 +180,7 @@ class Store:
         """A new party (duplicates by phone are allowed, as nothing says otherwise)."""
         party = Party(self._new_id("party"), fullname, phone, email, country_code, now)
         self.parties[party.id] = party
+        self._changed("party", party.id, party)
         return party
 
     def get_party(self, party_id: int) -> Party:
@@ -152,6 +197,7 @@ class Store:
             raise Rejected(["body", "party_id"], f"Party {party_id} not found")
         cp = Counterparty(self._new_id("counterparty"), relationship_type, party_id, now)
         self.counterparties[cp.id] = cp
+        self._changed("counterparty", cp.id, cp)
         return cp
 
     def get_counterparty(self, counterparty_id: int) -> Counterparty:
@@ -166,6 +212,7 @@ class Store:
             raise Rejected(["body", "party_id"], f"Party {account.party_id} not found")
         account.id = self._new_id("account")
         self.accounts[account.id] = account
+        self._changed("account", account.id, account)
         return account
 
     # -- payout sessions and executions (REFERENCE §3.6, §3.7) -------------------------------
@@ -193,6 +240,7 @@ class Store:
             now, expiry,
         )
         self.sessions[session.id] = session
+        self._changed("session", session.id, session)
         return session
 
     def execute_payout(
@@ -218,6 +266,8 @@ class Store:
         session.used_by = reference_id
         execution = self._new_execution(session, reference_id, now)
         self.executions[reference_id] = execution
+        self._changed("session", session.id, session)
+        self._changed("execution", reference_id, execution)
         return execution
 
     def _session_for(self, session_ref: str) -> PayoutSession:
@@ -268,6 +318,7 @@ class Store:
             execution.settled = True
             if execution.outcome == FAILED:  # the operator refused: money back to the wallet
                 self.balances[execution.currency] += execution.debit
+            self._changed("execution", execution.reference_id, execution)
         return execution
 
     def settle(self, now: float) -> None:

@@ -1,10 +1,11 @@
 """How many requests per second the sandbox serves on the payout path. Prints the figures.
 
-    python tests/perf/bench_sandbox.py [--payouts 600] [--concurrency 8] [--mode both]
+    python tests/perf/bench_sandbox.py [--payouts 600] [--concurrency 8] [--mode both] [--state]
 
 Each payout is 5 requests: create a session, execute it, poll its status 3 times.
 Two load generators, each against the sandbox in its own process (`python -m batch sandbox`)
-and embedded in a thread of this process (as the test suite runs it):
+and embedded in a thread of this process (as the test suite runs it); `--state` keeps the
+sandbox's records in a SQLite file (as `paybatch run` without --base-url does):
   h11    keep-alive connections driven with h11 directly: light, so it measures the server;
   httpx  one httpx.AsyncClient per worker: what paybatch's real client can get through.
 """
@@ -17,6 +18,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 
-from batch.sandbox import running_sandbox
+from batch.sandbox import SandboxConfig, running_sandbox
 
 PASSCODE = {"token": {"code": "0000", "phone": "231770000000"},
             "device": {"name": "bench", "type": "SERVER", "platform": "PYTHON",
@@ -134,11 +136,12 @@ async def _run(base_url: str, generator: str, payouts: int, concurrency: int) ->
 
 
 @contextmanager
-def _process_sandbox() -> Iterator[str]:
+def _process_sandbox(state: str | None) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "batch", "sandbox", "--port", str(port)]
+    command += ["--state", state] if state else []
     with subprocess.Popen(command, stdout=subprocess.DEVNULL) as proc:
         base = f"http://127.0.0.1:{port}"
         try:
@@ -158,18 +161,24 @@ def main() -> None:
     parser.add_argument("--payouts", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--mode", choices=["embedded", "process", "both"], default="both")
+    parser.add_argument("--state", action="store_true", help="state in a SQLite file")
     args = parser.parse_args()
     modes = ["process", "embedded"] if args.mode == "both" else [args.mode]
+    kept = "state file" if args.state else "in memory"
     for mode in modes:
         for generator in ("h11", "httpx"):
-            if mode == "embedded":
-                with running_sandbox() as sb:
-                    rps = asyncio.run(_run(sb.base_url, generator, args.payouts, args.concurrency))
-            else:
-                with _process_sandbox() as base:
-                    rps = asyncio.run(_run(base, generator, args.payouts, args.concurrency))
-            print(f"sandbox {mode:8} load {generator:5} {args.payouts} payouts x 5 requests, "
-                  f"{args.concurrency} connections: {rps:6.0f} req/s")
+            with tempfile.TemporaryDirectory() as folder:
+                state = f"{folder}/sandbox.db" if args.state else None
+                if mode == "embedded":
+                    config = SandboxConfig(state_path=state)
+                    with running_sandbox(config) as sb:
+                        rps = asyncio.run(
+                            _run(sb.base_url, generator, args.payouts, args.concurrency))
+                else:
+                    with _process_sandbox(state) as base:
+                        rps = asyncio.run(_run(base, generator, args.payouts, args.concurrency))
+            print(f"sandbox {mode:8} {kept:10} load {generator:5} {args.payouts} payouts x 5 "
+                  f"requests, {args.concurrency} connections: {rps:6.0f} req/s")
 
 
 if __name__ == "__main__":
