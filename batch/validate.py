@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.amounts import add_amounts, parse_amount, sum_amounts
+from batch.amounts import CURRENCY_MARKS, add_amounts, parse_amount, sum_amounts
 from batch.duplicates import find_duplicates
 from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
@@ -16,6 +16,8 @@ from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalis
 from batch.validation_report import ValidationReport
 
 _COUNTRY_WORDS = {"LR": "LR", "LBR": "LR", "LIBERIA": "LR", "RW": "RW", "RWA": "RW", "RWANDA": "RW"}
+# Currency cells as payroll exports write them: "US$", "L$", "FRW" (Rwanda's French form).
+CURRENCY_WORDS = {mark: code for mark, code in CURRENCY_MARKS.items() if mark != "$"}
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 _TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
 
@@ -226,12 +228,18 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         .str.to_uppercase()
         .replace_strict(_COUNTRY_WORDS, default=None)
         .alias("_country_given"),
-        pl.coalesce(
-            _text("currency").str.to_uppercase(), pl.lit(options.default_currency, pl.String)
-        ).alias("_currency"),
+        _text("currency")
+        .str.to_uppercase()
+        .replace(CURRENCY_WORDS)
+        .alias("_currency"),
     )
     staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
-    staged = add_amounts(normalise_phones(staged, "phone", "_region"), "amount", "_currency")
+    staged = add_amounts(
+        normalise_phones(staged, "phone", "_region"),
+        "amount",
+        "_currency",
+        default_currency=options.default_currency,
+    )
     rows = _slow_phones(staged.collect())
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
