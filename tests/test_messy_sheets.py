@@ -80,3 +80,72 @@ def test_float_noise_in_amounts_is_rounded_to_cents(tmp_path: Path) -> None:
     report = check(tmp_path, rows, default_country="LR")
     assert report.ok
     assert report.totals == {"USD": Decimal("1250.30")}
+
+
+@pytest.mark.parametrize(
+    ("phone", "e164"),
+    [
+        ("+231-77-012-3456", "231770123456"),
+        ("(077) 012 3456", "231770123456"),
+        ("231 770 123 456", "231770123456"),
+        ("tel:+231770123456", "231770123456"),
+        ("Tel: 0770123456", "231770123456"),
+        ("'0770123456", "231770123456"),  # Excel's text-forcing apostrophe
+        ("770123456", "231770123456"),  # Excel dropped the leading 0
+        ("\u202d+231 77 012 3456\u202c", "231770123456"),  # invisible marks from a copy-paste
+        ("\uff10\uff17\uff17\uff10\uff11\uff12\uff13\uff14\uff15\uff16", "231770123456"),
+    ],
+)
+def test_phone_forms_real_sheets_contain(tmp_path: Path, phone: str, e164: str) -> None:
+    rows = [["Name", "Phone", "Amount", "Currency"], ["Musu Dolo", phone, "10", "USD"]]
+    report = check(tmp_path, rows, default_country="LR")
+    assert [(r.status, r.phone) for r in report.rows] == [("valid", e164)]
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["0770123456/0880123456", "0770123456 / 0886220145", "0770123456; 0886220145",
+     "0770123456 or 0886220145", "0770123456, 0886220145"],
+)  # fmt: skip
+def test_two_numbers_in_one_cell_are_rejected_clearly(tmp_path: Path, phone: str) -> None:
+    rows = [["Name", "Phone", "Amount", "Currency"], ["Musu Dolo", phone, "10", "USD"]]
+    found = messages(check(tmp_path, rows, default_country="LR"))
+    assert found == [(2, "phone", "holds two phone numbers; put one number per row")]
+
+
+def test_names_emails_currency_and_country_words_are_tidied(tmp_path: Path, kind: str) -> None:
+    rows = [
+        ["Name", "Phone", "Amount", "Currency", "Country", "Email"],
+        ["  Kpàdeh   O'Neil\u00a0Flomo ", "0770123456", "10", " usd ", "Liberia", " k@x.com "],
+        ["Jean-Paul\nMugabo", "0788123456", "10", "FRW", "rwanda", ""],
+        ["Ama Uwase", "0788123457", "10", "RWF", "Republic of Rwanda", "a b@x.com"],
+    ]
+    report = check(tmp_path, rows, kind)
+    assert [(r.name, r.currency, r.country) for r in report.rows] == [
+        ("Kpàdeh O'Neil Flomo", "USD", "LR"),
+        ("Jean-Paul Mugabo", "RWF", "RW"),
+        ("Ama Uwase", "RWF", "RW"),
+    ]
+    assert messages(report) == [(4, "email", "is not a valid email address")]
+    assert report.payout_rows()[0].email == "k@x.com"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["Employee Name", "MoMo No.", "Net Pay", "Emp. No"],
+        ["Full Name", "Mobile Money Number", "Amount (USD)", "Staff ID"],
+        ["Staff Name", "Mobile No", "Take-home pay", "Employee Code"],
+    ],
+)
+def test_column_aliases_real_exports_use(tmp_path: Path, header: list[str]) -> None:
+    rows = [header, ["Musu Dolo", "0770123456", "1,250.00", "E001"]]
+    report = check(tmp_path, rows, default_country="LR", default_currency="USD")
+    assert report.ok
+    assert report.payout_rows()[0].external_id == "E001"
+
+
+def test_currency_named_in_the_amount_header(tmp_path: Path) -> None:
+    rows = [["Name", "Phone", "Net Pay (LRD)"], ["Musu Dolo", "0770123456", "5,000"]]
+    report = check(tmp_path, rows, default_country="LR")
+    assert report.ok and report.totals == {"LRD": Decimal("5000.00")}
