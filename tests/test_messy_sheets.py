@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sheets import write_csv, write_xlsx
 
+from batch.errors import SheetError
 from batch.load import load_sheet
 from batch.validate import ValidationOptions, validate_sheet
 from batch.validation_report import ValidationReport
@@ -149,3 +150,48 @@ def test_currency_named_in_the_amount_header(tmp_path: Path) -> None:
     rows = [["Name", "Phone", "Net Pay (LRD)"], ["Musu Dolo", "0770123456", "5,000"]]
     report = check(tmp_path, rows, default_country="LR")
     assert report.ok and report.totals == {"LRD": Decimal("5000.00")}
+
+
+def test_old_mac_line_ends_and_excel_sep_line(tmp_path: Path) -> None:
+    cr = tmp_path / "cr.csv"
+    cr.write_bytes(b"Name,Phone,Amount,Currency\rA,0770123456,10,USD\rB,0886220145,20,USD\r")
+    assert check_file(cr).counts["valid"] == 2
+    # Excel hides the "sep=;" line, so the header is row 1 and the first payout row 2.
+    sep = tmp_path / "sep.csv"
+    sep.write_bytes(b"sep=;\r\nName;Phone;Amount;Currency\r\nA;0770123456;1,250.00;USD\r\n")
+    report = check_file(sep)
+    assert [(r.row, r.status, r.amount) for r in report.rows] == [(2, "valid", Decimal("1250.00"))]
+
+
+def check_file(path: Path, **options: Any) -> ValidationReport:
+    return validate_sheet(load_sheet(path), ValidationOptions(default_country="LR", **options))
+
+
+def test_lock_file_and_text_under_an_excel_name(tmp_path: Path) -> None:
+    lock = tmp_path / "~$payroll.xlsx"
+    lock.write_bytes(b"\x05jsmith" + b"\x00" * 50)
+    with pytest.raises(SheetError, match="lock file .* use 'payroll.xlsx'"):
+        load_sheet(lock)
+    fake = write_csv(tmp_path / "payroll.xlsx", [["Name", "Phone", "Amount", "Currency"],
+                                                ["A", "0770123456", "10", "USD"]])  # fmt: skip
+    report = check_file(fake)
+    assert report.ok and "really a text (CSV) file" in report.notices[0]
+
+
+def test_data_on_another_sheet_suggests_sheet_option(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    cover = book.active
+    assert cover is not None
+    cover.title = "Summary"
+    cover.append(["Payroll summary, see next sheet"])
+    data = book.create_sheet("November 2026")
+    data.append(["Name", "Phone", "Amount", "Currency"])
+    data.append(["A", "0770123456", 10, "USD"])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    with pytest.raises(SheetError) as raised:
+        load_sheet(path)
+    assert "--sheet 'November 2026' (sheets: Summary, November 2026)" in str(raised.value)
+    assert load_sheet(path, sheet="November 2026").frame.height == 1
