@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted .xlsx
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 _DELIMITERS = (",", ";", "\t")
+_SEP_LINE = re.compile(r"^sep=(.)[ \t]*\r?\n", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -54,18 +56,55 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         raise SheetError(name, "is a directory, not a CSV or XLSX file") from None
     except OSError as exc:
         raise SheetError(name, f"cannot be read ({exc.strerror})") from None
+    if path.name.startswith("~$"):
+        raise SheetError(
+            name, f"is Excel's lock file for an open workbook; use {path.name[2:]!r} instead"
+        )
     if not data.strip():
         raise SheetError(name, "is empty")
+    notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
-        ragged: list[int] = []  # Excel has no fields to miscount
-        grid, kind = _read_excel(name, data, sheet), "xlsx"
-    elif path.suffix.lower() in _EXCEL_SUFFIXES:
-        raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
-    else:
-        if sheet is not None:
-            raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
-        (grid, ragged), kind = _read_csv(name, data), "csv"
-    return _shape(name, grid, kind, ragged)
+        grid = _read_excel(name, data, sheet)
+        if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
+            _suggest_sheet(name, data)
+        return _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
+        # Text saved under an Excel name ("Save as CSV" kept .xlsx): read what it really is.
+        notices.append(f"{path.name} is really a text (CSV) file, not Excel; read as CSV")
+    if sheet is not None:
+        raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
+    grid, ragged = _read_csv(name, data)
+    return _shape(name, grid, "csv", ragged, notices)
+
+
+def _suggest_sheet(name: str, data: bytes) -> None:
+    """The first sheet has no header: say which sheet seems to hold the payouts."""
+    import fastexcel
+
+    names = _sheet_names(data) or []
+    for other in names[1:]:
+        try:
+            reader = fastexcel.read_excel(data).load_sheet_by_name(
+                other, header_row=None, n_rows=_HEADER_SCAN_ROWS, dtypes="string"
+            )
+            rows = reader.to_polars().rows()
+        except Exception:  # an unreadable extra sheet is no reason to fail here
+            continue
+        match = find_header(rows)
+        if match is not None and not match.missing:
+            raise SheetError(
+                name,
+                f"sheet {names[0]!r} has no payout table; it seems to be on sheet {other!r}: "
+                f"pass --sheet {other!r} (sheets: {', '.join(names)})",
+            )
+    if len(names) > 1:
+        raise SheetError(
+            name,
+            f"sheet {names[0]!r} has no recognisable header row (expected columns like name, "
+            f"phone, amount); pass --sheet NAME (sheets: {', '.join(names)})",
+        )
 
 
 def _read_excel(name: str, data: bytes, sheet: str | None) -> pl.DataFrame:
@@ -145,9 +184,17 @@ def _sample_rows(text: str, delimiter: str) -> list[list[str]]:
 def _read_csv(name: str, data: bytes) -> tuple[pl.DataFrame, list[int]]:
     """The CSV as a text grid, and the 0-based records with more fields than the header."""
     text, utf8 = _decode(name, data)
+    if "\r" in text and "\n" not in text:  # old Mac line ends, which polars does not split on
+        text = text.replace("\r", "\n")
+        utf8 = text.encode("utf-8")
+    # Excel writes "sep=;" as a first line, then hides it: row 1 is the line after it.
+    declared = _SEP_LINE.match(text)
+    if declared:
+        text = text[declared.end() :]
+        utf8 = text.encode("utf-8")
     # The delimiter is the one under which a header row names the most known columns.
     best: tuple[int, str, int] | None = None
-    for delimiter in _DELIMITERS:
+    for delimiter in (declared.group(1),) if declared else _DELIMITERS:
         rows = _sample_rows(text, delimiter)
         match = find_header(rows)
         score = len(match.columns) if match else 0
@@ -193,7 +240,9 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _shape(name: str, grid: pl.DataFrame, kind: str, ragged: list[int]) -> Sheet:
+def _shape(
+    name: str, grid: pl.DataFrame, kind: str, ragged: list[int], notices: list[str] | None = None
+) -> Sheet:
     """Find the header, keep canonical columns below it, and number rows as Excel does."""
     top = grid.head(_HEADER_SCAN_ROWS).rows()
     match = find_header(top)
@@ -212,7 +261,7 @@ def _shape(name: str, grid: pl.DataFrame, kind: str, ragged: list[int]) -> Sheet
     frame = _data_frame(grid, match, ragged)
     if frame.filter(~pl.col(BLANK)).height == 0:
         raise SheetError(name, f"has a header on row {match.index + 1} but no data rows")
-    notices: list[str] = []
+    notices = list(notices or [])
     if match.ignored:
         notices.append(f"ignored column(s) not used for payouts: {', '.join(match.ignored)}")
     last = frame.filter(~pl.col(BLANK)).get_column(ROW).max()

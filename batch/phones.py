@@ -8,6 +8,7 @@ hands anything its fast path does not accept to `normalise_phone`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -35,6 +36,11 @@ _TYPE_WORDS = {
 NEEDS_COUNTRY = "local number needs a country: add a country column or pass --country"
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
 _ALLOWED = re.compile(r"^\+?[0-9\s\-.()/\u00a0]+$")
+_TEL_PREFIX = re.compile(r"(?i)^(?:tel|phone|mobile|cell)\s*[:.]\s*")
+# Two numbers in one cell: "0770123456/0880123456", "0770123456 or 0880123456".
+_TWO_NUMBERS = re.compile(
+    r"\d[\d\s\-.()]{5,}\d\s*(?:/|;|,|&|\||\bor\b|\band\b)\s*\+?\d[\d\s\-.()]{5,}\d"
+)
 _EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^(\d+)(?:\.(\d+))?[eE]\+?(\d+)$")
 
@@ -67,12 +73,24 @@ def _recover_scientific(text: str) -> str | PhoneResult:
     )
 
 
+def _tidy(text: str) -> str:
+    """Undo what spreadsheets and copy-paste add around a number: full-width digits, invisible
+    direction marks, Excel's text-forcing apostrophe, a `tel:` link."""
+    text = "".join(
+        c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf"
+    ).strip()
+    text = text.lstrip("'").strip()
+    return _TEL_PREFIX.sub("", text).strip()
+
+
 @lru_cache(maxsize=65536)
 def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     """One phone as E.164 digits, parsed with `region` (LR/RW) for local forms."""
-    text = (raw or "").strip()
+    text = _tidy(raw or "")
     if not text:
         return PhoneResult(error="phone is missing")
+    if _TWO_NUMBERS.search(text):
+        return PhoneResult(error="holds two phone numbers; put one number per row")
     if _SCIENTIFIC.match(text):
         recovered = _recover_scientific(text)
         if isinstance(recovered, PhoneResult):

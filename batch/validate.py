@@ -8,14 +8,20 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.amounts import add_amounts, parse_amount, sum_amounts
+from batch.amounts import CURRENCY_MARKS, add_amounts, parse_amount, sum_amounts
 from batch.duplicates import find_duplicates
 from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
 from batch.validation_report import ValidationReport
 
-_COUNTRY_WORDS = {"LR": "LR", "LBR": "LR", "LIBERIA": "LR", "RW": "RW", "RWA": "RW", "RWANDA": "RW"}
+# Country cells as people write them: ISO codes, names, calling codes.
+_COUNTRY_WORDS = {
+    **dict.fromkeys(["LR", "LBR", "LIBERIA", "REPUBLIC OF LIBERIA", "231", "+231"], "LR"),
+    **dict.fromkeys(["RW", "RWA", "RWANDA", "REPUBLIC OF RWANDA", "250", "+250"], "RW"),
+}
+# Currency cells as payroll exports write them: "US$", "L$", "FRW" (Rwanda's French form).
+CURRENCY_WORDS = {mark: code for mark, code in CURRENCY_MARKS.items() if mark != "$"}
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 _TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
 
@@ -205,6 +211,15 @@ def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]
     ]
 
 
+_HEADER_CURRENCY = re.compile(r"(?i)\b(USD|LRD|RWF|FRW)\b|(US\$|LD?\$)")
+
+
+def _header_currency(sheet: Sheet) -> str | None:
+    """The currency an amount header names ("Amount (USD)", "Net pay in L$"), or None."""
+    found = _HEADER_CURRENCY.search(sheet.headers.get("amount", ""))
+    return CURRENCY_WORDS[(found.group(1) or found.group(2)).upper()] if found else None
+
+
 def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport:
     """Check every row of a loaded sheet; the report says which rows can be paid and why not."""
     frame = sheet.frame
@@ -221,17 +236,21 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
 
     default_country = pl.lit(options.default_country, pl.String)
     staged = rows.lazy().with_columns(
-        _text("name").alias("_name"),
+        # "  Jo   Doe " and names split over lines in a cell read as "Jo Doe".
+        _text("name").str.replace_all(r"\s+", " ").alias("_name"),
         _text("country")
         .str.to_uppercase()
         .replace_strict(_COUNTRY_WORDS, default=None)
         .alias("_country_given"),
-        pl.coalesce(
-            _text("currency").str.to_uppercase(), pl.lit(options.default_currency, pl.String)
-        ).alias("_currency"),
+        _text("currency").str.to_uppercase().replace(CURRENCY_WORDS).alias("_currency"),
     )
     staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
-    staged = add_amounts(normalise_phones(staged, "phone", "_region"), "amount", "_currency")
+    staged = add_amounts(
+        normalise_phones(staged, "phone", "_region"),
+        "amount",
+        "_currency",
+        default_currency=_header_currency(sheet) or options.default_currency,
+    )
     rows = _slow_phones(staged.collect())
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:

@@ -23,11 +23,47 @@ from batch.amounts import add_amounts, parse_amount, sum_amounts
         ("", "amount is missing"),
         ("0", "must be more than zero"),
         ("0.00", "must be more than zero"),
-        ("-5", "must be more than zero"),
-        ("(5.00)", "must be more than zero"),
-        ("1.250,00", "is not an amount"),
-        ("12,50", "is not an amount"),
-        ("$100", "is not an amount"),
+        ("-5", "is negative"),
+        ("(5.00)", "is negative"),
+        ("(1,250.00)", "is negative"),
+        ("-$5", "is negative"),
+        ("USD -5", "is negative"),
+        ("5-", "is negative"),
+        ("\u22125", "is negative"),
+        ("1.250,00", "comma as the decimal mark"),
+        ("12,50", "comma as the decimal mark"),
+        ("1 250,00", "comma as the decimal mark"),
+        ("1.250.000", "comma as the decimal mark"),
+        ("1.250", "is ambiguous"),
+        ("12.500", "is ambiguous"),
+        ("0.500", Decimal("0.5")),  # 0.500 cannot be thousands
+        ("$100", Decimal("100")),
+        ("$1,250.00", Decimal("1250.00")),
+        ("USD 1,250", Decimal("1250")),
+        ("usd 1250", Decimal("1250")),
+        ("1250 USD", Decimal("1250")),
+        ("US$ 99.50", Decimal("99.50")),
+        ("L$ 5,000", Decimal("5000")),
+        ("LRD5000", Decimal("5000")),
+        ("RWF 15 000", Decimal("15000")),
+        ("15 000 FRW", Decimal("15000")),
+        ("1\u00a0250.00", Decimal("1250.00")),  # non-breaking space as thousands mark
+        ("1\u2009250", Decimal("1250")),  # thin space
+        ("1\u202f250", Decimal("1250")),  # narrow no-break space (French locale)
+        ("\u00a01250.00\u00a0", Decimal("1250.00")),
+        ("\u200e1250", Decimal("1250")),  # invisible direction mark from a copy-paste
+        ("\uff11\uff12\uff15\uff10", Decimal("1250")),  # full-width digits
+        ("12 50", "is not an amount"),  # spaces that are not thousands groups
+        ("USD LRD 5", "names two different currencies"),
+        ("EUR 5", "is not an amount"),
+        ("2026-11-01 00:00:00", "is a date"),
+        ("01/11/2026", "is a date"),
+        ("5%", "is a percentage"),
+        ("1250.0000000001", Decimal("1250.00")),  # float noise from a formula
+        ("1249.9999999999", Decimal("1250.00")),
+        ("0.30000000000000004", Decimal("0.30")),
+        ("0.0000000001", "must be more than zero"),
+        ("1250.123", Decimal("1250.123")),  # real extra decimals: the currency rule decides
         ("1e3", "is not an amount"),
         ("1" * 16, "is too large"),
     ],
@@ -63,6 +99,9 @@ def _vector(texts: list[str], currency: str) -> list[tuple[object, ...]]:
         ("12.345", "USD", None),
         ("100.5", "RWF", None),
         ("100.50", "XXX", None),
+        ("1250.0000000001", "USD", 125000),
+        ("15000.0000000001", "RWF", 15000),
+        ("1250.4999999999", "RWF", None),  # really 1250.50: RWF takes whole amounts only
     ],
 )
 def test_minor_units(text: str, currency: str, minor: int | None) -> None:
@@ -104,3 +143,35 @@ def test_vectorised_agrees_with_parse_amount_and_never_crashes(texts: list[str])
 def test_sum_amounts_is_exact_and_ignores_malformed() -> None:
     texts = pl.Series(["0.10", "0.20", "1,000.005", "abc", None, "-3"])
     assert sum_amounts(texts) == Decimal("1000.305")
+
+
+def _with_currency(texts: list[str], stated: list[str | None], default: str | None) -> list[object]:
+    frame = pl.DataFrame(
+        {"amount": texts, "ccy": stated}, schema={"amount": pl.String, "ccy": pl.String}
+    )
+    return (
+        add_amounts(frame.lazy(), "amount", "ccy", default_currency=default)
+        .collect()
+        .select("ccy", "_amount_error", "_minor")
+        .rows()
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "stated", "default", "expected"),
+    [
+        ("L$ 5,000", None, None, ("LRD", None, 500000)),  # the cell names the currency
+        ("L$ 5,000", None, "USD", ("LRD", None, 500000)),  # ... over --currency
+        ("$ 5,000", None, None, (None, None, None)),  # "$" alone: USD or LRD, not a guess
+        ("$ 5,000", "LRD", None, ("LRD", None, 500000)),
+        ("$ 5,000", "USD", None, ("USD", None, 500000)),
+        ("$ 5,000", "RWF", None, ("RWF", "names $ but the row's currency is RWF", None)),
+        ("USD 10", "LRD", None, ("LRD", "names USD but the row's currency is LRD", None)),
+        ("RWF 15 000", "RWF", None, ("RWF", None, 15000)),
+        ("10", None, "USD", ("USD", None, 1000)),
+    ],
+)
+def test_currency_written_in_the_amount_cell(
+    text: str, stated: str | None, default: str | None, expected: tuple[object, ...]
+) -> None:
+    assert _with_currency([text], [stated], default) == [expected]

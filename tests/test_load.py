@@ -124,7 +124,7 @@ def test_xlsx_named_sheet(tmp_path: Path) -> None:
     assert _cells(tmp_path / "p.xlsx", sheet="November") == [(2, "Musu", "0770123456", "5")]
     with pytest.raises(SheetError, match="has no sheet 'December' \\(sheets: Sheet, November\\)"):
         load_sheet(tmp_path / "p.xlsx", sheet="December")
-    with pytest.raises(SheetError, match="no recognisable header"):
+    with pytest.raises(SheetError, match="it seems to be on sheet 'November': pass --sheet"):
         load_sheet(tmp_path / "p.xlsx")
 
 
@@ -151,7 +151,9 @@ def _encrypted_xlsx(tmp_path: Path) -> Path:
         (lambda d: _write(d / "empty.csv", b""), "empty.csv: is empty"),
         (lambda d: _write(d / "blank.csv", b" \r\n\r\n"), "blank.csv: is empty"),
         (lambda d: _write(d / "pic.png", b"\x89PNG\r\n\x1a\n\x00\x00"), "not a CSV or XLSX"),
-        (lambda d: _write(d / "fake.xlsx", b"Name,Phone\n"), "fake.xlsx: is not a valid Excel"),
+        # Text under an Excel name is read as the CSV it is (content sniffed, not the suffix).
+        (lambda d: _write(d / "fake.xlsx", b"Name,Phone\n"), "fake.xlsx: header on row 1 lacks"),
+        (lambda d: _write(d / "fake.xlsx", b"\x00\x01junk"), "fake.xlsx: is not a valid Excel"),
         (_corrupt_xlsx, "bad.xlsx: is not a readable Excel file"),
         (_encrypted_xlsx, "locked.xlsx: is password-protected"),
         (lambda d: _write(d / "t.csv", b"hello,world\n1,2\n"), "no recognisable header"),
