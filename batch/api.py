@@ -270,7 +270,14 @@ class ApiClient:
             )
         except errors.ApiError as exc:
             if not isinstance(exc, errors.Terminal):
-                raise  # no answer or a server fault: retried already, outcome still unknown
+                # Retried already; the request that needed the token must not retry it again
+                # (nested retries turned an unreachable API into minutes of waiting).
+                raise errors.TokenUnavailableError(
+                    f"could not obtain an access token: {exc}",
+                    status=exc.status,
+                    endpoint=exc.endpoint,
+                    request_id=exc.request_id,
+                ) from exc
             # Never echo the body: a validation answer may quote the secret back.
             raise errors.CredentialsError(
                 f"the API refused the client credentials (HTTP {exc.status}): "

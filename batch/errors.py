@@ -12,7 +12,8 @@
     ├── AbortedError                 the user declined, or a guard (--max-total) tripped (exit 5)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
-        │   └── CredentialsError        the token call itself was refused (also a ConfigError)
+        │   ├── CredentialsError        the token call itself was refused (also a ConfigError)
+        │   └── TokenUnavailableError   no token after the token call's own retries
         ├── ForbiddenError   Terminal   403: merchant not verified, passcode problem
         ├── NotFoundError    Terminal   404: unknown id or reference_id
         ├── ApiValidationError Terminal 422 with FastAPI's `detail` list
@@ -121,6 +122,14 @@ class AuthError(ApiError, Terminal):
 
 class CredentialsError(AuthError, ConfigError):
     """The token call was refused: client id or secret wrong (bad configuration, exit 1)."""
+
+
+class TokenUnavailableError(AuthError):
+    """No token: the token call still failed after its own retries; nothing else was sent.
+
+    Terminal for the request that needed it (its retries would only repeat the token
+    call's), and batch-wide like every AuthError: stop, run again later.
+    """
 
 
 class ForbiddenError(ApiError, Terminal):

@@ -199,9 +199,25 @@ def test_token_trouble_before_an_execution_sends_no_execution() -> None:
         async with make_client(fake) as api:
             await api.execute_payout(session_id=1, payout_account_id=2, reference_id=REF)
 
-    with pytest.raises(errors.ServerError):
+    with pytest.raises(errors.TokenUnavailableError) as caught:
         run(go())
+    assert isinstance(caught.value.__cause__, errors.ServerError)
     assert not fake.sent(EXECUTE)
+
+
+def test_an_unreachable_token_endpoint_is_retried_once_not_per_request() -> None:
+    # The token call has its own retries; the call that needed the token must not repeat
+    # them (5 x 5 attempts turned an unreachable API into minutes of waiting).
+    fake = FakeDollr()
+    fake.script(TOKEN, *[503] * 10)
+
+    async def go() -> None:
+        async with make_client(fake) as api:
+            await api.payout_status(REF)
+
+    with pytest.raises(errors.TokenUnavailableError):
+        run(go())
+    assert len(fake.sent(TOKEN)) == 5
 
 
 def test_bearer_token_repr_hides_the_token() -> None:
