@@ -60,7 +60,7 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         raise SheetError(
             name, f"is Excel's lock file for an open workbook; use {path.name[2:]!r} instead"
         )
-    if not data.strip():
+    if data.isspace() or not data:  # isspace stops at the first other byte; strip copies
         raise SheetError(name, "is empty")
     notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):

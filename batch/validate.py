@@ -9,6 +9,7 @@ from decimal import Decimal
 import polars as pl
 
 from batch.amounts import CURRENCY_MARKS, add_amounts, parse_amount, sum_amounts
+from batch.cells import collapse_whitespace, per_distinct
 from batch.duplicates import find_duplicates
 from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
@@ -48,6 +49,23 @@ def _text(column: str) -> pl.Expr:
     """A cell's trimmed text; empty cells are null."""
     stripped = pl.col(column).str.strip_chars()
     return pl.when(stripped != "").then(stripped)
+
+
+def _country_code(cell: pl.Expr) -> pl.Expr:
+    """LR or RW from a country cell as people write it; null when empty or unknown."""
+    text = cell.str.strip_chars()
+    return (
+        pl.when(text != "")
+        .then(text)
+        .str.to_uppercase()
+        .replace_strict(_COUNTRY_WORDS, default=None, return_dtype=pl.String)
+    )
+
+
+def _currency_code(cell: pl.Expr) -> pl.Expr:
+    """A currency cell in capitals with "US$", "L$", "FRW" read as ISO codes; null when empty."""
+    text = cell.str.strip_chars()
+    return pl.when(text != "").then(text).str.to_uppercase().replace(CURRENCY_WORDS)
 
 
 @dataclass(frozen=True)
@@ -237,12 +255,13 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     default_country = pl.lit(options.default_country, pl.String)
     staged = rows.lazy().with_columns(
         # "  Jo   Doe " and names split over lines in a cell read as "Jo Doe".
-        _text("name").str.replace_all(r"\s+", " ").alias("_name"),
-        _text("country")
-        .str.to_uppercase()
-        .replace_strict(_COUNTRY_WORDS, default=None)
+        _text("name").map_batches(collapse_whitespace, is_elementwise=True).alias("_name"),
+        pl.col("country")
+        .map_batches(per_distinct(_country_code), pl.String, is_elementwise=True)
         .alias("_country_given"),
-        _text("currency").str.to_uppercase().replace(CURRENCY_WORDS).alias("_currency"),
+        pl.col("currency")
+        .map_batches(per_distinct(_currency_code), pl.String, is_elementwise=True)
+        .alias("_currency"),
     )
     staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
     staged = add_amounts(
@@ -251,7 +270,7 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         "_currency",
         default_currency=_header_currency(sheet) or options.default_currency,
     )
-    rows = _slow_phones(staged.collect())
+    rows = _slow_phones(staged.collect(engine="in-memory"))
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
         rows = rows.with_columns(
