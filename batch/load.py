@@ -16,6 +16,7 @@ from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty
 RAGGED = "_ragged"  # CSV only: the row has more fields than the header
+CELLS = "_cells"  # Sheet.phoneless: the row's non-empty cells, joined by " | "
 
 _HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
 _SNIFF_BYTES = 64 * 1024
@@ -40,6 +41,11 @@ class Sheet:
     # Every cell of the last non-blank row, mapped or not: a totals row often says "Total"
     # in a column paybatch does not use.
     last_row_cells: tuple[str, ...] = field(default=())
+    # `_row` and `_cells` (every non-empty cell, mapped or not, joined by " | ") of the
+    # non-blank rows without a phone: where totals, subtotals and notes are found.
+    phoneless: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={ROW: pl.Int64, CELLS: pl.String})
+    )
 
     def __len__(self) -> int:
         return self.frame.height
@@ -267,7 +273,30 @@ def _shape(
     last = frame.filter(~pl.col(BLANK)).get_column(ROW).max()
     assert isinstance(last, int)
     cells = tuple(c.strip() for c in grid.row(last - 1) if c is not None and c.strip())
-    return Sheet(name, frame, match.index + 1, match.headers, kind, tuple(notices), cells)
+    return Sheet(
+        name,
+        frame,
+        match.index + 1,
+        match.headers,
+        kind,
+        tuple(notices),
+        cells,
+        _phoneless(grid, frame),
+    )
+
+
+def _phoneless(grid: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every cell of the non-blank rows whose phone is empty (usually few), for spotting
+    totals and notes whatever column their words are in."""
+    rows = frame.filter(~pl.col(BLANK) & _text("phone").is_null()).get_column(ROW)
+    picked = grid.select(pl.all().gather(rows - 1))  # row n of the sheet is grid row n - 1
+    cells = pl.concat_str([_text(c) for c in grid.columns], separator=" | ", ignore_nulls=True)
+    return picked.select(pl.lit(rows).alias(ROW), cells.alias(CELLS))
+
+
+def _text(column: str) -> pl.Expr:
+    stripped = pl.col(column).str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
 
 
 def _data_frame(grid: pl.DataFrame, match: HeaderMatch, ragged: list[int]) -> pl.DataFrame:
