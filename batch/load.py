@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from batch.errors import SheetError
+from batch.excel_formats import show_percent_cells
 from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
@@ -71,6 +72,8 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
     notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
         grid = _read_excel(name, data, sheet)
+        if data.startswith(_ZIP_MAGIC):  # a Percent cell reads as 0.05: show it as 5%
+            grid = show_percent_cells(data, sheet, grid)
         if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
             _suggest_sheet(name, data)
         return _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount

@@ -42,6 +42,7 @@ _TWO_NUMBERS = re.compile(
     r"\d[\d\s\-.()]{5,}\d\s*(?:/|;|,|&|\||\bor\b|\band\b)\s*\+?\d[\d\s\-.()]{5,}\d"
 )
 _EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 _SCIENTIFIC = re.compile(r"^(\d+)(?:\.(\d+))?[eE]\+?(\d+)$")
 
 
@@ -99,6 +100,8 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     float_match = _EXCEL_FLOAT.match(text)
     if float_match:  # a number Excel stored as a float: 231770123456.0
         text = float_match.group(1)
+    if _DATE.match(text):  # an Excel date cell, read as calamine writes dates
+        return PhoneResult(error="is a date, not a phone number (is the column formatted as Date?)")
     if not _ALLOWED.match(text):
         return PhoneResult(error="is not a phone number")
     digits = _SEPARATORS.sub("", text)
