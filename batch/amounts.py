@@ -269,12 +269,16 @@ def decimals_of(amount: Decimal) -> int:
     return max(0, -exponent)
 
 
-def sum_amounts(texts: pl.Series) -> Decimal:
-    """Exact sum of the well-formed positive amounts in a column of amount text."""
-    digits = _read(texts).get_column("_amount_text").drop_nulls()
-    if digits.is_empty():
-        return Decimal(0)
+def amount_values(texts: pl.Series) -> pl.Series:
+    """The exact value of each well-formed positive amount in a column of amount text, as a
+    polars Decimal (null where the cell is no amount)."""
+    digits = _read(texts).get_column("_amount_text")
     longest = digits.str.extract(r"\.([0-9]+)$", 1).str.len_chars().max()
     places = longest if isinstance(longest, int) else 0
-    total = digits.cast(pl.Decimal(38, places)).sum()
-    return Decimal(str(total))
+    return digits.cast(pl.Decimal(38, places))
+
+
+def sum_amounts(texts: pl.Series) -> Decimal:
+    """Exact sum of the well-formed positive amounts in a column of amount text."""
+    values = amount_values(texts).drop_nulls()
+    return Decimal(str(values.sum())) if values.len() else Decimal(0)

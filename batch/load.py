@@ -11,11 +11,13 @@ from pathlib import Path
 import polars as pl
 
 from batch.errors import SheetError
+from batch.excel_formats import show_percent_cells
 from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty
 RAGGED = "_ragged"  # CSV only: the row has more fields than the header
+CELLS = "_cells"  # Sheet.phoneless: the row's non-empty cells, joined by " | "
 
 _HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
 _SNIFF_BYTES = 64 * 1024
@@ -40,6 +42,11 @@ class Sheet:
     # Every cell of the last non-blank row, mapped or not: a totals row often says "Total"
     # in a column paybatch does not use.
     last_row_cells: tuple[str, ...] = field(default=())
+    # `_row` and `_cells` (every non-empty cell, mapped or not, joined by " | ") of the
+    # non-blank rows without a phone: where totals, subtotals and notes are found.
+    phoneless: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema={ROW: pl.Int64, CELLS: pl.String})
+    )
 
     def __len__(self) -> int:
         return self.frame.height
@@ -60,11 +67,13 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         raise SheetError(
             name, f"is Excel's lock file for an open workbook; use {path.name[2:]!r} instead"
         )
-    if not data.strip():
+    if data.isspace() or not data:  # isspace stops at the first other byte; strip copies
         raise SheetError(name, "is empty")
     notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
         grid = _read_excel(name, data, sheet)
+        if data.startswith(_ZIP_MAGIC):  # a Percent cell reads as 0.05: show it as 5%
+            grid = show_percent_cells(data, sheet, grid)
         if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
             _suggest_sheet(name, data)
         return _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
@@ -267,7 +276,30 @@ def _shape(
     last = frame.filter(~pl.col(BLANK)).get_column(ROW).max()
     assert isinstance(last, int)
     cells = tuple(c.strip() for c in grid.row(last - 1) if c is not None and c.strip())
-    return Sheet(name, frame, match.index + 1, match.headers, kind, tuple(notices), cells)
+    return Sheet(
+        name,
+        frame,
+        match.index + 1,
+        match.headers,
+        kind,
+        tuple(notices),
+        cells,
+        _phoneless(grid, frame),
+    )
+
+
+def _phoneless(grid: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """Every cell of the non-blank rows whose phone is empty (usually few), for spotting
+    totals and notes whatever column their words are in."""
+    rows = frame.filter(~pl.col(BLANK) & _text("phone").is_null()).get_column(ROW)
+    picked = grid.select(pl.all().gather(rows - 1))  # row n of the sheet is grid row n - 1
+    cells = pl.concat_str([_text(c) for c in grid.columns], separator=" | ", ignore_nulls=True)
+    return picked.select(pl.lit(rows).alias(ROW), cells.alias(CELLS))
+
+
+def _text(column: str) -> pl.Expr:
+    stripped = pl.col(column).str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
 
 
 def _data_frame(grid: pl.DataFrame, match: HeaderMatch, ragged: list[int]) -> pl.DataFrame:

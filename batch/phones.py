@@ -42,6 +42,7 @@ _TWO_NUMBERS = re.compile(
     r"\d[\d\s\-.()]{5,}\d\s*(?:/|;|,|&|\||\bor\b|\band\b)\s*\+?\d[\d\s\-.()]{5,}\d"
 )
 _EXCEL_FLOAT = re.compile(r"^(\d+)\.0+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?$")
 _SCIENTIFIC = re.compile(r"^(\d+)(?:\.(\d+))?[eE]\+?(\d+)$")
 
 
@@ -99,6 +100,8 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     float_match = _EXCEL_FLOAT.match(text)
     if float_match:  # a number Excel stored as a float: 231770123456.0
         text = float_match.group(1)
+    if _DATE.match(text):  # an Excel date cell, read as calamine writes dates
+        return PhoneResult(error="is a date, not a phone number (is the column formatted as Date?)")
     if not _ALLOWED.match(text):
         return PhoneResult(error="is not a phone number")
     digits = _SEPARATORS.sub("", text)
@@ -225,7 +228,12 @@ def normalise_phones(frame: pl.LazyFrame, phone: str, region: str) -> pl.LazyFra
     excel_float = stripped.str.contains(r"^[0-9]+\.0+$")
     integer = stripped.str.strip_chars_end("0").str.strip_suffix(".")
     raw = pl.when(excel_float).then(integer).otherwise(stripped)
-    staged = frame.with_columns(raw.str.replace_all(r"[\s\-.()/\u00a0]", "").alias("_p_clean"))
+    # Literal separators are cheaper than a regex; a number with rarer whitespace (a tab, a
+    # line break) fails the digits check below and goes to `normalise_phone`, which reads it.
+    separators = [" ", "-", ".", "(", ")", "/", "\u00a0"]
+    staged = frame.with_columns(
+        raw.str.replace_many(separators, [""] * len(separators)).alias("_p_clean")
+    )
     cleaned = pl.col("_p_clean")
     international = cleaned.str.starts_with("+") | cleaned.str.starts_with("00")
     digits = (

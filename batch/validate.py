@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.amounts import CURRENCY_MARKS, add_amounts, parse_amount, sum_amounts
+from batch.amounts import CURRENCY_MARKS, add_amounts
+from batch.cells import collapse_whitespace, per_distinct
 from batch.duplicates import find_duplicates
+from batch.extra_rows import ExtraRows, find_extra_rows
 from batch.load import BLANK, RAGGED, ROW, Sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 from batch.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
@@ -23,7 +25,6 @@ _COUNTRY_WORDS = {
 # Currency cells as payroll exports write them: "US$", "L$", "FRW" (Rwanda's French form).
 CURRENCY_WORDS = {mark: code for mark, code in CURRENCY_MARKS.items() if mark != "$"}
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-_TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,23 @@ def _text(column: str) -> pl.Expr:
     """A cell's trimmed text; empty cells are null."""
     stripped = pl.col(column).str.strip_chars()
     return pl.when(stripped != "").then(stripped)
+
+
+def _country_code(cell: pl.Expr) -> pl.Expr:
+    """LR or RW from a country cell as people write it; null when empty or unknown."""
+    text = cell.str.strip_chars()
+    return (
+        pl.when(text != "")
+        .then(text)
+        .str.to_uppercase()
+        .replace_strict(_COUNTRY_WORDS, default=None, return_dtype=pl.String)
+    )
+
+
+def _currency_code(cell: pl.Expr) -> pl.Expr:
+    """A currency cell in capitals with "US$", "L$", "FRW" read as ISO codes; null when empty."""
+    text = cell.str.strip_chars()
+    return pl.when(text != "").then(text).str.to_uppercase().replace(CURRENCY_WORDS)
 
 
 @dataclass(frozen=True)
@@ -190,27 +208,6 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
     return rules
 
 
-def _totals_row(sheet: Sheet, rows: pl.DataFrame) -> tuple[int | None, list[str]]:
-    """The Excel row of a trailing totals row to skip, and what to tell the user about it."""
-    last = rows.tail(1)
-    if last.height == 0 or not any(_TOTAL_WORD.search(cell) for cell in sheet.last_row_cells):
-        return None, []
-    row = last.get_column(ROW).item()
-    phone = last.get_column("phone").item()
-    total = parse_amount(last.get_column("amount").item())
-    if (phone or "").strip() or not isinstance(total, Decimal):
-        return None, []
-    summed = sum_amounts(rows.head(rows.height - 1).get_column("amount"))
-    if summed == total:
-        return row, [
-            f"row {row}: totals row ({total}) skipped; it equals the sum of the rows above"
-        ]
-    return None, [
-        f"row {row} looks like a totals row but {total} is not the sum of the amounts above "
-        f"({summed.normalize():f}), so it is checked as a payout row"
-    ]
-
-
 _HEADER_CURRENCY = re.compile(r"(?i)\b(USD|LRD|RWF|FRW)\b|(US\$|LD?\$)")
 
 
@@ -231,18 +228,19 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     if inner_blanks:
         shown = ", ".join(map(str, inner_blanks[:10])) + (" …" if len(inner_blanks) > 10 else "")
         notices.append(f"{len(inner_blanks)} blank row(s) skipped: {shown}")
-    totals_row, totals_notices = _totals_row(sheet, rows)
-    notices += totals_notices
+    extra = find_extra_rows(rows, sheet.phoneless)
+    notices += extra.notices
 
     default_country = pl.lit(options.default_country, pl.String)
     staged = rows.lazy().with_columns(
         # "  Jo   Doe " and names split over lines in a cell read as "Jo Doe".
-        _text("name").str.replace_all(r"\s+", " ").alias("_name"),
-        _text("country")
-        .str.to_uppercase()
-        .replace_strict(_COUNTRY_WORDS, default=None)
+        _text("name").map_batches(collapse_whitespace, is_elementwise=True).alias("_name"),
+        pl.col("country")
+        .map_batches(per_distinct(_country_code), pl.String, is_elementwise=True)
         .alias("_country_given"),
-        _text("currency").str.to_uppercase().replace(CURRENCY_WORDS).alias("_currency"),
+        pl.col("currency")
+        .map_batches(per_distinct(_currency_code), pl.String, is_elementwise=True)
+        .alias("_currency"),
     )
     staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
     staged = add_amounts(
@@ -251,7 +249,7 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         "_currency",
         default_currency=_header_currency(sheet) or options.default_currency,
     )
-    rows = _slow_phones(staged.collect())
+    rows = _slow_phones(staged.collect(engine="in-memory"))
     rows = rows.with_columns(pl.coalesce("_region", "_phone_country").alias("_country"))
     if not options.allow_duplicates:
         rows = rows.with_columns(
@@ -260,33 +258,48 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
                 {"_dup_phone_rows": pl.col("_e164"), "_dup_external_id_rows": _text("external_id")},
             )
         )
-    problems = _problems(rows, _rules(options), totals_row)
-    return ValidationReport.build(sheet.file, rows, problems, totals_row, tuple(notices))
+    problems = _problems(rows, _rules(options), extra)
+    return ValidationReport.build(sheet.file, rows, problems, extra.skipped, tuple(notices))
 
 
-def _problems(rows: pl.DataFrame, rules: list[_Rule], totals_row: int | None) -> pl.DataFrame:
-    """One line per broken rule per row (row, column, value, message, rule), in sheet order."""
-    skipped = pl.col(ROW) == (totals_row if totals_row is not None else -1)
+def _problems(rows: pl.DataFrame, rules: list[_Rule], extra: ExtraRows) -> pl.DataFrame:
+    """One line per broken rule per row (row, column, value, message, rule), in sheet order.
+    Skipped rows have none; a totals row that does not add up has that one problem only."""
+    skipped = pl.col(ROW).is_in([*extra.skipped, *extra.mismatched])
     flags = [
         (rule.fails.fill_null(False) & ~skipped).alias(f"_broke_{i}")
         for i, rule in enumerate(rules)
     ]
     # Flags for every row, but messages only for the (usually few) rows that broke a rule.
     bad = rows.lazy().with_columns(flags).filter(pl.any_horizontal("^_broke_.*$")).collect()
+    mismatched = rows.filter(pl.col(ROW).is_in(list(extra.mismatched))).select(
+        pl.col(ROW).alias("row"),
+        pl.lit(-1, pl.Int32).alias("_order"),
+        pl.lit("amount").alias("column"),
+        pl.lit("totals_mismatch").alias("rule"),
+        pl.col("amount").fill_null("").alias("value"),
+        pl.col(ROW)
+        .replace_strict(list(extra.mismatched), list(extra.mismatched.values()), default="")
+        .cast(pl.String)
+        .alias("message"),
+    )
     return (
         pl.concat(
             [
-                bad.filter(pl.col(f"_broke_{order}")).select(
-                    pl.col(ROW).alias("row"),
-                    pl.lit(order, pl.Int32).alias("_order"),
-                    pl.lit(rule.column).alias("column"),
-                    pl.lit(rule.name).alias("rule"),
-                    (pl.col(rule.column) if rule.value is None else rule.value)
-                    .fill_null("")
-                    .alias("value"),
-                    rule.message.cast(pl.String).alias("message"),
-                )
-                for order, rule in enumerate(rules)
+                mismatched,
+                *(
+                    bad.filter(pl.col(f"_broke_{order}")).select(
+                        pl.col(ROW).alias("row"),
+                        pl.lit(order, pl.Int32).alias("_order"),
+                        pl.lit(rule.column).alias("column"),
+                        pl.lit(rule.name).alias("rule"),
+                        (pl.col(rule.column) if rule.value is None else rule.value)
+                        .fill_null("")
+                        .alias("value"),
+                        rule.message.cast(pl.String).alias("message"),
+                    )
+                    for order, rule in enumerate(rules)
+                ),
             ]
         )
         .sort("row", "_order")

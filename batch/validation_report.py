@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -65,13 +66,14 @@ class ValidationReport:
         file: str,
         rows: pl.DataFrame,
         problems: pl.DataFrame,
-        totals_row: int | None,
+        skipped: Collection[int],
         notices: tuple[str, ...],
     ) -> ValidationReport:
-        """Shape the validator's working frame into the report's outcome frame."""
+        """Shape the validator's working frame into the report's outcome frame; `skipped` are
+        the rows that are not payouts (totals that add up, notes)."""
         bad = problems.get_column("row").unique().implode()
         status = (
-            pl.when(pl.col(ROW) == (totals_row if totals_row is not None else -1))
+            pl.when(pl.col(ROW).is_in(list(skipped)))
             .then(pl.lit(SKIPPED))
             .when(pl.col(ROW).is_in(bad))
             .then(pl.lit(INVALID))

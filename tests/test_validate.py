@@ -204,10 +204,13 @@ def test_trailing_totals_row_skipped_with_notice(tmp_path: Path, kind: str) -> N
     assert any("row 4: totals row" in n for n in report.notices)
 
 
-def test_totals_row_with_wrong_sum_is_checked_as_a_row(tmp_path: Path) -> None:
+def test_totals_row_with_wrong_sum_is_one_clear_error(tmp_path: Path) -> None:
     report = check(tmp_path, payroll(GOOD, OTHER, ["Total", "", "9999", "", ""]))
-    assert problems(report)[0] == (4, "phone", "phone_invalid")
-    assert any("is not the sum" in n for n in report.notices)
+    assert problems(report) == [(4, "amount", "totals_mismatch")]
+    assert report.problem_list()[0].message == (
+        "looks like a totals row, but 9999 is not the sum of the rows above (expected 2100)"
+    )
+    assert [r.status for r in report.rows] == ["valid", "valid", "invalid"]
 
 
 def test_country_from_column_then_option_then_phone(tmp_path: Path) -> None:
