@@ -74,11 +74,15 @@ class Throttle:
     def pause(self, seconds: float | None) -> None:
         """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""
         self.rate_limited += 1
+        now = self._clock()
+        # The other 429s of the same burst arrive while its pause holds: slow down once per
+        # episode, or one burst of N answers would cut the rate by SLOWDOWN**N.
+        same_episode = now < self._paused_until
         wait = DEFAULT_PAUSE if seconds is None else max(0.0, seconds)
-        until = self._clock() + wait
-        self._paused_until = max(self._paused_until, until)
+        self._paused_until = max(self._paused_until, now + wait)
         self._next_slot = max(self._next_slot, self._paused_until)
-        self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
+        if not same_episode:
+            self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
 
     def answered(self) -> None:
         """A request was answered without a 429: regain a little of the rate."""

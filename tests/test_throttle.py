@@ -97,6 +97,19 @@ def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
     assert started[0] >= paused_until
 
 
+def test_the_429s_of_one_burst_slow_the_rate_once() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
+    for _ in range(6):  # six requests sent together, all answered 429 within the pause
+        throttle.pause(1.0)
+        clock.now += 0.01
+    assert throttle.rate_limited == 6
+    assert throttle.effective_rate == pytest.approx(100 * SLOWDOWN)
+    clock.now = throttle.paused_until + 0.5
+    throttle.pause(1.0)  # a later episode slows it again
+    assert throttle.effective_rate == pytest.approx(100 * SLOWDOWN**2)
+
+
 def test_rate_recovers_with_answers_and_never_drops_below_half() -> None:
     clock = VirtualClock()
     throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
