@@ -75,7 +75,7 @@ def phase_reached(phase: str, now: Snapshot, before: Snapshot | None) -> bool:
     if phase == "submitting":
         return _new_event(now, before, ("SUBMITTING",))
     if phase == "polling":
-        return _new_event(now, before, ("SUBMITTED", "COMPLETED", "FAILED"))
+        return _new_event(now, before, ("COMPLETED", "FAILED"))  # a status poll settled one
     if phase == "finishing":
         return now.open_rows == 0
     return False

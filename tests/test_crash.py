@@ -54,7 +54,8 @@ def _run(sheet: Path, env: dict[str, str], log: Path, rate: int) -> subprocess.P
 
 
 def crash_and_finish(
-    sandbox: Any, tmp_path: Path, *, kills: int, rows: int, seed: int, rate: int
+    sandbox: Any, tmp_path: Path, *, kills: int, rows: int, seed: int, rate: int,
+    max_delay: float = 2.5,
 ) -> dict[str, Any]:
     """Kill runs `kills` times at chosen phases, then rerun until a final exit; return figures."""
     rng = random.Random(seed)
@@ -69,7 +70,9 @@ def crash_and_finish(
     for i in range(kills):
         # The first kill lands in planning; later ones cycle through phases in a seeded order.
         phase = "planning" if i == 0 else rng.choice(PHASES)
-        fallback = STARTUP + rng.uniform(0.0, 2.5)
+        fallback = STARTUP + rng.uniform(0.0, max_delay)
+        if phase == "random":  # from import time on: ledger creation and migration too
+            fallback = rng.uniform(0.2, STARTUP + max_delay)
         endings[kill_at(_run(sheet, env, log, rate), ledger, "crash", phase, fallback)] += 1
     reruns, code = 0, None
     while code not in FINAL_CODES and reruns < 8:
@@ -179,8 +182,9 @@ def test_killed_runs_never_pay_twice(sandbox: Any, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_killed_runs_never_pay_twice_long(sandbox: Any, tmp_path: Path) -> None:
     kills = int(os.environ.get("PAYBATCH_CRASH_KILLS", "100"))
-    # A slow rate spreads the batch over all the kills, so most land mid-run.
+    # Rate and rows chosen so the batch spans the kills: planning takes a few runs, then
+    # each run gets a few seconds of payouts and polls before its phase shows.
     figures = crash_and_finish(
-        sandbox, tmp_path, kills=kills, rows=2 * kills, seed=_seed(), rate=25
+        sandbox, tmp_path, kills=kills, rows=2 * kills, seed=_seed(), rate=60, max_delay=4.0
     )
     print(f"crash test figures: {figures}")
