@@ -15,6 +15,11 @@ SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past 
 SLOWDOWN = 0.9  # rate factor applied on each 429 ...
 MIN_FACTOR = 0.5  # ... down to at most half the ceiling
 RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
+# A 429 also marks a ceiling just under the rate that drew it: recovery stops there, and the
+# ceiling itself rises only slowly (1 % per 2,000 answers), so the limit is approached once
+# rather than hit again every few seconds (each hit costs a whole Retry-After pause).
+CEILING_MARGIN = 0.97
+CEILING_RECOVERY = 0.000005
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 
 
@@ -41,6 +46,7 @@ class Throttle:
         self._sleep = sleep
         self._safety = safety
         self._factor = 1.0
+        self._ceiling = 1.0  # highest factor recovery may reach
         self._next_slot = float("-inf")
         self._paused_until = float("-inf")
         self.rate_limited = 0  # 429s seen
@@ -82,8 +88,10 @@ class Throttle:
         self._paused_until = max(self._paused_until, now + wait)
         self._next_slot = max(self._next_slot, self._paused_until)
         if not same_episode:
+            self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
             self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
 
     def answered(self) -> None:
         """A request was answered without a 429: regain a little of the rate."""
-        self._factor = min(1.0, self._factor + RECOVERY)
+        self._ceiling = min(1.0, self._ceiling + CEILING_RECOVERY)
+        self._factor = min(self._ceiling, self._factor + RECOVERY)
