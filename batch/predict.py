@@ -166,12 +166,14 @@ async def predict_rows(
 
     Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
     """
-    looked_up = await _gather_bounded(
-        missing_phones(rows, operators), api.mmo_provider_info, concurrency
-    )
-    for phone, found in looked_up.items():
-        if isinstance(found, ProviderInfo):
-            operators.put_operator(phone, found)
+
+    async def lookup(phone: str) -> ProviderInfo:
+        found = await api.mmo_provider_info(phone)
+        # Cached as each answer comes: a kill, or another lookup failing, loses none of them.
+        operators.put_operator(phone, found)
+        return found
+
+    looked_up = await _gather_bounded(missing_phones(rows, operators), lookup, concurrency)
 
     routed: dict[int, ProviderInfo] = {}
     problems: dict[int, str] = {}
@@ -192,18 +194,17 @@ async def predict_rows(
 
     async def quote(key: FeeKey) -> FeeQuote:
         row, op = needed[key]
-        return await api.amount_and_fees(
+        found = await api.amount_and_fees(
             amount=row.amount,
             currency=row.currency,
             target_currency=row.currency,
             payment_method=op.payment_method,
             provider=op.gateway_provider,
         )
+        fees.put_fee(key, found)
+        return found
 
     quoted = await _gather_bounded(to_fetch, quote, concurrency)
-    for key, found_quote in quoted.items():
-        if isinstance(found_quote, FeeQuote):
-            fees.put_fee(key, found_quote)
 
     results = []
     for index, row in enumerate(rows):
