@@ -7,6 +7,9 @@ recipients; batch 2 pays the same recipients again (their ids come from the ledg
 batch: rows/s, API calls per row (status polls apart), 429s, CPU ms per row of the paybatch
 process (getrusage of children), efficiency versus the bound (limit / calls per row), peak
 RSS. `--big N` plans N rows (a sandbox without latency or limit) for the memory check.
+Runs use `--wait 60`: a row whose execute drew a 429 stays UNKNOWN until its session expires
+(REFERENCE §4.3), so such a batch ends with exit 4 and its wall time includes the wait.
+`BENCH_KEEP=DIR` keeps the sheets and ledgers there for a look afterwards.
 """
 
 from __future__ import annotations
