@@ -137,21 +137,23 @@ async def _gather_bounded(
     keys: Sequence[K], fetch: Callable[[K], Awaitable[V]], concurrency: int
 ) -> dict[K, V | errors.ApiError]:
     """fetch(key) for every key, at most `concurrency` at once; per-key Terminal errors kept."""
-    gate = asyncio.Semaphore(concurrency)
+    results: dict[K, V | errors.ApiError] = {}
+    todo = iter(keys)
 
-    async def one(key: K) -> V | errors.ApiError:
-        async with gate:
+    async def worker() -> None:
+        # `concurrency` workers share one iterator: 100k keys never become 100k tasks.
+        for key in todo:
             try:
-                return await fetch(key)
+                results[key] = await fetch(key)
             except (errors.AuthError, errors.ForbiddenError):
                 raise  # the whole batch is blocked, not this row
             except errors.ApiError as exc:
                 if isinstance(exc, errors.Transient):
                     raise  # still failing after retries: stop, run again later
-                return exc
+                results[key] = exc
 
-    results = await asyncio.gather(*(one(key) for key in keys))
-    return dict(zip(keys, results, strict=True))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(keys))))))
+    return {key: results[key] for key in keys}
 
 
 async def predict_rows(
