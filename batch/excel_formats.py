@@ -21,7 +21,7 @@ def _has_percent_style(data: bytes) -> bool:
     which is small: the usual workbook has none, and then no cell needs a look)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as book:
-            styles = Stylesheet.from_tree(fromstring(book.read(_STYLES)))
+            styles = Stylesheet.from_tree(fromstring(book.read(_STYLES)))  # type: ignore[arg-type]
     except (KeyError, zipfile.BadZipFile, SyntaxError, TypeError, ValueError):
         return False  # no styles, or unreadable ones: calamine's reading stands
     custom = {f.numFmtId: f.formatCode for f in styles.numFmts.numFmt}
@@ -55,14 +55,16 @@ def show_percent_cells(data: bytes, sheet: str | None, grid: pl.DataFrame) -> pl
                 value = getattr(cell, "value", None)
                 if isinstance(value, int | float) and "%" in (cell.number_format or ""):
                     shown = _as_percent(value)
-                    column = cell.column - first_column  # type: ignore[union-attr]
-                    if shown is not None and 0 <= column < grid.width:
-                        found.setdefault(column, {})[cell.row - 1] = shown  # type: ignore[union-attr]
+                    if shown is None or cell.column is None or cell.row is None:
+                        continue
+                    column = cell.column - first_column
+                    if 0 <= column < grid.width:
+                        found.setdefault(column, {})[cell.row - 1] = shown
     finally:
         book.close()
     for column, cells in found.items():
         name = grid.columns[column]
         rows = pl.Series(list(cells), dtype=pl.Int64)
-        shown = pl.Series(list(cells.values()), dtype=pl.String)
-        grid = grid.with_columns(grid.get_column(name).scatter(rows, shown))
+        texts = pl.Series(list(cells.values()), dtype=pl.String)
+        grid = grid.with_columns(grid.get_column(name).scatter(rows, texts))
     return grid

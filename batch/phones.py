@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 import phonenumbers
 import polars as pl
-from phonenumbers import PhoneNumberType, carrier, geocoder
+from phonenumbers import PhoneNumberType, carrier
 from phonenumbers.carrierdata import CARRIER_DATA
 from phonenumbers.phonemetadata import PhoneMetadata
 
@@ -138,6 +138,9 @@ def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
 
 
 def _country_name(number: phonenumbers.PhoneNumber, region: str | None) -> str:
+    # Imported only for this message: its data costs ~0.6 s and >100 MB in every process.
+    from phonenumbers import geocoder
+
     name = geocoder.country_name_for_number(number, "en")
     return f"{name} ({region})" if name and region else (region or "foreign")
 

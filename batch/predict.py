@@ -137,21 +137,23 @@ async def _gather_bounded(
     keys: Sequence[K], fetch: Callable[[K], Awaitable[V]], concurrency: int
 ) -> dict[K, V | errors.ApiError]:
     """fetch(key) for every key, at most `concurrency` at once; per-key Terminal errors kept."""
-    gate = asyncio.Semaphore(concurrency)
+    results: dict[K, V | errors.ApiError] = {}
+    todo = iter(keys)
 
-    async def one(key: K) -> V | errors.ApiError:
-        async with gate:
+    async def worker() -> None:
+        # `concurrency` workers share one iterator: 100k keys never become 100k tasks.
+        for key in todo:
             try:
-                return await fetch(key)
+                results[key] = await fetch(key)
             except (errors.AuthError, errors.ForbiddenError):
                 raise  # the whole batch is blocked, not this row
             except errors.ApiError as exc:
                 if isinstance(exc, errors.Transient):
                     raise  # still failing after retries: stop, run again later
-                return exc
+                results[key] = exc
 
-    results = await asyncio.gather(*(one(key) for key in keys))
-    return dict(zip(keys, results, strict=True))
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(keys))))))
+    return {key: results[key] for key in keys}
 
 
 async def predict_rows(
@@ -166,12 +168,14 @@ async def predict_rows(
 
     Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
     """
-    looked_up = await _gather_bounded(
-        missing_phones(rows, operators), api.mmo_provider_info, concurrency
-    )
-    for phone, found in looked_up.items():
-        if isinstance(found, ProviderInfo):
-            operators.put_operator(phone, found)
+
+    async def lookup(phone: str) -> ProviderInfo:
+        found = await api.mmo_provider_info(phone)
+        # Cached as each answer comes: a kill, or another lookup failing, loses none of them.
+        operators.put_operator(phone, found)
+        return found
+
+    looked_up = await _gather_bounded(missing_phones(rows, operators), lookup, concurrency)
 
     routed: dict[int, ProviderInfo] = {}
     problems: dict[int, str] = {}
@@ -192,18 +196,17 @@ async def predict_rows(
 
     async def quote(key: FeeKey) -> FeeQuote:
         row, op = needed[key]
-        return await api.amount_and_fees(
+        found = await api.amount_and_fees(
             amount=row.amount,
             currency=row.currency,
             target_currency=row.currency,
             payment_method=op.payment_method,
             provider=op.gateway_provider,
         )
+        fees.put_fee(key, found)
+        return found
 
     quoted = await _gather_bounded(to_fetch, quote, concurrency)
-    for key, found_quote in quoted.items():
-        if isinstance(found_quote, FeeQuote):
-            fees.put_fee(key, found_quote)
 
     results = []
     for index, row in enumerate(rows):

@@ -15,6 +15,11 @@ SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past 
 SLOWDOWN = 0.9  # rate factor applied on each 429 ...
 MIN_FACTOR = 0.5  # ... down to at most half the ceiling
 RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
+# A 429 also marks a ceiling just under the rate that drew it: recovery stops there, and the
+# ceiling itself rises only slowly (1 % per 2,000 answers), so the limit is approached once
+# rather than hit again every few seconds (each hit costs a whole Retry-After pause).
+CEILING_MARGIN = 0.97
+CEILING_RECOVERY = 0.000005
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
 
@@ -42,6 +47,7 @@ class Throttle:
         self._sleep = sleep
         self._safety = safety
         self._factor = 1.0
+        self._ceiling = 1.0  # highest factor recovery may reach
         self._next_slot = float("-inf")
         self._paused_until = float("-inf")
         self.rate_limited = 0  # 429s seen
@@ -75,12 +81,18 @@ class Throttle:
     def pause(self, seconds: float | None) -> None:
         """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""
         self.rate_limited += 1
+        now = self._clock()
+        # The other 429s of the same burst arrive while its pause holds: slow down once per
+        # episode, or one burst of N answers would cut the rate by SLOWDOWN**N.
+        same_episode = now < self._paused_until
         wait = DEFAULT_PAUSE if seconds is None else min(MAX_PAUSE, max(0.0, seconds))
-        until = self._clock() + wait
-        self._paused_until = max(self._paused_until, until)
+        self._paused_until = max(self._paused_until, now + wait)
         self._next_slot = max(self._next_slot, self._paused_until)
-        self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
+        if not same_episode:
+            self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
+            self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
 
     def answered(self) -> None:
         """A request was answered without a 429: regain a little of the rate."""
-        self._factor = min(1.0, self._factor + RECOVERY)
+        self._ceiling = min(1.0, self._ceiling + CEILING_RECOVERY)
+        self._factor = min(self._ceiling, self._factor + RECOVERY)

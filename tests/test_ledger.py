@@ -340,3 +340,31 @@ def test_sqlite_errors_become_ledger_errors(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LedgerError):
         Ledger(path)
+
+
+def test_a_migration_applied_by_another_process_meanwhile_is_skipped(tmp_path: Path) -> None:
+    # Two processes open a new ledger at once: both list 001 as pending, one applies it
+    # first. The other must move on, not fail with "table batches already exists".
+    path = tmp_path / "race.db"
+    late = Ledger(path, migrate=False)
+    stale = late.pending_migrations()
+    assert stale, "a fresh ledger has pending migrations"
+    with Ledger(path):
+        pass  # the other process wins the race
+    late.pending_migrations = lambda: stale  # type: ignore[method-assign]  # listed before
+    assert late.migrate() == []
+    assert late.applied_migrations() == [f.name for f in stale]
+    late.close()
+
+
+def test_many_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "crowd.db"
+    code = "import sys; from batch.ledger import Ledger; Ledger(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    failures = [p.stderr.read().decode() for p in procs if p.wait(timeout=60) != 0]  # type: ignore[union-attr]
+    for p in procs:
+        p.stderr.close()  # type: ignore[union-attr]
+    assert failures == []

@@ -193,3 +193,23 @@ def test_fee_key_normalises_the_amount() -> None:
     assert fee_key(row(2, "231770000001", "10.00"), MTN) == fee_key(
         row(3, "231770000002", "10"), MTN
     )
+
+
+def test_operators_found_are_kept_even_when_a_later_lookup_gives_up() -> None:
+    """A run killed or stopped mid-planning must not redo the lookups it already made."""
+    from batch.retry import MAX_ATTEMPTS
+
+    fake = FakeDollr()
+    operators = MemoryOperatorCache()
+    rows = [row(2, "231770000001", "10.00"), row(3, "231770000002", "10.00")]
+    rows.append(row(4, "231770000003", "10.00"))
+
+    def answered(request: httpx.Request) -> httpx.Response:
+        return fake._default(MMO, request)
+
+    fake.script(MMO, answered, answered, *[503] * MAX_ATTEMPTS)
+    with pytest.raises(errors.ServerError):
+        predict(fake, rows, operators, concurrency=1)
+    assert set(operators.operators) == {"231770000001", "231770000002"}
+    predict(fake, rows, operators, concurrency=1)  # the next run asks only the third phone
+    assert len(fake.sent(MMO)) == 2 + MAX_ATTEMPTS + 1

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fake_dollr import VirtualClock
 
-from batch.throttle import MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
+from batch.throttle import CEILING_MARGIN, MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
 
 
 async def _starts(throttle: Throttle, clock: VirtualClock, workers: int, each: int) -> list[float]:
@@ -97,6 +97,19 @@ def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
     assert started[0] >= paused_until
 
 
+def test_the_429s_of_one_burst_slow_the_rate_once() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
+    for _ in range(6):  # six requests sent together, all answered 429 within the pause
+        throttle.pause(1.0)
+        clock.now += 0.01
+    assert throttle.rate_limited == 6
+    assert throttle.effective_rate == pytest.approx(100 * SLOWDOWN)
+    clock.now = throttle.paused_until + 0.5
+    throttle.pause(1.0)  # a later episode slows it again
+    assert throttle.effective_rate == pytest.approx(100 * SLOWDOWN**2)
+
+
 def test_rate_recovers_with_answers_and_never_drops_below_half() -> None:
     clock = VirtualClock()
     throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
@@ -105,7 +118,21 @@ def test_rate_recovers_with_answers_and_never_drops_below_half() -> None:
     assert throttle.effective_rate == pytest.approx(100 * MIN_FACTOR)
     for _ in range(2000):
         throttle.answered()
+    # Quickly back to just under the rate that drew the last 429, then slowly beyond.
+    assert 100 * MIN_FACTOR < throttle.effective_rate < 100 * MIN_FACTOR * 1.05
+    for _ in range(100_000):
+        throttle.answered()
     assert throttle.effective_rate == pytest.approx(100)
+
+
+def test_after_a_429_recovery_stops_just_under_the_rate_that_drew_it() -> None:
+    clock = VirtualClock()
+    throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)
+    throttle.pause(0)
+    for _ in range(1000):  # enough to regain the whole slowdown, were there no ceiling
+        throttle.answered()
+    assert throttle.effective_rate == pytest.approx(100 * CEILING_MARGIN, rel=0.01)
+    assert throttle.effective_rate < 100 * CEILING_MARGIN * 1.01
 
 
 def test_no_retry_after_means_a_default_pause() -> None:

@@ -193,18 +193,28 @@ class LedgerCore:
         for file in self.pending_migrations():
             script = file.read_text(encoding="utf-8")
             digest = hashlib.sha256(script.encode()).hexdigest()
+            # The record goes first, in the same transaction: when two processes open a new
+            # ledger at once, the second waits on BEGIN IMMEDIATE, then fails on the record's
+            # primary key instead of re-running the script, and moves on.
+            record = (
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, sha256, applied_at) "
+                f"VALUES ({_sql_text(file.name)}, '{digest}', {_sql_text(self.now())});\n"
+            )
             try:
-                # executescript runs statements as given: BEGIN ... our script ... then we
-                # record the migration and COMMIT, so a failure leaves nothing half-applied.
-                self.conn.executescript("BEGIN IMMEDIATE;\n" + script)
-                self.conn.execute(
-                    f"INSERT INTO {MIGRATIONS_TABLE} (name, sha256, applied_at) VALUES (?, ?, ?)",
-                    (file.name, digest, self.now()),
-                )
+                # executescript runs statements as given: BEGIN ... record ... script, then we
+                # COMMIT, so a failure leaves nothing half-applied.
+                self.conn.executescript("BEGIN IMMEDIATE;\n" + record + script)
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if file.name in self.applied_migrations():
+                    continue  # applied by another process meanwhile
                 raise LedgerError(f"ledger: migration {file.name} failed: {exc}") from exc
             done.append(file.name)
         return done
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal (executescript takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"

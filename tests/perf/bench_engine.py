@@ -1,0 +1,183 @@
+"""The payout engine against a rate-limited, slow sandbox in its own process. Prints figures.
+
+    python tests/perf/bench_engine.py [--rows 2000] [--concurrency 16] [--big 100000]
+
+Sandbox: `python -m batch sandbox --latency-ms 40 --rate-limit 100`. Batch 1 pays ROWS new
+recipients; batch 2 pays the same recipients again (their ids come from the ledger). Per
+batch: rows/s, API calls per row (status polls apart), 429s, CPU ms per row of the paybatch
+process (getrusage of children), efficiency versus the bound (limit / calls per row), peak
+RSS. `--big N` plans N rows (a sandbox without latency or limit) for the memory check.
+Runs use `--wait 60`: a row whose execute drew a 429 stays UNKNOWN until its session expires
+(REFERENCE §4.3), so such a batch ends with exit 4 and its wall time includes the wait.
+`BENCH_KEEP=DIR` keeps the sheets and ledgers there for a look afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CREDENTIALS = {
+    "DOLLR_CLIENT_ID": "sandbox",
+    "DOLLR_CLIENT_SECRET": "sandbox-secret",
+    "DOLLR_PASSCODE": "0000",
+    "DOLLR_PASSCODE_PHONE": "231770000000",
+}
+STATUS = "status.payout"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def sandbox_process(*flags: str) -> Iterator[str]:
+    """`python -m batch sandbox FLAGS` on a free port; yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batch", "sandbox", "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/_sandbox/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)  # waiting for the server to listen
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def write_sheet(path: Path, n: int, amount: str) -> None:
+    lines = ["name,phone,amount,currency,country"]
+    lines += [f"Person {i},231{'77' if i % 2 else '88'}{i:07d},{amount},USD,LR" for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def requests_by_endpoint(url: str) -> dict[str, Counter[str]]:
+    stats = httpx.get(f"{url}/_sandbox/stats").json()
+    return {name: Counter(per) for name, per in stats["requests"].items()}
+
+
+def run_paybatch(url: str, ledger: Path, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One `paybatch` subprocess; returns its JSON, wall seconds, CPU seconds and maxrss (MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "batch", *args, "--base-url", url, "--ledger", str(ledger),
+         "--json", "--quiet"],
+        env={**os.environ, **CREDENTIALS, **env}, capture_output=True, text=True, check=False,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if out.returncode not in (0, 3):
+        print(f"paybatch {args[0]} exited {out.returncode}: {out.stdout[-600:]}"
+              f" {out.stderr[-600:]}", file=sys.stderr)
+    # ru_maxrss of children is the largest child so far (KiB on Linux): the sandbox is not
+    # waited for until the end, so this is paybatch's.
+    return {"json": json.loads(out.stdout), "wall": wall, "cpu": cpu,
+            "maxrss_mb": after.ru_maxrss / 1024}
+
+
+def batch_figures(
+    label: str, url: str, rows: int, limit: float, run: dict[str, Any],
+    before: dict[str, Counter[str]], after: dict[str, Counter[str]],
+) -> dict[str, Any]:
+    delta = {k: after.get(k, Counter()) - before.get(k, Counter()) for k in after}
+    total = sum(sum(c.values()) for c in delta.values())
+    polls = sum(delta.get(STATUS, Counter()).values())
+    throttled = sum(c.get("429", 0) for c in delta.values())
+    calls_per_row = total / rows
+    bound = limit / calls_per_row  # rows/s the server's limit allows at this many calls
+    rate = rows / run["wall"]
+    return {
+        "batch": label,
+        "rows": rows,
+        "exit": run["json"].get("exit_code"),
+        "wall_s": round(run["wall"], 2),
+        "rows_per_s": round(rate, 2),
+        "calls_per_row": round(calls_per_row, 3),
+        "calls_per_row_without_polls": round((total - polls) / rows, 3),
+        "status_polls_per_row": round(polls / rows, 3),
+        "calls_by_endpoint": {k: sum(c.values()) for k, c in delta.items() if c},
+        "429s": throttled,
+        "429_pct": round(100 * throttled / max(total, 1), 2),
+        "bound_rows_per_s": round(bound, 2),
+        "efficiency": round(rate / bound, 3),
+        "cpu_ms_per_row": round(1000 * run["cpu"] / rows, 3),
+        "peak_rss_mb": round(run["maxrss_mb"], 1),
+    }
+
+
+def engine_bench(rows: int, concurrency: int, limit: float, workdir: Path) -> None:
+    ledger = workdir / "bench.db"
+    env = {"PAYBATCH_POLL_FIRST": "3"}  # the sandbox's payouts settle in 1.5 s
+    flags = ["--latency-ms", "40", "--rate-limit", str(limit),
+             "--pending-seconds", "0.5", "--processing-seconds", "1"]
+    run_args = ["--yes", "--wait", "60", "--rate", str(limit), "--concurrency", str(concurrency)]
+    with sandbox_process(*flags) as url:
+        for label, amount in (("new recipients", "10.50"), ("repeat recipients", "11.25")):
+            sheet = workdir / f"{label.split()[0]}.csv"
+            write_sheet(sheet, rows, amount)
+            before = requests_by_endpoint(url)
+            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args], env)
+            after = requests_by_endpoint(url)
+            print(json.dumps(batch_figures(label, url, rows, limit, run, before, after)))
+
+
+def big_plan(rows: int, workdir: Path) -> None:
+    sheet, ledger = workdir / "big.csv", workdir / "big.db"
+    write_sheet(sheet, rows, "10.50")
+    with sandbox_process() as url:
+        run = run_paybatch(url, ledger, ["plan", str(sheet), "--rate", "100000",
+                                         "--concurrency", "64"], {})
+    print(json.dumps({"plan_rows": rows, "wall_s": round(run["wall"], 1),
+                      "cpu_ms_per_row": round(1000 * run["cpu"] / rows, 3),
+                      "peak_rss_mb": round(run["maxrss_mb"], 1),
+                      "ledger_mb": round(ledger.stat().st_size / 2**20, 1)}))
+
+
+@contextmanager
+def _kept(path: str) -> Iterator[str]:
+    Path(path).mkdir(parents=True, exist_ok=True)
+    yield path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--limit", type=float, default=100.0, help="sandbox requests/s")
+    parser.add_argument("--big", type=int, default=0, help="also plan this many rows")
+    args = parser.parse_args()
+    keep = os.environ.get("BENCH_KEEP")
+    with tempfile.TemporaryDirectory() if not keep else _kept(keep) as tmp:
+        if args.rows:
+            engine_bench(args.rows, args.concurrency, args.limit, Path(tmp))
+        if args.big:
+            big_plan(args.big, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
