@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
+@pytest.fixture(params=["csv", "xlsx"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each sheet test runs on a CSV and on an XLSX file."""
+    return str(request.param)
+
+
 @pytest.fixture
 def samples() -> Path:
     """The repository's samples/ folder."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sheets
 from click.testing import CliRunner
 from sheets import write_csv, write_xlsx
 
@@ -22,15 +23,9 @@ C = ["Operations", "Famatta Kpoto", "0555301778", "300.50", "USD"]
 D = ["Operations", "Jallah Kromah", "0777210987", "99.50", "USD"]
 
 
-@pytest.fixture(params=["csv", "xlsx"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def check(tmp_path: Path, rows: list[list[Any]], kind: str = "csv") -> ValidationReport:
-    writer = write_csv if kind == "csv" else write_xlsx
-    path = writer(tmp_path / f"sheet.{kind}", [HEADER, *rows])
-    return validate_sheet(load_sheet(path), ValidationOptions(default_country="LR"))
+    report: ValidationReport = sheets.check(tmp_path, [HEADER, *rows], kind, default_country="LR")
+    return report
 
 
 def statuses(report: ValidationReport) -> dict[int, str]:

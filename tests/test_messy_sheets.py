@@ -7,25 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sheets import write_csv, write_xlsx
+from sheets import check, write_csv
 
 from batch.errors import SheetError
 from batch.load import load_sheet
 from batch.validate import ValidationOptions, validate_sheet
 from batch.validation_report import ValidationReport
-
-
-@pytest.fixture(params=["csv", "xlsx"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def check(
-    tmp_path: Path, rows: list[list[Any]], kind: str = "csv", **options: Any
-) -> ValidationReport:
-    writer = write_csv if kind == "csv" else write_xlsx
-    path = writer(tmp_path / f"sheet.{kind}", rows)
-    return validate_sheet(load_sheet(path), ValidationOptions(**options))
 
 
 def outcomes(report: ValidationReport) -> list[tuple[Any, ...]]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sheets import payroll, write_csv, write_xlsx
+from sheets import check, payroll
 
 from batch.errors import SheetError
 from batch.load import load_sheet
@@ -19,19 +19,6 @@ from batch.validation_report import ValidationReport
 
 GOOD = ["Musu Dolo", "0770123456", "1,250.00", "USD", "LR"]
 OTHER = ["Sando Kollie", "0886220145", "850", "USD", "LR"]
-
-
-@pytest.fixture(params=["csv", "xlsx"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def check(
-    tmp_path: Path, rows: list[list[Any]], kind: str = "csv", **options: Any
-) -> ValidationReport:
-    writer = write_csv if kind == "csv" else write_xlsx
-    path = writer(tmp_path / f"sheet.{kind}", rows)
-    return validate_sheet(load_sheet(path), ValidationOptions(**options))
 
 
 def problems(report: ValidationReport) -> list[tuple[int, str, str]]:
