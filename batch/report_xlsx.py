@@ -53,7 +53,21 @@ def write_xlsx(report: BatchReport, path: Path) -> None:
     _summary_sheet(summary, report)
     _table_sheet(book.create_sheet("Payouts"), PAYOUT_COLUMNS, report.payouts, highlight=True)
     _table_sheet(book.create_sheet("Attempts"), ATTEMPT_COLUMNS, report.attempts, highlight=False)
+    for sheet in book.worksheets:
+        _print_to_page_width(sheet)
     book.save(path)
+
+
+def _print_to_page_width(sheet: Worksheet) -> None:
+    """Landscape pages (the report gets printed for the books): the Summary fits one page
+    width; the wide tables repeat their header row on every page instead."""
+    sheet.page_setup.orientation = "landscape"
+    if sheet.title == "Summary":
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True  # type: ignore[union-attr]
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0  # as many pages down as needed
+    else:
+        sheet.print_title_rows = "1:1"
 
 
 def _put(

@@ -283,3 +283,12 @@ def test_run_report_is_written_next_to_the_ledger(built: Built) -> None:
     assert path == built.path.parent / f"{BATCH}.report.xlsx"
     assert openpyxl.load_workbook(path).sheetnames == ["Summary", "Payouts", "Attempts"]
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_xlsx_prints_landscape_with_the_summary_on_one_page_width(book: openpyxl.Workbook) -> None:
+    summary, payouts = book["Summary"], book["Payouts"]
+    assert summary.page_setup.orientation == "landscape"
+    assert summary.sheet_properties.pageSetUpPr.fitToPage is True
+    assert summary.page_setup.fitToWidth == 1
+    assert payouts.page_setup.orientation == "landscape"
+    assert payouts.print_title_rows == "$1:$1"
