@@ -271,10 +271,14 @@ class LedgerFees:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        # A few distinct quotes serve 100k rows: one shared object per key, not one per row.
+        self._known: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
 
     def get_fee(self, key: tuple[Decimal, str, str, str]) -> FeeQuote | None:
         from batch.api_models import FeeQuote
 
+        if key in self._known:
+            return self._known[key]
         amount, currency, method, provider = key
         found = self.ledger.fee_quote(
             amount=amount,
@@ -283,10 +287,14 @@ class LedgerFees:
             method=method,
             provider=provider,
         )
-        return FeeQuote.model_validate(found) if found is not None else None
+        if found is None:
+            return None
+        quote = self._known[key] = FeeQuote.model_validate(found)
+        return quote
 
     def put_fee(self, key: tuple[Decimal, str, str, str], quote: FeeQuote) -> None:
         amount, currency, method, provider = key
+        self._known[key] = quote
         self.ledger.save_fee_quote(
             amount=amount,
             currency=currency,
