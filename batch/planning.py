@@ -165,8 +165,9 @@ async def predict_batch(
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones."""
     from batch.predict import predict_rows
 
+    # Only (id, reference_id) per row: whole RowRecords for 100k rows cost ~100 MB.
     todo = {
-        r.sheet_row: r
+        r.sheet_row: (r.id, r.current_reference_id)
         for r in ledger.rows(batch_id, states=[RowState.NEW], with_attempts=False)
         if r.predicted_fee is None
     }
@@ -188,10 +189,10 @@ async def predict_batch(
     problems: list[str] = []
     with ledger.atomic():
         for p in predictions:
-            row = todo[p.row]
+            row_id, reference_id = todo[p.row]
             if p.routable and p.operator is not None and p.fee is not None:
                 ledger.set_row_prediction(
-                    row.id,
+                    row_id,
                     operator=p.operator.carrier or p.operator.payment_method,
                     method=p.operator.payment_method,
                     provider=p.operator.gateway_provider,
@@ -200,7 +201,7 @@ async def predict_batch(
                 )
             else:
                 reason = f"cannot be paid: {p.problem}"
-                ledger.mark_failed(row.id, row.current_reference_id, reason=reason)
+                ledger.mark_failed(row_id, reference_id, reason=reason)
                 problems.append(f"row {p.row}: {reason}")
     if isinstance(api, _CountingLookups):
         api.finish(len(wanted))
