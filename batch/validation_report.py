@@ -16,6 +16,7 @@ from batch.models import PayoutRow, RowProblem
 
 VALID, INVALID, SKIPPED = "valid", "invalid", "skipped"
 _OPTIONAL = ("external_id", "email", "note", "method", "provider")
+_PAYOUT_FIELDS: set[str] = set(PayoutRow.model_fields)  # shared by every row; never changed
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,15 @@ class ValidationReport:
         ]
 
     def payout_rows(self) -> list[PayoutRow]:
-        """The valid rows as PayoutRows, ready to plan."""
+        """The valid rows as PayoutRows, ready to plan.
+
+        Built with model_construct: every value was checked and normalised by validation, and
+        one shared fields-set replaces a 728-byte set per row (~70 MB at 100k rows).
+        """
         valid = self.frame.filter(pl.col("status") == VALID)
         return [
-            PayoutRow(
+            PayoutRow.model_construct(
+                _PAYOUT_FIELDS,
                 row=r["row"],
                 name=r["name"],
                 phone=r["phone"],
