@@ -33,16 +33,27 @@ def _canonical(row: PayoutRow) -> list[object]:
     ]
 
 
+def _json_list_sha256(items: Iterable[object], *, ensure_ascii: bool = True) -> str:
+    """sha256 of json.dumps(list(items)), fed item by item: no 100k-row string in memory."""
+    digest = hashlib.sha256(b"[")
+    for i, item in enumerate(items):
+        if i:
+            digest.update(b", ")
+        digest.update(json.dumps(item, ensure_ascii=ensure_ascii).encode())
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
 def content_hash(rows: Iterable[PayoutRow]) -> str:
     """sha256 of the normalised rows: the same sheet, however formatted, hashes the same."""
-    canonical = sorted((_canonical(r) for r in rows), key=lambda c: int(str(c[0])))
-    return hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode()).hexdigest()
+    in_order = sorted(rows, key=lambda r: r.row)
+    return _json_list_sha256((_canonical(r) for r in in_order), ensure_ascii=False)
 
 
 def payout_set_hash(rows: Iterable[PayoutRow]) -> str:
     """sha256 of the sorted (phone, amount, currency) multiset: what the repeat guard compares."""
     payouts = sorted((r.phone, to_minor(r.amount, r.currency), r.currency) for r in rows)
-    return hashlib.sha256(json.dumps(payouts).encode()).hexdigest()
+    return _json_list_sha256(payouts)
 
 
 def new_rows(

@@ -165,8 +165,9 @@ async def predict_batch(
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones."""
     from batch.predict import predict_rows
 
+    # Only (id, reference_id) per row: whole RowRecords for 100k rows cost ~100 MB.
     todo = {
-        r.sheet_row: r
+        r.sheet_row: (r.id, r.current_reference_id)
         for r in ledger.rows(batch_id, states=[RowState.NEW], with_attempts=False)
         if r.predicted_fee is None
     }
@@ -188,10 +189,10 @@ async def predict_batch(
     problems: list[str] = []
     with ledger.atomic():
         for p in predictions:
-            row = todo[p.row]
+            row_id, reference_id = todo[p.row]
             if p.routable and p.operator is not None and p.fee is not None:
                 ledger.set_row_prediction(
-                    row.id,
+                    row_id,
                     operator=p.operator.carrier or p.operator.payment_method,
                     method=p.operator.payment_method,
                     provider=p.operator.gateway_provider,
@@ -200,7 +201,7 @@ async def predict_batch(
                 )
             else:
                 reason = f"cannot be paid: {p.problem}"
-                ledger.mark_failed(row.id, row.current_reference_id, reason=reason)
+                ledger.mark_failed(row_id, reference_id, reason=reason)
                 problems.append(f"row {p.row}: {reason}")
     if isinstance(api, _CountingLookups):
         api.finish(len(wanted))
@@ -271,10 +272,14 @@ class LedgerFees:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        # A few distinct quotes serve 100k rows: one shared object per key, not one per row.
+        self._known: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
 
     def get_fee(self, key: tuple[Decimal, str, str, str]) -> FeeQuote | None:
         from batch.api_models import FeeQuote
 
+        if key in self._known:
+            return self._known[key]
         amount, currency, method, provider = key
         found = self.ledger.fee_quote(
             amount=amount,
@@ -283,10 +288,14 @@ class LedgerFees:
             method=method,
             provider=provider,
         )
-        return FeeQuote.model_validate(found) if found is not None else None
+        if found is None:
+            return None
+        quote = self._known[key] = FeeQuote.model_validate(found)
+        return quote
 
     def put_fee(self, key: tuple[Decimal, str, str, str], quote: FeeQuote) -> None:
         amount, currency, method, provider = key
+        self._known[key] = quote
         self.ledger.save_fee_quote(
             amount=amount,
             currency=currency,

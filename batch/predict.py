@@ -169,11 +169,11 @@ async def predict_rows(
     Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
     """
 
-    async def lookup(phone: str) -> ProviderInfo:
+    async def lookup(phone: str) -> None:
         found = await api.mmo_provider_info(phone)
         # Cached as each answer comes: a kill, or another lookup failing, loses none of them.
+        # Not returned: only failures are kept, so 100k answers are not held twice.
         operators.put_operator(phone, found)
-        return found
 
     looked_up = await _gather_bounded(missing_phones(rows, operators), lookup, concurrency)
 
@@ -210,11 +210,11 @@ async def predict_rows(
 
     results = []
     for index, row in enumerate(rows):
-        operator = operators.get_operator(row.phone)
         if index in problems:
             results.append(RowPrediction(row=row.row, phone=row.phone, problem=problems[index]))
             continue
-        key = fee_key(row, routed[index])
+        operator = routed[index]  # the object found above: one per row, not two
+        key = fee_key(row, operator)
         fee = fees.get_fee(key)
         if fee is None:
             results.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,6 +17,11 @@ from batch.models import PayoutRow, RowProblem
 
 VALID, INVALID, SKIPPED = "valid", "invalid", "skipped"
 _OPTIONAL = ("external_id", "email", "note", "method", "provider")
+def _interned(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
+
+
+_PAYOUT_FIELDS: set[str] = set(PayoutRow.model_fields)  # shared by every row; never changed
 
 
 @dataclass(frozen=True)
@@ -152,17 +158,23 @@ class ValidationReport:
         ]
 
     def payout_rows(self) -> list[PayoutRow]:
-        """The valid rows as PayoutRows, ready to plan."""
+        """The valid rows as PayoutRows, ready to plan.
+
+        Built with model_construct: every value was checked and normalised by validation, and
+        one shared fields-set replaces a 728-byte set per row (~70 MB at 100k rows).
+        """
         valid = self.frame.filter(pl.col("status") == VALID)
         return [
-            PayoutRow(
+            PayoutRow.model_construct(
+                _PAYOUT_FIELDS,
                 row=r["row"],
                 name=r["name"],
                 phone=r["phone"],
                 amount=from_minor(r["minor"], r["currency"]),
-                currency=r["currency"],
-                country=r["country"],
-                operator_hint=r["operator_hint"],
+                # Interned: a few distinct values, not 100k copies of "USD" and "LR"
+                currency=sys.intern(r["currency"]),
+                country=sys.intern(r["country"]),
+                operator_hint=_interned(r["operator_hint"]),
                 **{c: (r[c] or None) for c in _OPTIONAL},
             )
             for r in valid.iter_rows(named=True)

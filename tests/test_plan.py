@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -57,6 +59,20 @@ def test_payout_set_ignores_names_and_row_numbers() -> None:
     assert payout_set_hash(ROWS) == payout_set_hash(moved)
     assert payout_set_hash(ROWS) != payout_set_hash([ROWS[0]])
     assert payout_set_hash(ROWS) != payout_set_hash([ROWS[0], ROWS[0]])
+
+
+def test_hashes_match_the_ones_older_ledgers_hold() -> None:
+    """Hashed row by row now; must equal sha256(json.dumps(whole list)) that ledgers store."""
+    rows = [row(5, "231770000005", "10.5", name="Pé"), row(2, "231880000002", "7")]
+    canonical = [
+        [2, "Musu", "231880000002", "700", "USD", "LR", None, None, None, None, None],
+        [5, "Pé", "231770000005", "1050", "USD", "LR", None, None, None, None, None],
+    ]
+    whole = json.dumps(canonical, ensure_ascii=False).encode()
+    assert content_hash(rows) == hashlib.sha256(whole).hexdigest()
+    payouts = json.dumps([["231770000005", 1050, "USD"], ["231880000002", 700, "USD"]])
+    assert payout_set_hash(rows) == hashlib.sha256(payouts.encode()).hexdigest()
+    assert content_hash([]) == hashlib.sha256(b"[]").hexdigest()
 
 
 def test_new_rows_mint_distinct_uuid4s_in_minor_units() -> None:

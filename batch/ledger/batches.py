@@ -45,12 +45,12 @@ class BatchWrites(LedgerCore):
             assert batch_id is not None
             self._executemany(
                 f"INSERT INTO rows ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 15)})",
-                [
+                (  # a generator: 100k parameter tuples are never all in memory at once
                     (batch_id, r.sheet_row, r.name, r.phone, r.amount_minor, r.currency,
                      r.country, r.external_id, r.email, r.note, r.method, r.provider,
                      RowState.NEW.value, r.reference_id, now)
                     for r in rows
-                ],
+                ),
             )
             # First attempts: one reference_id per row, durable from the plan on (REFERENCE §4.1).
             self._execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +155,7 @@ class LedgerCore:
         with translate_errors("a query"):
             return self.conn.execute(sql, params)
 
-    def _executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> sqlite3.Cursor:
+    def _executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         with translate_errors("a query"):
             return self.conn.executemany(sql, params)
 
