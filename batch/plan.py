@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -57,18 +57,19 @@ def payout_set_hash(rows: Iterable[PayoutRow]) -> str:
 
 
 def new_rows(
-    rows: Sequence[PayoutRow], *, mint: Callable[[], str] = lambda: str(uuid.uuid4())
-) -> list[NewRow]:
-    """Ledger rows for a new batch, each with a freshly minted reference_id (UUID v4)."""
-    return [
-        NewRow(
+    rows: Iterable[PayoutRow], *, mint: Callable[[], str] = lambda: str(uuid.uuid4())
+) -> Iterator[NewRow]:
+    """Ledger rows for a new batch, each with a freshly minted reference_id (UUID v4).
+
+    A generator: the ledger inserts them as they come, so 100k rows are never held twice.
+    """
+    for r in rows:
+        yield NewRow(
             sheet_row=r.row, name=r.name, phone=r.phone,
             amount_minor=to_minor(r.amount, r.currency), currency=r.currency, country=r.country,
             reference_id=mint(), external_id=r.external_id, email=r.email, note=r.note,
             method=r.method, provider=r.provider,
         )
-        for r in rows
-    ]
 
 
 def check_same_name(existing: BatchRecord, *, content: str) -> None:

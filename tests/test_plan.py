@@ -76,7 +76,7 @@ def test_hashes_match_the_ones_older_ledgers_hold() -> None:
 
 
 def test_new_rows_mint_distinct_uuid4s_in_minor_units() -> None:
-    made = new_rows(ROWS)
+    made = list(new_rows(ROWS))
     assert [m.amount_minor for m in made] == [1000, 2550]
     assert len({m.reference_id for m in made}) == 2
     assert all(uuid.UUID(m.reference_id).version == 4 for m in made)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +28,7 @@ class BatchWrites(LedgerCore):
         source_file: str,
         content_hash: str,
         payout_set_hash: str,
-        rows: Sequence[NewRow],
+        rows: Iterable[NewRow],
         skipped: Sequence[SkippedRow] = (),
         options: dict[str, Any] | None = None,
     ) -> int:
@@ -67,10 +67,14 @@ class BatchWrites(LedgerCore):
                     for s in skipped
                 ],
             )
+            planned = self._execute(
+                "SELECT COUNT(*) FROM rows WHERE batch_id = ? AND state = ?",
+                (batch_id, RowState.NEW.value),
+            ).fetchone()[0]
             self._execute(
                 "INSERT INTO events (batch_id, to_state, at, detail) VALUES (?, ?, ?, ?)",
                 (batch_id, "PLANNED", now,
-                 f"{len(rows)} row(s) planned, {len(skipped)} skipped, from {source_file}"),
+                 f"{planned} row(s) planned, {len(skipped)} skipped, from {source_file}"),
             )
         return batch_id
 

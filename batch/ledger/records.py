@@ -18,7 +18,7 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewRow:
     """A valid row to record in a new batch, with its first reference_id."""
 
