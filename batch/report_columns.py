@@ -26,6 +26,14 @@ def _money(key: str, header: str, currency_key: str) -> Column:
     return Column(key, header, "money", currency_key, 13)
 
 
+# What the API says was debited and delivered, in both the Payouts and the Attempts sheets.
+_PAYER_AND_PAYEE: tuple[Column, ...] = (
+    _money("payer_amount", "Payer amount", "payer_currency"),
+    Column("payer_currency", "Payer currency", width=9),
+    _money("payee_amount", "Payee amount", "payee_currency"),
+    Column("payee_currency", "Payee currency", width=9),
+)
+
 PAYOUT_COLUMNS: tuple[Column, ...] = (
     Column("row", "Row", "int", width=6),
     Column("name", "Name", width=24),
@@ -41,10 +49,7 @@ PAYOUT_COLUMNS: tuple[Column, ...] = (
     Column("reference_ids", "Reference IDs tried", width=38),
     Column("provider_transaction_id", "Provider transaction ID", width=24),
     Column("api_status", "API status", width=11),
-    _money("payer_amount", "Payer amount", "payer_currency"),
-    Column("payer_currency", "Payer currency", width=9),
-    _money("payee_amount", "Payee amount", "payee_currency"),
-    Column("payee_currency", "Payee currency", width=9),
+    *_PAYER_AND_PAYEE,
     _money("predicted_fee", "Predicted fee", "fee_currency"),
     _money("actual_fee", "Actual fee", "fee_currency"),
     _money("fee_difference", "Fee difference", "fee_currency"),
@@ -71,10 +76,7 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("outcome", "Outcome", width=11),
     Column("api_status", "API status", width=11),
     Column("provider_transaction_id", "Provider transaction ID", width=24),
-    _money("payer_amount", "Payer amount", "payer_currency"),
-    Column("payer_currency", "Payer currency", width=9),
-    _money("payee_amount", "Payee amount", "payee_currency"),
-    Column("payee_currency", "Payee currency", width=9),
+    *_PAYER_AND_PAYEE,
     _money("fee", "Fee", "payer_currency"),
     Column("session_id", "Session", "int", width=9),
     Column("payout_account_id", "Payout account", "int", width=9),
