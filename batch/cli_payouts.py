@@ -65,6 +65,10 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Requests per second, at most."),
         click.option("--not-found-grace", type=float, default=180.0, hidden=True,
                      envvar="PAYBATCH_NOT_FOUND_GRACE"),
+        click.option("--resend-grace", type=float, default=30.0, hidden=True,
+                     envvar="PAYBATCH_RESEND_GRACE"),
+        click.option("--max-resends", type=click.IntRange(0), default=2, hidden=True,
+                     envvar="PAYBATCH_MAX_RESENDS"),
         click.option("--poll-first", type=float, default=5.0, hidden=True,
                      envvar="PAYBATCH_POLL_FIRST"),
         click.option("--poll-max", type=float, default=60.0, hidden=True,
@@ -117,7 +121,8 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
         retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
         monitor=MonitorOptions(
             first_poll=kw["poll_first"], max_poll_interval=kw["poll_max"],
-            not_found_grace=kw["not_found_grace"],
+            not_found_grace=kw["not_found_grace"], resend_grace=kw["resend_grace"],
+            max_resends=kw["max_resends"],
         ),
     )
 

@@ -141,6 +141,7 @@ class Runner:
         self.ledger = ledger
         self.progress = progress
         self.submitted = 0  # execute requests sent by this run
+        self.resent = 0  # of which re-sends of an UNKNOWN attempt's own reference_id
         self._progress_at: datetime | None = None
         self.api = api
         self.batch_id = batch_id
@@ -161,6 +162,7 @@ class Runner:
             mint=mint,
             on_new_attempt=self._requeue,
             on_stop=self.stop,
+            resend=self._resend,
         )
 
     # -- control -----------------------------------------------------------------------------
@@ -373,12 +375,38 @@ class Runner:
         assert attempt is not None and reference_id is not None
         assert attempt.session_id is not None and attempt.payout_account_id is not None
         await self.gate.commit(row.id, reference_id)  # durable before the request leaves
+        await self._send(row.id, attempt.session_id, attempt.payout_account_id, reference_id)
+
+    async def _resend(self, row: RowRecord) -> bool:
+        """Send an UNKNOWN row's attempt again, same reference_id (the monitor found it due).
+
+        Not in `reconcile` (it starts no payout) nor once new payouts are stopped.
+        """
+        attempt = row.current_attempt
+        reference_id = row.current_reference_id
+        if self.stopped is not None or self.options.reconcile_only or attempt is None:
+            return False
+        assert reference_id is not None
+        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        self.ledger.mark_resending(
+            row.id, reference_id, resends=attempt.resends + 1, run_session=self.gate.run_session
+        )
+        self.resent += 1
+        self.say(f"row {row.id}: status says not found; re-sending reference_id {reference_id}")
+        await self._send(row.id, attempt.session_id, attempt.payout_account_id, reference_id)
+        return True
+
+    async def _send(
+        self, row_id: int, session_id: int, payout_account_id: int, reference_id: str
+    ) -> None:
+        """The execute request of a row already SUBMITTING, and what its answer decides."""
         self.submitted += 1
-        row = self.ledger.row(row.id) or row
+        row = self.ledger.row(row_id)
+        assert row is not None
         try:
             execution = await self.api.execute_payout(
-                session_id=attempt.session_id,
-                payout_account_id=attempt.payout_account_id,
+                session_id=session_id,
+                payout_account_id=payout_account_id,
                 reference_id=reference_id,
             )
         except errors.ApiValidationError as exc:

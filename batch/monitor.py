@@ -1,7 +1,8 @@
-"""Settle attempts in flight: poll status by reference_id until terminal; never re-sends.
+"""Settle attempts in flight: poll status by reference_id until terminal.
 
 A 404 counts as "not found" only after the grace window (REFERENCE §4.3); no timeout ever
-turns UNKNOWN or PROCESSING into FAILED.
+turns UNKNOWN or PROCESSING into FAILED. Before that, while the session is still open, an
+UNKNOWN attempt may be re-sent with its own reference_id (REFERENCE §4.2) — never a new one.
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from batch import errors
 from batch.ledger import Ledger, RowRecord
-from batch.states import RowState, not_found_trusted_at, poll_delay
+from batch.states import RowState, not_found_trusted_at, poll_delay, resend_due_at
 
 if TYPE_CHECKING:
     from batch.api_models import Execution
@@ -50,6 +51,11 @@ class MonitorOptions:
     max_poll_interval: float = 60.0
     not_found_grace: float = 180.0  # seconds after the request and the session's expiry
     max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
+    # An ambiguous execute (lost answer, 5xx, 429) whose status says "not found" this long
+    # after the send is re-sent with the same reference_id, while its session stays open.
+    resend_grace: float = 30.0
+    max_resends: int = 2  # per attempt; then wait for the session's expiry and the grace
+    session_margin: float = 5.0  # a resend must reach the API this long before expiry
     # A 404 for an attempt submitted before this instant is final at once: the embedded
     # sandbox that could have received it died with its process (its successor kept its state).
     not_found_final_before: datetime | None = None
@@ -67,8 +73,10 @@ class Monitor:
         mint: Callable[[], str],
         on_new_attempt: Callable[[int], None],
         on_stop: Callable[[str], None],
+        resend: Callable[[RowRecord], Awaitable[bool]] | None = None,
     ) -> None:
         self.ledger = ledger
+        self.resend = resend  # sends the row's current attempt again; False if it may not now
         self.api = api
         self.options = options
         self.mint = mint
@@ -191,9 +199,14 @@ class Monitor:
                 trusted_from = now
             if now >= trusted_from:
                 self._settle_not_found(row, reference_id)
-            else:
-                wait = min(delay, (trusted_from - now).total_seconds() + 0.05)
-                self.watch(row.id, after=wait, polls=watch.polls + 1)
+                return
+            next_at = min(now + timedelta(seconds=delay), trusted_from + timedelta(seconds=0.05))
+            resend_at = self._resend_due_at(row)
+            if resend_at is not None and resend_at > now:
+                next_at = min(next_at, resend_at)  # ask once more, then resend
+            elif resend_at is not None and self.resend is not None and await self.resend(row):
+                return  # the resend's answer decided what follows
+            self.watch(row.id, after=(next_at - now).total_seconds(), polls=watch.polls + 1)
             return
         except (errors.AuthError, errors.ForbiddenError) as exc:
             self.on_stop(f"{type(exc).__name__}: {exc}")
@@ -204,6 +217,22 @@ class Monitor:
             self.watch(row.id, after=delay, polls=watch.polls + 1)
             return
         self.apply(row, reference_id, execution, watch.polls)
+
+    def _resend_due_at(self, row: RowRecord) -> datetime | None:
+        """When this UNKNOWN row's attempt may be re-sent as it is, or None."""
+        attempt = row.current_attempt
+        if self.resend is None or row.state is not RowState.UNKNOWN or attempt is None:
+            return None
+        if (attempt.execute_error or "").startswith(REJECTED):
+            return None  # a 422 would only be rejected again: a new session and id instead
+        return resend_due_at(
+            sent_at=attempt.submitted_at or attempt.created_at,
+            session_expires_at=attempt.session_expires_at,
+            resends=attempt.resends,
+            max_resends=self.options.max_resends,
+            grace=timedelta(seconds=self.options.resend_grace),
+            margin=timedelta(seconds=self.options.session_margin),
+        )
 
     def _settle_not_found(self, row: RowRecord, reference_id: str) -> None:
         """The attempt never landed: a fresh attempt, or FAILED after repeated rejections."""

@@ -219,6 +219,7 @@ def attempt_lines(row: RowRecord) -> list[Line]:
             "gateway_message": a.gateway_message,
             "wallet_message": a.wallet_message,
             "execute_error": a.execute_error,
+            "resends": a.resends,
             "created_at": a.created_at,
             "submitted_at": a.submitted_at,
             "settled_at": a.settled_at,

@@ -83,6 +83,7 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("gateway_message", "Gateway message", width=30),
     Column("wallet_message", "Wallet message", width=30),
     Column("execute_error", "Execute error", width=30),
+    Column("resends", "Resends (same ID)", "int", width=9),
     Column("created_at", "Created (UTC)", "time", width=20),
     Column("submitted_at", "Submitted (UTC)", "time", width=20),
     Column("settled_at", "Settled (UTC)", "time", width=20),

@@ -52,8 +52,9 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
         {RowState.SUBMITTED, RowState.UNKNOWN, RowState.COMPLETED, RowState.FAILED}
     ),
     RowState.SUBMITTED: frozenset({RowState.COMPLETED, RowState.FAILED}),
+    # UNKNOWN -> SUBMITTING: the same reference_id re-sent after status "not found".
     RowState.UNKNOWN: frozenset(
-        {RowState.SUBMITTED, RowState.COMPLETED, RowState.FAILED, RowState.NEW}
+        {RowState.SUBMITTING, RowState.SUBMITTED, RowState.COMPLETED, RowState.FAILED, RowState.NEW}
     ),
     RowState.COMPLETED: frozenset(),
     RowState.FAILED: frozenset({RowState.NEW}),
@@ -131,6 +132,30 @@ def not_found_trusted(
         submitted_at=submitted_at, session_expires_at=session_expires_at, grace=grace
     )
     return now >= trusted_from
+
+
+def resend_due_at(
+    *,
+    sent_at: datetime,
+    session_expires_at: datetime | None,
+    resends: int,
+    max_resends: int,
+    grace: timedelta,
+    margin: timedelta,
+) -> datetime | None:
+    """When an attempt whose status says "not found" may be sent again with its own
+    reference_id (REFERENCE §4.2), or None: resends used up, or its session closes first.
+
+    Safe because the API keeps one execution per reference_id: if the first send did land,
+    the resend is answered with it (or 422 duplicate), never paid again. `grace` leaves a
+    just-sent execution time to become visible to status first.
+    """
+    if resends >= max_resends or session_expires_at is None:
+        return None
+    due = sent_at + grace
+    if due + margin >= session_expires_at:
+        return None
+    return due
 
 
 def poll_delay(polls_done: int, *, first: float, cap: float) -> float:

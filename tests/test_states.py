@@ -17,6 +17,7 @@ from batch.states import (
     next_action,
     not_found_trusted,
     poll_delay,
+    resend_due_at,
 )
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -36,6 +37,8 @@ def test_every_state_has_a_row_in_the_table() -> None:
         (S.SESSION_OPEN, S.SESSION_OPEN, True),  # renewing an expired session
         (S.SUBMITTING, S.UNKNOWN, True),
         (S.UNKNOWN, S.NEW, True),  # fresh attempt after confirmed not found
+        (S.UNKNOWN, S.SUBMITTING, True),  # the same reference_id re-sent
+        (S.SUBMITTED, S.SUBMITTING, False),  # an accepted payout is never re-sent
         (S.FAILED, S.NEW, True),  # --retry-failed
         (S.NEW, S.SUBMITTING, False),  # never send without a session
         (S.SUBMITTED, S.UNKNOWN, False),
@@ -119,3 +122,27 @@ def test_not_found_trusted(
 )
 def test_poll_delay_backs_off_from_the_expected_processing_time(polls: int, delay: float) -> None:
     assert poll_delay(polls, first=5.0, cap=60.0) == delay
+
+
+@pytest.mark.parametrize(
+    ("resends", "expires_in", "due_in"),
+    [
+        (0, 600, 30),  # sent now: due after the grace
+        (1, 600, 30),
+        (2, 600, None),  # resends used up
+        (0, None, None),  # no known session expiry: never into the unknown
+        (0, 36, 30),  # due at 30 s, closing at 36 s: outside the 5 s margin
+        (0, 35, None),  # ...closing at 35 s: inside it, the resend might arrive too late
+        (0, -10, None),  # already expired
+    ],
+)
+def test_resend_due_at(resends: int, expires_in: int | None, due_in: int | None) -> None:
+    due = resend_due_at(
+        sent_at=NOW,
+        session_expires_at=None if expires_in is None else NOW + timedelta(seconds=expires_in),
+        resends=resends,
+        max_resends=2,
+        grace=timedelta(seconds=30),
+        margin=timedelta(seconds=5),
+    )
+    assert due == (None if due_in is None else NOW + timedelta(seconds=due_in))

@@ -106,6 +106,7 @@ class AttemptRecord:
     wallet_message: str | None
     outcome: AttemptOutcome | None
     execute_error: str | None
+    resends: int = 0  # execute re-sent with this same reference_id (REFERENCE §4.2)
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> AttemptRecord:
@@ -138,6 +139,7 @@ class AttemptRecord:
             wallet_message=r["wallet_message"],
             outcome=AttemptOutcome(r["outcome"]) if r["outcome"] else None,
             execute_error=r["execute_error"],
+            resends=r["resends"],
         )
 
 

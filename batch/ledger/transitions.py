@@ -128,6 +128,24 @@ class Transitions(LedgerCore):
                     attempt_sets={"submitted_at": now, "run_session": run_session},
                 )
 
+    def mark_resending(
+        self, row_id: int, reference_id: str, *, resends: int, run_session: str = ""
+    ) -> None:
+        """UNKNOWN -> SUBMITTING: the same reference_id is about to be sent again.
+
+        Only after status said "not found" while the session is still open (REFERENCE §4.2);
+        the API keeps one execution per reference_id, so a resend cannot pay twice. Durable
+        before the request leaves, like the first send.
+        """
+        with self.atomic(durable=True):
+            self._transition(
+                row_id, [S.UNKNOWN], S.SUBMITTING, reference_id=reference_id,
+                detail=f"resend {resends} of the same reference_id after status not found",
+                attempt_sets={
+                    "submitted_at": self.now(), "run_session": run_session, "resends": resends
+                },
+            )
+
     def mark_submitted(self, row_id: int, reference_id: str, execution: ExecutionLike) -> None:
         """SUBMITTING/UNKNOWN -> SUBMITTED: the API holds it as PENDING/PROCESSING."""
         self._transition(
