@@ -42,6 +42,7 @@ ALL_FAULTS: dict[str, Any] = {
     "payout_failure_rate": 0.1,
     "status_visibility_delay_seconds": 0.3,
 }
+SESSION_LIFETIMES = (1.0, 30.0)  # seconds; each killed run draws one
 
 
 def _run(sheet: Path, env: dict[str, str], log: Path, rate: int) -> subprocess.Popen[bytes]:
@@ -63,7 +64,8 @@ def crash_and_finish(
     sandbox.set_faults(**ALL_FAULTS, rate_limit_rps=rate * 0.8)
     sheet, ledger = tmp_path / "crash.csv", tmp_path / "crash.db"
     phones = write_sheet(sheet, rows)
-    env = subprocess_env(sandbox.base_url, ledger)
+    # Resends of the same reference_id fall due quickly (REFERENCE §4.2)...
+    env = {**subprocess_env(sandbox.base_url, ledger), "PAYBATCH_RESEND_GRACE": "0.2"}
     log = tmp_path / "stderr.log"
     started = time.monotonic()
     endings: Counter[str] = Counter()
@@ -73,6 +75,9 @@ def crash_and_finish(
         fallback = STARTUP + rng.uniform(0.0, max_delay)
         if phase == "random":  # from import time on: ledger creation and migration too
             fallback = rng.uniform(0.2, STARTUP + max_delay)
+        # ...but only into sessions with time left: short ones take the renewal and fresh
+        # attempt path, long ones the resend path.
+        sandbox.set_faults(session_lifetime_seconds=rng.choice(SESSION_LIFETIMES))
         endings[kill_at(_run(sheet, env, log, rate), ledger, "crash", phase, fallback)] += 1
     reruns, code = 0, None
     while code not in FINAL_CODES and reruns < 8:
@@ -88,6 +93,7 @@ def crash_and_finish(
         "final_exit": code,
         "wall_seconds": round(time.monotonic() - started, 1),
         "executions": stats["executions"],
+        "resends": _resends(ledger),
         "faults_injected": stats["faults"],
         "requests": stats["requests_total"],
         "answers": Counter(s for per in stats["requests"].values() for s, n in per.items()
@@ -99,6 +105,12 @@ def crash_and_finish(
     assert not any(problems.values()), (figures, problems)
     assert (code == 3) == (figures["executions"].get("FAILED", 0) > 0 or _ledger_failed(ledger))
     return figures
+
+
+def _resends(ledger: Path) -> int:
+    with Ledger(ledger) as db:
+        batch = db.batch_by_name("crash")
+        return sum(a.resends for r in db.rows(batch.id) for a in r.attempts) if batch else 0
 
 
 def _ledger_failed(ledger: Path) -> bool:
