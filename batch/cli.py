@@ -42,9 +42,16 @@ def exit_code_for(exc: errors.BatchError) -> int:
     return EXIT_INPUT
 
 
-def fail(exc: errors.BatchError) -> NoReturn:
-    """Print one clear line to stderr and exit with the error's code."""
+def fail(exc: errors.BatchError, *, json_output: bool = False) -> NoReturn:
+    """Print one clear line to stderr and exit with the error's code.
+
+    With --json, stdout also gets the error as JSON: a cron job parsing it sees why it ended.
+    """
     click.echo(f"paybatch: error: {exc}", err=True)
+    if json_output:
+        click.echo(json.dumps(
+            {"error": str(exc), "error_type": type(exc).__name__, "exit_code": exit_code_for(exc)}
+        ))
     log = logging.getLogger("paybatch")
     if log.hasHandlers():  # a --log-file; else logging's last resort would repeat it on stderr
         log.error("error (exit %d): %s", exit_code_for(exc), exc)
@@ -60,7 +67,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except errors.BatchError as exc:
-            fail(exc)
+            fail(exc, json_output=bool(kwargs.get("json_output")))
 
     return wrapper
 

@@ -97,10 +97,13 @@ def test_guards_abort_with_exit_5(quick, tmp_path: Path) -> None:  # type: ignor
     write_sheet(sheet, 3)
     code, _, err = cli(["run", str(sheet)], quick.base_url, ledger)  # no TTY, no --yes
     assert code == 5 and "--yes" in err
-    code, _, err = cli(
+    code, out, err = cli(
         ["run", str(sheet), "--yes", "--max-total", "USD=20"], quick.base_url, ledger
     )
     assert code == 5 and "exceeds --max-total" in err
+    # --json: the reason is on stdout too, for a cron job that parses it
+    assert out["exit_code"] == 5 and out["error_type"] == "AbortedError"
+    assert out["error"] in err
     assert quick.executions() == []
 
 
