@@ -141,7 +141,6 @@ class Runner:
         self.ledger = ledger
         self.progress = progress
         self.submitted = 0  # execute requests sent by this run
-        self.resent = 0  # of which re-sends of an UNKNOWN attempt's own reference_id
         self._progress_at: datetime | None = None
         self.api = api
         self.batch_id = batch_id
@@ -391,7 +390,6 @@ class Runner:
         self.ledger.mark_resending(
             row.id, reference_id, resends=attempt.resends + 1, run_session=self.gate.run_session
         )
-        self.resent += 1
         self.say(f"row {row.id}: status says not found; re-sending reference_id {reference_id}")
         await self._send(row.id, attempt.session_id, attempt.payout_account_id, reference_id)
         return True
