@@ -1,14 +1,18 @@
 """A client-side request-rate ceiling shared by every worker, and a global pause after a 429.
 
 Requests are spaced evenly (1/rate apart, on a schedule that does not drift with sleep
-overshoot). After a 429 every worker waits out Retry-After, and the rate steps down a little,
-creeping back up with each answered request, so a server limit is approached, not hammered.
+overshoot), and never more than the rate leave in any one second: a server counts requests per
+second, and workers held up together (a blocked event loop, an fsync) must not leave together.
+After a 429 every worker waits out Retry-After, and the rate steps down a little, creeping back
+up with each answered request, so a server limit is approached, not hammered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past a server limit
@@ -22,6 +26,7 @@ CEILING_MARGIN = 0.97
 CEILING_RECOVERY = 0.000005
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
+WINDOW = 1.0  # seconds: how servers count a requests-per-second limit
 
 
 class Throttle:
@@ -50,6 +55,7 @@ class Throttle:
         self._ceiling = 1.0  # highest factor recovery may reach
         self._next_slot = float("-inf")
         self._paused_until = float("-inf")
+        self._sent: deque[float] = deque()  # when requests really left, over the last WINDOW
         self.rate_limited = 0  # 429s seen
 
     @property
@@ -64,6 +70,10 @@ class Throttle:
 
     async def acquire(self) -> None:
         """Wait for this request's slot (and for any pause), then return."""
+        await self._slot()
+        await self._room_in_window()
+
+    async def _slot(self) -> None:
         while True:
             now = self._clock()
             if self._paused_until > now:
@@ -77,6 +87,17 @@ class Throttle:
             if self._paused_until <= self._clock():
                 return
             # A 429 arrived while we waited: queue again behind the pause.
+
+    async def _room_in_window(self) -> None:
+        """Hold a request whose slot came late (the loop was busy) if the window is full."""
+        while True:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - WINDOW:
+                self._sent.popleft()
+            if len(self._sent) < max(1, math.ceil(self.effective_rate * WINDOW)):
+                self._sent.append(now)
+                return
+            await self._sleep(self._sent[0] + WINDOW - now)
 
     def pause(self, seconds: float | None) -> None:
         """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""

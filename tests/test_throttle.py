@@ -75,6 +75,33 @@ def test_a_429_pauses_every_worker_then_slows_down() -> None:
     assert min(gaps) >= 1 / (10 * SLOWDOWN) - 1e-9
 
 
+def test_workers_held_up_together_do_not_leave_together_past_the_rate() -> None:
+    """A blocked event loop wakes every overdue worker at once: the window holds the excess."""
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+    starts: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(6):
+            await throttle.acquire()
+            starts.append(clock())
+
+    async def go() -> None:
+        tasks = [asyncio.create_task(worker()) for _ in range(5)]
+        await asyncio.sleep(0)
+        while len(starts) < 5:
+            await asyncio.sleep(0)
+        clock.advance(0.5)  # the loop was stuck: five slots came and went meanwhile
+        await asyncio.gather(*tasks)
+
+    # Without the window a stall would let 5 overdue requests out at once on top of the
+    # previous second's: more than 10 in one second, the server's limit.
+    asyncio.run(go())
+    assert len(starts) == 30
+    for i in range(len(starts) - 10):
+        assert starts[i + 10] - starts[i] >= 1.0 - 1e-9, starts
+
+
 def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
     clock = VirtualClock()
     throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
