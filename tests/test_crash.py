@@ -45,8 +45,10 @@ ALL_FAULTS: dict[str, Any] = {
 SESSION_LIFETIMES = (1.0, 30.0)  # seconds; each killed run draws one
 
 
-def _run(sheet: Path, env: dict[str, str], log: Path, rate: int) -> subprocess.Popen[bytes]:
-    args = ["run", str(sheet), "--yes", "--json", "--quiet", "--wait", "20"]
+def _run(
+    sheet: Path, env: dict[str, str], log: Path, rate: int, *extra: str
+) -> subprocess.Popen[bytes]:
+    args = ["run", str(sheet), "--yes", "--json", "--quiet", "--wait", "20", *extra]
     args += ["--rate", str(rate), "--concurrency", "6"]
     with log.open("ab") as err:
         return subprocess.Popen(
@@ -56,12 +58,18 @@ def _run(sheet: Path, env: dict[str, str], log: Path, rate: int) -> subprocess.P
 
 def crash_and_finish(
     sandbox: Any, tmp_path: Path, *, kills: int, rows: int, seed: int, rate: int,
-    max_delay: float = 2.5,
+    max_delay: float = 2.5, wallet: str | None = None,
 ) -> dict[str, Any]:
-    """Kill runs `kills` times at chosen phases, then rerun until a final exit; return figures."""
+    """Kill runs `kills` times at chosen phases, then rerun until a final exit; return figures.
+
+    With `wallet` (USD), the wallet runs out part-way; it is topped up after the kills and
+    `run --retry-failed` repeated until every row is paid.
+    """
     rng = random.Random(seed)
     # The server's limit sits under the client's ceiling, so 429s with Retry-After happen.
     sandbox.set_faults(**ALL_FAULTS, rate_limit_rps=rate * 0.8)
+    if wallet is not None:
+        sandbox.set_balances(USD=wallet)
     sheet, ledger = tmp_path / "crash.csv", tmp_path / "crash.db"
     phones = write_sheet(sheet, rows)
     # Resends of the same reference_id fall due quickly (REFERENCE §4.2)...
@@ -83,6 +91,12 @@ def crash_and_finish(
     while code not in FINAL_CODES and reruns < 8:
         reruns += 1
         code = _run(sheet, env, log, rate).wait(timeout=180)  # 4: in flight, run again
+    top_ups = 0
+    if wallet is not None:
+        sandbox.set_balances(USD="1000000")
+        while code != 0 and top_ups < 8:
+            top_ups += 1
+            code = _run(sheet, env, log, rate, "--retry-failed").wait(timeout=180)
     stats = sandbox.stats()
     figures = {
         "seed": seed,
@@ -90,6 +104,7 @@ def crash_and_finish(
         "kills": kills,
         "kill_phases": dict(endings),
         "reruns": reruns,
+        "retry_failed_runs_after_top_up": top_ups,
         "final_exit": code,
         "wall_seconds": round(time.monotonic() - started, 1),
         "executions": stats["executions"],
@@ -103,7 +118,12 @@ def crash_and_finish(
     problems = disagreements(sandbox, ledger, phones)
     figures["duplicates"] = len(problems["paid twice"])
     assert not any(problems.values()), (figures, problems)
-    assert (code == 3) == (figures["executions"].get("FAILED", 0) > 0 or _ledger_failed(ledger))
+    if wallet is None:
+        assert (code == 3) == (
+            figures["executions"].get("FAILED", 0) > 0 or _ledger_failed(ledger)
+        )
+    else:
+        assert code == 0
     return figures
 
 
@@ -189,6 +209,17 @@ def _seed() -> int:
 def test_killed_runs_never_pay_twice(sandbox: Any, tmp_path: Path) -> None:
     figures = crash_and_finish(sandbox, tmp_path, kills=6, rows=30, seed=_seed(), rate=40)
     print(f"crash test figures: {figures}")
+
+
+def test_killed_runs_with_a_wallet_running_out_pay_everyone_once_after_top_up(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    # 24 payouts of 10.50 + fees; the wallet holds about half of them.
+    figures = crash_and_finish(
+        sandbox, tmp_path, kills=4, rows=24, seed=_seed(), rate=40, wallet="130.00"
+    )
+    print(f"crash test figures: {figures}")
+    assert any(e.wallet_message for e in sandbox.executions())  # the wallet really ran out
 
 
 @pytest.mark.slow
