@@ -20,10 +20,11 @@ SLOWDOWN = 0.9  # rate factor applied on each 429 ...
 MIN_FACTOR = 0.5  # ... down to at most half the ceiling
 RECOVERY = 0.0005  # factor regained per answered request (about 200 answers per 10 %)
 # A 429 also marks a ceiling just under the rate that drew it: recovery stops there, and the
-# ceiling itself rises only slowly (1 % per 2,000 answers), so the limit is approached once
-# rather than hit again every few seconds (each hit costs a whole Retry-After pause).
+# ceiling itself rises more slowly (1 % per 500 answers, ~15 s back to the full rate at 100
+# req/s), so the limit is approached rather than hit again every few seconds (each hit costs
+# a whole Retry-After pause) — yet one 429 from a passing stall does not slow the whole run.
 CEILING_MARGIN = 0.97
-CEILING_RECOVERY = 0.000005
+CEILING_RECOVERY = 0.00002
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
 WINDOW = 1.0  # seconds: how servers count a requests-per-second limit
