@@ -1,0 +1,239 @@
+"""Engine overhead per row, apart from the HTTP client; and the client's CPU per request.
+
+    python tests/perf/bench_engine_cpu.py [--rows 2000 20000] [--requests 2000] [--profile]
+
+Engine: N rows planned into a real ledger file, then the real `Runner` (monitor, group
+commit, recipients, ledger, progress) against an in-process `PayoutApi` that answers at once
+(no httpx): batch 1 with new recipients (party, counterparty, account, session, execute,
+status), batch 2 with the same phones (session, execute, status). `time.process_time()` of
+each `Runner.run()` / rows = engine CPU ms per row.
+Client: the real `ApiClient` through `httpx.MockTransport` to tests/fake_dollr.py's FakeDollr;
+CPU per request of each call the runner makes, the fake server's own CPU taken out.
+`--profile` prints the top cumulative costs of one engine run (cProfile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fake_dollr import FakeDollr, credentials  # noqa: E402
+
+from batch.api import ApiClient  # noqa: E402
+from batch.api_models import (  # noqa: E402
+    Counterparty,
+    Execution,
+    Party,
+    PaymentAccount,
+    PayoutSession,
+    ProviderInfo,
+)
+from batch.execute import Runner, RunOptions  # noqa: E402
+from batch.ledger import Ledger, NewRow  # noqa: E402
+from batch.monitor import MonitorOptions  # noqa: E402
+from batch.progress import PlainProgress  # noqa: E402
+
+
+class InstantApi:
+    """The PayoutApi protocol answered at once: execute says PENDING, status says COMPLETED."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._ids = iter(range(1, 10**9))
+        self._completed: dict[str, Execution] = {}
+
+    async def mmo_provider_info(self, phone: str, operation_type: str = "PAYOUT") -> ProviderInfo:
+        self.calls += 1
+        return ProviderInfo.model_construct(
+            carrier="MTN", country="LR", currencies=["USD"], payment_method="MTN_MOMO_LBR",
+            gateway_provider="PAWAPAY",
+        )
+
+    async def create_party(self, **_: Any) -> Party:
+        self.calls += 1
+        return Party.model_construct(id=next(self._ids))
+
+    async def create_counterparty(self, **_: Any) -> Counterparty:
+        self.calls += 1
+        return Counterparty.model_construct(id=next(self._ids))
+
+    async def create_payout_account(self, **_: Any) -> PaymentAccount:
+        self.calls += 1
+        return PaymentAccount.model_construct(id=next(self._ids))
+
+    async def create_payout_session(self, **_: Any) -> PayoutSession:
+        self.calls += 1
+        now = datetime.now(UTC)
+        return PayoutSession.model_construct(
+            id=next(self._ids), wallet_id=3, created_at=now, expires_at=now + timedelta(minutes=15)
+        )
+
+    async def execute_payout(
+        self, *, session_id: int, payout_account_id: int, reference_id: str
+    ) -> Execution:
+        self.calls += 1
+        return _execution(reference_id, "PENDING")
+
+    async def payout_status(self, reference_id: str) -> Execution:
+        self.calls += 1
+        return _execution(reference_id, "COMPLETED")
+
+
+def _execution(reference_id: str, status: str) -> Execution:
+    return Execution.model_construct(
+        status=status, reference_id=reference_id, payer_amount=Decimal("10.60"),
+        payer_currency="USD", payee_amount=Decimal("10.50"), payee_currency="USD",
+        provider_transaction_id="tx-1" if status == "COMPLETED" else None,
+        gateway_message=None, wallet_message=None,
+    )
+
+
+def plan(ledger: Ledger, name: str, n: int) -> int:
+    """A batch of n rows with their operator known (as `plan` leaves them)."""
+    return ledger.create_batch(
+        name=name, source_file=f"{name}.csv", content_hash=name, payout_set_hash=name,
+        rows=(
+            NewRow(
+                sheet_row=i + 2, name=f"Person {i}", phone=f"23177{i:07d}", amount_minor=1050,
+                currency="USD", country="LR", reference_id=str(uuid.uuid4()),
+                method="MTN_MOMO_LBR", provider="PAWAPAY",
+            )
+            for i in range(n)
+        ),
+    )
+
+
+async def _instant_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+def run_engine(ledger: Ledger, batch_id: int, concurrency: int) -> tuple[float, int, dict[str, int]]:
+    """CPU seconds of one Runner.run(), API calls made, and the counts afterwards."""
+    api = InstantApi()
+    options = RunOptions(
+        concurrency=concurrency, wait=60, monitor=MonitorOptions(first_poll=0.0)
+    )
+    progress = PlainProgress(lambda _: None)
+    runner = Runner(ledger, api, batch_id, options, progress=progress, sleep=_instant_sleep)
+    started = time.process_time()
+    result = asyncio.run(runner.run())
+    return time.process_time() - started, api.calls, result.counts
+
+
+def engine_bench(rows: int, concurrency: int, workdir: Path, profile: bool) -> None:
+    ledger = Ledger(workdir / f"engine-{rows}.db")
+    for label in ("new recipients", "repeat recipients"):
+        batch_id = plan(ledger, f"{label.split()[0]}-{rows}", rows)
+        profiler = cProfile.Profile() if profile and label.startswith("new") else None
+        if profiler:
+            profiler.enable()
+        cpu, calls, counts = run_engine(ledger, batch_id, concurrency)
+        if profiler:
+            profiler.disable()
+        print(
+            f"engine rows={rows} {label:17s} calls/row={calls / rows:.2f} "
+            f"cpu={cpu:.2f}s cpu_ms_per_row={1000 * cpu / rows:.3f} counts={counts}"
+        )
+        if profiler:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+            print(out.getvalue())
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+            print(out.getvalue())
+    ledger.close()
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+class MeteredFake(FakeDollr):
+    """FakeDollr that keeps no request copies and counts the CPU its answers take."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server_cpu = 0.0
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        started = time.process_time()
+        try:
+            return self._answer(request)
+        finally:
+            self.server_cpu += time.process_time() - started
+
+
+async def client_bench(requests: int) -> None:
+    fake = MeteredFake()
+    api = ApiClient(
+        "http://127.0.0.1:1", credentials(), transport=httpx.MockTransport(fake.handle),
+        rate=1e9,
+    )
+    ref = "3b0f6f1e-9a51-4c3e-8a77-2f1d0c6b9e10"
+    calls: dict[str, Callable[[], Awaitable[Any]]] = {
+        "mmo_provider_info": lambda: api.mmo_provider_info("231770000001"),
+        "create_party": lambda: api.create_party(
+            fullname="Person 1", phone="231770000001", country_code="LR"
+        ),
+        "create_counterparty": lambda: api.create_counterparty(party_id=314),
+        "create_payout_account": lambda: api.create_payout_account(
+            party_id=314, account_name="Person 1 MTN", provider="PAWAPAY",
+            method="MTN_MOMO_LBR", country_code="LR", account_number="231770000001",
+        ),
+        "create_payout_session": lambda: api.create_payout_session(
+            payout_account_id=902, amount=Decimal("10.50"), currency="USD"
+        ),
+        "execute_payout": lambda: api.execute_payout(
+            session_id=4411, payout_account_id=902, reference_id=ref
+        ),
+        "payout_status": lambda: api.payout_status(ref),
+    }
+    async with api:
+        await api.auth.token()
+        total = 0.0
+        for name, call in calls.items():
+            for _ in range(50):  # warm-up
+                await call()
+            fake.server_cpu = 0.0
+            started = time.process_time()
+            for _ in range(requests):
+                await call()
+            cpu = time.process_time() - started - fake.server_cpu
+            total += cpu / requests
+            print(
+                f"client {name:22s} cpu_ms_per_request={1000 * cpu / requests:.3f} "
+                f"(fake server {1000 * fake.server_cpu / requests:.3f} taken out)"
+            )
+        print(f"client mean over the 7 calls cpu_ms_per_request={1000 * total / len(calls):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="*", default=[2000, 20000])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2000, help="per client call; 0: skip")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            engine_bench(rows, args.concurrency, Path(tmp), args.profile)
+    if args.requests:
+        asyncio.run(client_bench(args.requests))
+
+
+if __name__ == "__main__":
+    main()
