@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
@@ -91,22 +93,23 @@ class Reads(LedgerCore):
             params += wanted
         found = self._all(sql + " ORDER BY sheet_row", params)
         if not with_attempts:
-            return [RowRecord.from_row(r) for r in found]
+            return [RowRecord.from_row(_as_dict(r)) for r in found]
         attempts = self._attempts_of_batch(batch_id)
-        return [RowRecord.from_row(r, tuple(attempts.get(r["id"], ()))) for r in found]
+        return [RowRecord.from_row(_as_dict(r), tuple(attempts.get(r["id"], ()))) for r in found]
 
     def row(self, row_id: int) -> RowRecord | None:
         """One row with its attempts."""
+        # Read several times per paid row: plain dicts, as sqlite3.Row looks names up linearly.
         r = self._one("SELECT * FROM rows WHERE id = ?", (row_id,))
         if r is None:
             return None
         attempts = tuple(
-            AttemptRecord.from_row(a)
+            AttemptRecord.from_row(_as_dict(a))
             for a in self._all(
                 "SELECT * FROM attempts WHERE row_id = ? ORDER BY attempt_no", (row_id,)
             )
         )
-        return RowRecord.from_row(r, attempts)
+        return RowRecord.from_row(_as_dict(r), attempts)
 
     def _attempts_of_batch(self, batch_id: int) -> dict[int, list[AttemptRecord]]:
         grouped: dict[int, list[AttemptRecord]] = defaultdict(list)
@@ -115,7 +118,7 @@ class Reads(LedgerCore):
             "ORDER BY a.row_id, a.attempt_no",
             (batch_id,),
         ):
-            grouped[a["row_id"]].append(AttemptRecord.from_row(a))
+            grouped[a["row_id"]].append(AttemptRecord.from_row(_as_dict(a)))
         return grouped
 
     def attempt(self, reference_id: str) -> AttemptRecord | None:
@@ -133,3 +136,7 @@ class Reads(LedgerCore):
                 (batch_id, row_id),
             )
         return [EventRecord.from_row(e) for e in found]
+
+
+def _as_dict(r: sqlite3.Row) -> dict[str, Any]:
+    return dict(zip(r.keys(), r, strict=True))
