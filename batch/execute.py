@@ -318,7 +318,11 @@ class Runner:
                 )
                 if action is Action.ENSURE_RECIPIENT:
                     account = await self._recipient_account(row)
-                    self.ledger.mark_recipient_ready(row.id, payout_account_id=account)
+                    # The recipient's ids are in the ledger now: RECIPIENT_READY goes in with
+                    # SESSION_OPEN, one transaction instead of two (a crash in between only
+                    # repeats the session call, which moves no money).
+                    await self._open_session(row, account=account, recipient_ready=True)
+                    margin = timedelta(0)
                 elif action is Action.OPEN_SESSION:
                     await self._open_session(row)
                     # Just opened: submit now, however short the session's life (no margin).
@@ -356,21 +360,28 @@ class Runner:
                 self.ledger, self.api, row, relationship_type=self.options.relationship_type
             )
 
-    async def _open_session(self, row: RowRecord) -> None:
+    async def _open_session(
+        self, row: RowRecord, *, account: int | None = None, recipient_ready: bool = False
+    ) -> None:
+        """Open a payout session; `recipient_ready`: mark RECIPIENT_READY in the same commit."""
         assert row.amount is not None and row.currency is not None
         assert row.current_reference_id is not None
-        account = await self._recipient_account(row)
+        if account is None:
+            account = await self._recipient_account(row)
         session = await self.api.create_payout_session(
             payout_account_id=account, amount=row.amount, currency=row.currency
         )
-        self.ledger.mark_session_open(
-            row.id,
-            row.current_reference_id,
-            session_id=session.id,
-            wallet_id=session.wallet_id,
-            expires_at=session.expires_by_our_clock(self.ledger.clock()),  # server clock may be off
-            payout_account_id=account,
-        )
+        with self.ledger.atomic():
+            if recipient_ready:
+                self.ledger.mark_recipient_ready(row.id, payout_account_id=account)
+            self.ledger.mark_session_open(
+                row.id,
+                row.current_reference_id,
+                session_id=session.id,
+                wallet_id=session.wallet_id,
+                expires_at=session.expires_by_our_clock(self.ledger.clock()),  # clocks differ
+                payout_account_id=account,
+            )
 
     async def _submit(self, row: RowRecord) -> None:
         attempt = row.current_attempt
