@@ -556,3 +556,12 @@ def test_httpcore_finds_the_async_library_without_searching_sys_path() -> None:
         return current_async_library()
 
     assert asyncio.run(inside()) == "asyncio"
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:8999", "https://api.example.com/dollr/"])
+def test_request_urls_kept_per_path_are_the_ones_httpx_would_build(base: str) -> None:
+    api = ApiClient(base, credentials(), transport=FakeDollr().transport())
+    for path in ("/v1/parties/create", "/v1/status/payout/3b0f6f1e-9a51-4c3e-8a77-2f1d0c6b9e10"):
+        assert api._absolute(path) == api._http.build_request("GET", path).url
+        assert api._absolute(path) == api._absolute(path)
+    assert list(api._urls) == ["/v1/parties/create"]  # status URLs are never kept

@@ -9,7 +9,8 @@ commit, recipients, ledger, progress) against an in-process `PayoutApi` that ans
 status), batch 2 with the same phones (session, execute, status). `time.process_time()` of
 each `Runner.run()` / rows = engine CPU ms per row.
 Client: the real `ApiClient` through `httpx.MockTransport` to tests/fake_dollr.py's FakeDollr;
-CPU per request of each call the runner makes, the fake server's own CPU taken out.
+CPU per request of each call the runner makes, the fake server's own CPU taken out; then
+the same client over loopback HTTP to a sandbox process (httpcore and sockets included).
 The machine is shared: each figure is the min and median of `--repeat` runs, and a fixed
 pure-Python loop's CPU is printed first to show how fast the machine was at the time.
 `--profile` prints the top cumulative costs of one engine run (cProfile).
@@ -252,11 +253,59 @@ async def client_bench(requests: int) -> None:
         print(f"client mean over the 7 calls cpu_ms_per_request={1000 * total / len(calls):.3f}")
 
 
+async def http_bench(rows: int, workers: int) -> None:
+    """The real ApiClient over loopback HTTP (httpcore, sockets) to a sandbox process."""
+    from bench_engine import CREDENTIALS, sandbox_process
+
+    from batch.config import Credentials
+
+    creds = Credentials(
+        client_id=CREDENTIALS["DOLLR_CLIENT_ID"],
+        client_secret=CREDENTIALS["DOLLR_CLIENT_SECRET"],
+        passcode=CREDENTIALS["DOLLR_PASSCODE"],
+        passcode_phone=CREDENTIALS["DOLLR_PASSCODE_PHONE"],
+    )
+    with sandbox_process("--rate-limit", "100000") as url:
+        async with ApiClient(url, creds, rate=1e9) as api:
+            await api.auth.token()
+            phones = iter(f"23188{i:07d}" for i in range(rows))
+
+            async def worker() -> None:
+                for phone in phones:
+                    info = await api.mmo_provider_info(phone)
+                    party = await api.create_party(
+                        fullname=f"P {phone}", phone=phone, country_code="LR"
+                    )
+                    await api.create_counterparty(party_id=party.id)
+                    account = await api.create_payout_account(
+                        party_id=party.id, account_name=f"P {phone}",
+                        provider=info.gateway_provider, method=info.payment_method,
+                        country_code="LR", account_number=phone,
+                    )
+                    session = await api.create_payout_session(
+                        payout_account_id=account.id, amount=Decimal("10.50"), currency="USD"
+                    )
+                    ref = str(uuid.uuid4())
+                    await api.execute_payout(
+                        session_id=session.id, payout_account_id=account.id, reference_id=ref
+                    )
+                    await api.payout_status(ref)
+
+            before, started = api.request_count, time.process_time()
+            await asyncio.gather(*(worker() for _ in range(workers)))
+            cpu, sent = time.process_time() - started, api.request_count - before
+    print(
+        f"client over loopback HTTP ({workers} workers, 7 calls/row) requests={sent} "
+        f"cpu_ms_per_request={1000 * cpu / sent:.3f} cpu_ms_per_row={1000 * cpu / rows:.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="*", default=[2000, 20000])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000, help="per client call; 0: skip")
+    parser.add_argument("--http-rows", type=int, default=300, help="loopback client; 0: skip")
     parser.add_argument("--repeat", type=int, default=3, help="runs per batch kind")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
@@ -266,6 +315,8 @@ def main() -> None:
             engine_bench(rows, args.concurrency, Path(tmp), args.profile, args.repeat)
     if args.requests:
         asyncio.run(client_bench(args.requests))
+    if args.http_rows:
+        asyncio.run(http_bench(args.http_rows, args.concurrency))
 
 
 if __name__ == "__main__":
