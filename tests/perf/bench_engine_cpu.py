@@ -4,10 +4,11 @@
                                           [--profile]
 
 Engine: N rows planned into a real ledger file, then the real `Runner` (monitor, group
-commit, recipients, ledger, progress) against an in-process `PayoutApi` that answers at once
-(no httpx): batch 1 with new recipients (party, counterparty, account, session, execute,
-status), batch 2 with the same phones (session, execute, status). `time.process_time()` of
-each `Runner.run()` / rows = engine CPU ms per row.
+commit, recipients, ledger, progress) against an in-process `PayoutApi` that answers after
+a random 0-2 ms (no httpx; completions spread out as real answers are, so the runner's loop
+wakes about once per call): batch 1 with new recipients (party, counterparty, account,
+session, execute, status), batch 2 with the same phones (session, execute, status).
+`time.process_time()` of each `Runner.run()` / rows = engine CPU ms per row.
 Client: the real `ApiClient` through `httpx.MockTransport` to tests/fake_dollr.py's FakeDollr;
 CPU per request of each call the runner makes, the fake server's own CPU taken out; then
 the same client over loopback HTTP to a sandbox process (httpcore and sockets included).
@@ -23,6 +24,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import random
 import statistics
 import sys
 import tempfile
@@ -55,14 +57,15 @@ from batch.progress import PlainProgress  # noqa: E402
 
 
 class InstantApi:
-    """The PayoutApi protocol answered at once (one yield to the loop, as a real call suspends).
+    """The PayoutApi protocol answered at once, or after a small random delay (`--api-delay-ms`).
 
     Answers are built once: the engine's cost is measured, not the fake's. Execute says
     PENDING and status says COMPLETED, so every row takes the monitor's path too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.calls = 0
+        self.delay = delay  # mean seconds an answer takes (uniform 0..2x)
         now = datetime.now(UTC)
         self._info = ProviderInfo.model_construct(
             carrier="MTN", country="LR", currencies=["USD"], payment_method="MTN_MOMO_LBR",
@@ -79,7 +82,8 @@ class InstantApi:
 
     async def _answer(self, answer: Any) -> Any:
         self.calls += 1
-        await asyncio.sleep(0)
+        # A real answer arrives on its own: calls finish spread out, not all in one loop turn.
+        await asyncio.sleep(random.uniform(0, 2 * self.delay) if self.delay else 0)
         return answer
 
     async def mmo_provider_info(self, phone: str, operation_type: str = "PAYOUT") -> ProviderInfo:
@@ -135,10 +139,10 @@ async def _instant_sleep(_: float) -> None:
 
 
 def run_engine(
-    ledger: Ledger, batch_id: int, concurrency: int
+    ledger: Ledger, batch_id: int, concurrency: int, delay: float = 0.0
 ) -> tuple[float, int, dict[str, int]]:
     """CPU seconds of one Runner.run(), API calls made, and the counts afterwards."""
-    api = InstantApi()
+    api = InstantApi(delay)
     options = RunOptions(
         concurrency=concurrency, wait=60, monitor=MonitorOptions(first_poll=0.0)
     )
@@ -149,7 +153,9 @@ def run_engine(
     return time.process_time() - started, api.calls, result.counts
 
 
-def engine_bench(rows: int, concurrency: int, workdir: Path, profile: bool, repeat: int) -> None:
+def engine_bench(
+    rows: int, concurrency: int, workdir: Path, profile: bool, repeat: int, delay: float
+) -> None:
     """Per label, `repeat` fresh batches; min and median CPU (the machine is shared: noisy)."""
     ledger = Ledger(workdir / f"engine-{rows}.db")
     for label in ("new recipients", "repeat recipients"):
@@ -161,7 +167,7 @@ def engine_bench(rows: int, concurrency: int, workdir: Path, profile: bool, repe
             profiler = cProfile.Profile() if profile and attempt == 0 else None
             if profiler:
                 profiler.enable()
-            cpu, calls, counts = run_engine(ledger, batch_id, concurrency)
+            cpu, calls, counts = run_engine(ledger, batch_id, concurrency, delay)
             if profiler:
                 profiler.disable()
                 print_profile(profiler, label)
@@ -306,13 +312,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2000, help="per client call; 0: skip")
     parser.add_argument("--http-rows", type=int, default=300, help="loopback client; 0: skip")
+    parser.add_argument("--api-delay-ms", type=float, default=1.0,
+                        help="mean delay of the fake's answers (0: every call yields once)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per batch kind")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     print(f"calibration: 3M-addition loop cpu={calibration():.3f}s")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
-            engine_bench(rows, args.concurrency, Path(tmp), args.profile, args.repeat)
+            engine_bench(
+                rows, args.concurrency, Path(tmp), args.profile, args.repeat,
+                args.api_delay_ms / 1000,
+            )
     if args.requests:
         asyncio.run(client_bench(args.requests))
     if args.http_rows:
