@@ -368,3 +368,29 @@ def test_many_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path: Path)
     for p in procs:
         p.stderr.close()  # type: ignore[union-attr]
     assert failures == []
+
+
+def test_records_read_fast_are_the_records_their_constructor_builds(ledger: Ledger) -> None:
+    # from_row fills frozen dataclasses without __init__ (speed): it must give every field.
+    from dataclasses import fields
+
+    batch_id = make_batch(ledger, 1)
+    row_id = ledger.rows(batch_id)[0].id
+    ledger.mark_recipient_ready(row_id, payout_account_id=7)
+    ref = ledger.rows(batch_id)[0].current_reference_id or ""
+    ledger.mark_session_open(
+        row_id, ref, session_id=9, wallet_id=3, payout_account_id=7,
+        expires_at=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    ledger.mark_submitting([(row_id, ref)])
+    ledger.mark_completed(row_id, ref, Answer("COMPLETED", provider_transaction_id="tx"))
+    row = ledger.row(row_id)
+    assert row is not None and row == ledger.rows(batch_id)[0]
+    for record in (row, row.attempts[0], ledger.recipient(row.phone or "") or row):
+        names = [f.name for f in fields(record)]
+        assert list(vars(record)) == names
+        rebuilt = type(record)(**{n: getattr(record, n) for n in names})
+        assert rebuilt == record
+    assert row.state is RowState.COMPLETED and row.attempts[0].payee_amount == Decimal("10.00")
+    with pytest.raises(AttributeError):
+        row.state = RowState.NEW  # type: ignore[misc]

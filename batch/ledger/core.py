@@ -120,40 +120,48 @@ class LedgerCore:
         depth = self._depth
         if durable and depth:
             raise ValueError("a durable transaction must be the outermost one")
-        with translate_errors("beginning a transaction"):
+        # Plain try blocks, not translate_errors(): a paid row opens several transactions.
+        execute = self.conn.execute
+        try:
             if durable:
-                self.conn.execute("PRAGMA synchronous=FULL")
+                execute("PRAGMA synchronous=FULL")
             if depth == 0:
                 # IMMEDIATE: take the write lock now, so two processes never deadlock upgrading.
-                self.conn.execute("BEGIN IMMEDIATE")
+                execute("BEGIN IMMEDIATE")
             else:
-                self.conn.execute(f"SAVEPOINT sp{depth}")
+                execute(f"SAVEPOINT sp{depth}")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger: beginning a transaction failed: {exc}") from exc
         self._depth += 1
         try:
             yield
         except BaseException:
             self._depth -= 1
-            with translate_errors("rolling back"):
+            try:
                 if depth == 0:
-                    self.conn.execute("ROLLBACK")
+                    execute("ROLLBACK")
                 else:
-                    self.conn.execute(f"ROLLBACK TO sp{depth}")
-                    self.conn.execute(f"RELEASE sp{depth}")
+                    execute(f"ROLLBACK TO sp{depth}")
+                    execute(f"RELEASE sp{depth}")
                 if durable:
-                    self.conn.execute("PRAGMA synchronous=NORMAL")
+                    execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger: rolling back failed: {exc}") from exc
             raise
         self._depth -= 1
-        with translate_errors("committing"):
-            if depth == 0:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.execute(f"RELEASE sp{depth}")
+        try:
+            execute("COMMIT" if depth == 0 else f"RELEASE sp{depth}")
             if durable:
-                self.conn.execute("PRAGMA synchronous=NORMAL")
+                execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger: committing failed: {exc}") from exc
 
     def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        with translate_errors("a query"):
+        # A plain try, not translate_errors(): this runs dozens of times per paid row.
+        try:
             return self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger: a query failed: {exc}") from exc
 
     def _executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         with translate_errors("a query"):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
@@ -13,6 +15,8 @@ from batch.states import RowState
 
 class Reads(LedgerCore):
     """Queries; none of them writes."""
+
+    _rows_width: int | None = None  # columns of `rows`, read once (the schema is migrated)
 
     def counts(self, batch_id: int) -> dict[str, int]:
         """Rows per state in one batch (states with no rows are left out)."""
@@ -91,22 +95,38 @@ class Reads(LedgerCore):
             params += wanted
         found = self._all(sql + " ORDER BY sheet_row", params)
         if not with_attempts:
-            return [RowRecord.from_row(r) for r in found]
+            return [RowRecord.from_row(_as_dict(r)) for r in found]
         attempts = self._attempts_of_batch(batch_id)
-        return [RowRecord.from_row(r, tuple(attempts.get(r["id"], ()))) for r in found]
+        return [RowRecord.from_row(_as_dict(r), tuple(attempts.get(r["id"], ()))) for r in found]
 
     def row(self, row_id: int) -> RowRecord | None:
         """One row with its attempts."""
-        r = self._one("SELECT * FROM rows WHERE id = ?", (row_id,))
-        if r is None:
-            return None
-        attempts = tuple(
-            AttemptRecord.from_row(a)
-            for a in self._all(
-                "SELECT * FROM attempts WHERE row_id = ? ORDER BY attempt_no", (row_id,)
-            )
+        # Read several times per paid row: one statement (rows joined with attempts), and
+        # plain dicts, as sqlite3.Row looks names up one by one.
+        cur = self._execute(
+            "SELECT r.*, a.* FROM rows r LEFT JOIN attempts a ON a.row_id = r.id "
+            "WHERE r.id = ? ORDER BY a.attempt_no",
+            (row_id,),
         )
-        return RowRecord.from_row(r, attempts)
+        found = cur.fetchall()
+        if not found:
+            return None
+        names = [d[0] for d in cur.description]
+        split = self._row_width()
+        row_names, attempt_names = names[:split], names[split:]
+        attempts = tuple(
+            AttemptRecord.from_row(dict(zip(attempt_names, values[split:], strict=True)))
+            for values in found
+            if values[split] is not None  # LEFT JOIN: a row without attempts (SKIPPED)
+        )
+        first = found[0]
+        return RowRecord.from_row(dict(zip(row_names, first[:split], strict=True)), attempts)
+
+    def _row_width(self) -> int:
+        """How many columns `rows` has (where its columns end in a join with attempts)."""
+        if self._rows_width is None:
+            self._rows_width = len(self._execute("SELECT * FROM rows LIMIT 0").description)
+        return self._rows_width
 
     def _attempts_of_batch(self, batch_id: int) -> dict[int, list[AttemptRecord]]:
         grouped: dict[int, list[AttemptRecord]] = defaultdict(list)
@@ -115,7 +135,7 @@ class Reads(LedgerCore):
             "ORDER BY a.row_id, a.attempt_no",
             (batch_id,),
         ):
-            grouped[a["row_id"]].append(AttemptRecord.from_row(a))
+            grouped[a["row_id"]].append(AttemptRecord.from_row(_as_dict(a)))
         return grouped
 
     def attempt(self, reference_id: str) -> AttemptRecord | None:
@@ -133,3 +153,7 @@ class Reads(LedgerCore):
                 (batch_id, row_id),
             )
         return [EventRecord.from_row(e) for e in found]
+
+
+def _as_dict(r: sqlite3.Row) -> dict[str, Any]:
+    return dict(zip(r.keys(), r, strict=True))

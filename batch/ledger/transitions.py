@@ -50,7 +50,8 @@ class Transitions(LedgerCore):
     ) -> None:
         """Move one row from one of `expected` to `target`, in the caller's transaction."""
         allowed = tuple(expected)
-        sets = {"state": target.value, "updated_at": self.now(), **(row_sets or {})}
+        now = self.now()
+        sets = {"state": target.value, "updated_at": now, **(row_sets or {})}
         assignments = ", ".join(f"{k} = ?" for k in sets)
         marks = ", ".join("?" * len(allowed))
         with self.atomic():
@@ -82,8 +83,8 @@ class Transitions(LedgerCore):
             self._execute(
                 "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
                 "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (found["batch_id"], row_id, reference_id, current.value, target.value,
-                 self.now(), detail),
+                (found["batch_id"], row_id, reference_id, current.value, target.value, now,
+                 detail),
             )
 
     def mark_recipient_ready(self, row_id: int, *, payout_account_id: int) -> None:
