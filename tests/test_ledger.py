@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -394,3 +395,74 @@ def test_records_read_fast_are_the_records_their_constructor_builds(ledger: Ledg
     assert row.state is RowState.COMPLETED and row.attempts[0].payee_amount == Decimal("10.00")
     with pytest.raises(AttributeError):
         row.state = RowState.NEW  # type: ignore[misc]
+
+
+class Scheduled:
+    """A stand-in for loop.call_later: records the deferred commits; the test runs them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, Callable[[], None]]] = []
+
+    def __call__(self, delay: float, callback: Callable[[], None]) -> None:
+        self.calls.append((delay, callback))
+
+    def run_due(self) -> None:
+        calls, self.calls = self.calls, []
+        for _, callback in calls:
+            callback()
+
+
+def _state_seen_by_another_process(path: Path, row_id: int) -> str:
+    con = sqlite3.connect(path)
+    try:
+        return str(con.execute("SELECT state FROM rows WHERE id = ?", (row_id,)).fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_grouped_commits_land_together_after_the_window(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 2)
+    first, second = ledger.rows(batch_id)
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled, window=0.1):
+        ledger.mark_recipient_ready(first.id, payout_account_id=7)
+        ledger.mark_recipient_ready(second.id, payout_account_id=7)
+        assert [d for d, _ in scheduled.calls] == [0.1]  # one commit for both
+        assert ledger.row(first.id).state is RowState.RECIPIENT_READY  # type: ignore[union-attr]
+        assert _state_seen_by_another_process(ledger.path, first.id) == "NEW"
+        scheduled.run_due()
+        assert _state_seen_by_another_process(ledger.path, second.id) == "RECIPIENT_READY"
+        # A refused transition undoes only itself; the group's other writes stay.
+        ledger.mark_session_open(
+            first.id, first.current_reference_id or "", session_id=11, wallet_id=1,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+        )
+        with pytest.raises(TransitionError):
+            ledger.mark_completed(second.id, second.current_reference_id or "", Answer("COMPLETED"))
+    # Leaving the block commits what is pending without waiting for the window.
+    assert _state_seen_by_another_process(ledger.path, first.id) == "SESSION_OPEN"
+    assert _state_seen_by_another_process(ledger.path, second.id) == "RECIPIENT_READY"
+
+
+def test_a_durable_commit_in_a_group_makes_the_earlier_writes_durable_first(
+    ledger: Ledger,
+) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    ref = row.current_reference_id or ""
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled):
+        ledger.mark_recipient_ready(row.id, payout_account_id=7)
+        ledger.mark_session_open(
+            row.id, ref, session_id=11, wallet_id=1,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+        )
+        ledger.mark_submitting([(row.id, ref)])  # the reference_id before the request leaves
+        # Committed at once, with everything before it: no deferred commit was needed.
+        assert _state_seen_by_another_process(ledger.path, row.id) == "SUBMITTING"
+        scheduled.run_due()  # the deferred commit finds nothing left to do
+        ledger.mark_unknown(row.id, ref, reason="timeout")
+        assert _state_seen_by_another_process(ledger.path, row.id) == "SUBMITTING"
+    assert _state_seen_by_another_process(ledger.path, row.id) == "UNKNOWN"
+    path = [e.to_state for e in ledger.events(batch_id, row_id=row.id)]
+    assert path == ["RECIPIENT_READY", "SESSION_OPEN", "SUBMITTING", "UNKNOWN"]

@@ -74,6 +74,12 @@ class LedgerCore:
         self.clock = clock
         self._migrations_dir = migrations_dir
         self._depth = 0
+        # Grouped commits (grouped_commits()): one open transaction, committed at most
+        # `window` seconds after its first write; the error of a failed deferred commit.
+        self._schedule: Callable[[float, Callable[[], None]], object] | None = None
+        self._window = 0.0
+        self._group_open = False
+        self._group_error: LedgerError | None = None
         with translate_errors(f"opening {self.path}"):
             _create_private(self.path)
             # Autocommit mode: transactions are ours alone, opened by atomic().
@@ -95,7 +101,8 @@ class LedgerCore:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (committing grouped writes first)."""
+        self.flush_group()
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -111,12 +118,71 @@ class LedgerCore:
     # -- transactions ------------------------------------------------------------------------
 
     @contextmanager
+    def grouped_commits(
+        self, schedule: Callable[[float, Callable[[], None]], object], window: float = 0.1
+    ) -> Iterator[None]:
+        """Within: outermost transactions that are not durable commit together, at most
+        `window` seconds after the first of them (`schedule(delay, callback)`, e.g. the event
+        loop's call_later), instead of one commit each.
+
+        Each still runs as a savepoint (all or nothing, state checks as before), reads see it
+        at once, other processes a moment later. A crash loses at most the last `window` of
+        such writes — only what a rerun redoes or re-reads from the API; a durable transaction
+        (SUBMITTING: the reference_id before its request leaves) commits everything first.
+        """
+        self._schedule, self._window = schedule, window
+        try:
+            yield
+        finally:
+            self._schedule = None
+            self.flush_group()
+
+    def flush_group(self) -> None:
+        """Commit the grouped writes now (a no-op when none are pending)."""
+        if not self._group_open:
+            return
+        if self._depth != 1:  # a transaction is running (not from the event loop): later
+            if self._schedule is not None:
+                self._schedule(self._window, self.flush_group)
+            return
+        self._depth, self._group_open = 0, False
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._group_error = LedgerError(f"ledger: committing grouped writes failed: {exc}")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        if self._group_error is not None and self._schedule is None:
+            self._raise_group_error()
+
+    def _raise_group_error(self) -> None:
+        error, self._group_error = self._group_error, None
+        if error is not None:
+            raise error
+
+    def _join_group(self) -> None:
+        """Open the group's transaction if needed; this one becomes a savepoint in it."""
+        assert self._schedule is not None
+        if not self._group_open:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger: beginning a transaction failed: {exc}") from exc
+            self._group_open, self._depth = True, 1
+            self._schedule(self._window, self.flush_group)
+
+    @contextmanager
     def atomic(self, *, durable: bool = False) -> Iterator[None]:
         """One transaction; nested calls become savepoints. Rolls back on any exception.
 
         `durable=True` (outermost only) fsyncs the commit (synchronous=FULL): what it wrote,
         and everything committed before it, survives a power cut.
         """
+        self._raise_group_error()
+        if self._group_open and durable and self._depth == 1:
+            self.flush_group()  # the grouped writes go first, then this one, fsynced
+        elif self._schedule is not None and not durable and self._depth == 0:
+            self._join_group()
         depth = self._depth
         if durable and depth:
             raise ValueError("a durable transaction must be the outermost one")
