@@ -104,8 +104,8 @@ def main() -> None:
     import batch.predict
     import batch.report_files
     import batch.validate
-    from batch.execute import Runner
     from batch.cli import main as cli
+    from batch.execute import Runner
     from batch.ledger import Ledger
 
     mark("imports")
