@@ -11,18 +11,21 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from batch.markets import CURRENCY_DECIMALS
 from batch.report import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
 from batch.report_files import neutralise
 
+# openpyxl's Sheet: it borrows page setup, widths, filters and charts from
+# Worksheet at runtime, which its type stubs do not show.
+Sheet: TypeAlias = Any
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
@@ -54,19 +57,19 @@ def write_xlsx(report: BatchReport, path: Path) -> None:
     book.save(path)
 
 
-def _sheet(book: Workbook, title: str) -> WriteOnlyWorksheet:
+def _sheet(book: Workbook, title: str) -> Sheet:
     """A new sheet with its print setup (a write-only sheet writes that before its rows)."""
     sheet = book.create_sheet(title)
     _print_to_page_width(sheet)
     return sheet
 
 
-def _print_to_page_width(sheet: WriteOnlyWorksheet) -> None:
+def _print_to_page_width(sheet: Sheet) -> None:
     """Landscape pages (the report gets printed for the books): the Summary fits one page
     width; the wide tables repeat their header row on every page instead."""
     sheet.page_setup.orientation = "landscape"
     if sheet.title == "Summary":
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True  # type: ignore[union-attr]
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
         sheet.page_setup.fitToWidth = 1
         sheet.page_setup.fitToHeight = 0  # as many pages down as needed
     else:
@@ -91,7 +94,7 @@ def _put(
 
 
 def _table_sheet(
-    sheet: WriteOnlyWorksheet, columns: Sequence[Column], lines: Sequence[Line], *,
+    sheet: Sheet, columns: Sequence[Column], lines: Sequence[Line], *,
     highlight: bool,
 ) -> None:
     # Widths and frozen panes first: a write-only sheet writes them before its first row.
@@ -122,7 +125,7 @@ def _table_sheet(
 class _Writer:
     """Writes the Summary sheet top to bottom."""
 
-    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
+    def __init__(self, sheet: Sheet) -> None:
         self.sheet = sheet
         self.row = 1  # the row the next line goes to
 
@@ -153,7 +156,7 @@ class _Writer:
         self.line(title, font=SECTION_FONT)
 
 
-def _summary_sheet(sheet: WriteOnlyWorksheet, report: BatchReport) -> None:
+def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
     for letter, width in zip("ABCDEF", (30, 44, 24, 16, 16, 30), strict=True):
         sheet.column_dimensions[letter].width = width
     i = report.identity
@@ -207,7 +210,7 @@ def _summary_sheet(sheet: WriteOnlyWorksheet, report: BatchReport) -> None:
                cur, currency=cur if isinstance(cur, str) else None)
 
 
-def _outcome_chart(sheet: WriteOnlyWorksheet, first: int, last: int) -> None:
+def _outcome_chart(sheet: Sheet, first: int, last: int) -> None:
     """A bar chart of rows per state, beside the identity block."""
     chart = BarChart()
     chart.type = "bar"
