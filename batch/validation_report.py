@@ -128,6 +128,16 @@ class ValidationReport:
     @cached_property
     def rows(self) -> list[RowOutcome]:
         """Every non-blank row's outcome, in sheet order (materialised on first use)."""
+        return self._outcomes(self.frame)
+
+    def invalid_rows(self) -> list[RowOutcome]:
+        """Outcomes of the rows that failed at least one rule (only theirs are built: planning
+        100k valid rows needs no outcome for each)."""
+        if "rows" in self.__dict__:  # already built
+            return [r for r in self.rows if r.status == INVALID]
+        return self._outcomes(self.frame.filter(pl.col("status") == INVALID))
+
+    def _outcomes(self, frame: pl.DataFrame) -> list[RowOutcome]:
         by_row: dict[int, list[RowProblem]] = {}
         for row, column, value, message, _rule in self.problems.iter_rows():
             by_row.setdefault(row, []).append(
@@ -146,12 +156,8 @@ class ValidationReport:
                 external_id=r["external_id"] or None,
                 problems=by_row.get(r["row"], []),
             )
-            for r in self.frame.iter_rows(named=True)
+            for r in frame.iter_rows(named=True)
         ]
-
-    def invalid_rows(self) -> list[RowOutcome]:
-        """Outcomes of the rows that failed at least one rule."""
-        return [r for r in self.rows if r.status == INVALID]
 
     def problem_list(self) -> list[RowProblem]:
         """Every problem, in sheet order."""
