@@ -34,6 +34,11 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_now_mb() -> float:
+    """Resident memory now (maxrss only shows a stage that goes above every earlier one)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def mark(stage: str) -> None:
     current = ""
     if tracemalloc.is_tracing():
@@ -41,7 +46,7 @@ def mark(stage: str) -> None:
         current = f"  traced now {now / 2**20:7.1f} MB  traced peak {peak / 2**20:7.1f} MB"
     # os.write: CliRunner replaces sys.stdout while the command runs
     os.write(1, f"{time.perf_counter() - STARTED:7.1f}s  {stage:<28} maxrss {maxrss_mb():7.1f} MB"
-                f"{current}\n".encode())
+                f"  rss {rss_now_mb():7.1f} MB{current}\n".encode())
     if tracemalloc.is_tracing() and stage.startswith("after"):
         for s in tracemalloc.take_snapshot().statistics("lineno")[:6]:
             line = f"          {s.size / 2**20:6.1f} MB {s.count:8d}  {s.traceback}\n"
