@@ -129,10 +129,11 @@ def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -
     """
     from batch.report_files import load_report, safe_file_name, write_report
 
-    with open_existing(ledger) as book:
-        built = load_report(book, _batch_id(book, batch_name))
     target = out or ledger.resolve().parent / f"{safe_file_name(batch_name)}.report.xlsx"
-    written = write_report(built, target)
+    with open_existing(ledger) as book:
+        # Streamed: the lines are made from the ledger's rows as they are written.
+        built = load_report(book, _batch_id(book, batch_name), stream=True)
+        written = write_report(built, target)
     if json_output:
         click.echo(json.dumps({
             "batch": built.identity.name, "files": [str(p) for p in written],

@@ -193,15 +193,14 @@ class Runner:
             return await self._run()
 
     async def _run(self) -> RunResult:
-        # Only the rows each phase needs: reading every row with its attempts costs ~0.1 ms.
-        rows = self.ledger.rows(self.batch_id, states=IN_FLIGHT)
         if self.progress is not None:
             from batch.progress import Phase
 
             counts = self.ledger.counts(self.batch_id)
             total = sum(counts.values()) - counts.get(RowState.SKIPPED.value, 0)
             self.progress.start(Phase.RUN, total, counts)
-        for row in rows:
+        # Rows are read a page at a time: 100k RowRecords with attempts would cost ~250 MB.
+        for row in self.ledger.each_row(self.batch_id):
             if row.state is RowState.SUBMITTING:
                 # A previous run died between commit and answer: the request may have left.
                 assert row.current_reference_id is not None
@@ -214,10 +213,9 @@ class Runner:
         # Resume before new work (STYLE.md 8): one status round for everything left in flight.
         await self._gather_polls()
         if not self.options.reconcile_only:
-            wanted = [*_PAYABLE, *([RowState.FAILED] if self.options.retry_failed else [])]
-            for row in self.ledger.rows(
-                self.batch_id, states=wanted, with_attempts=self.options.retry_failed
-            ):
+            retry = self.options.retry_failed  # only a FAILED row's attempts are looked at
+            read = self.ledger.each_row_with_attempts if retry else self.ledger.each_row
+            for row in read(self.batch_id):
                 self._queue_if_payable(row)
         await self._loop()
         counts = self.ledger.counts(self.batch_id)

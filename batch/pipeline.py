@@ -235,7 +235,7 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
     from batch.report_files import load_report, safe_file_name, write_report
 
     try:
-        report = load_report(ledger, batch_id)
+        report = load_report(ledger, batch_id, stream=True)  # the ledger is open till written
         suffix = ".xlsx" if report.rows <= AUTO_XLSX_MAX_ROWS else ".csv"
         name = f"{safe_file_name(report.identity.name)}.report{suffix}"
         path = ledger.path.resolve().parent / name

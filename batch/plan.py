@@ -44,10 +44,23 @@ def _json_list_sha256(items: Iterable[object], *, ensure_ascii: bool = True) -> 
     return digest.hexdigest()
 
 
-def content_hash(rows: Iterable[PayoutRow]) -> str:
-    """sha256 of the normalised rows: the same sheet, however formatted, hashes the same."""
-    in_order = sorted(rows, key=lambda r: r.row)
+def content_hash(rows: Iterable[PayoutRow], *, in_row_order: bool = False) -> str:
+    """sha256 of the normalised rows: the same sheet, however formatted, hashes the same.
+
+    in_row_order: the rows come sorted by row number already (checked), so they are streamed
+    rather than held and sorted.
+    """
+    in_order = _checked_order(rows) if in_row_order else sorted(rows, key=lambda r: r.row)
     return _json_list_sha256((_canonical(r) for r in in_order), ensure_ascii=False)
+
+
+def _checked_order(rows: Iterable[PayoutRow]) -> Iterator[PayoutRow]:
+    previous: int | None = None
+    for r in rows:
+        if previous is not None and r.row <= previous:
+            raise ValueError(f"rows are not in row order: {r.row} after {previous}")
+        previous = r.row
+        yield r
 
 
 def payout_set_hash(rows: Iterable[PayoutRow]) -> str:

@@ -5,8 +5,10 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +28,11 @@ from batch.plan import (
 )
 from batch.states import RowState
 
+PREDICT_CHUNK = 5000  # rows predicted and stored at a time
+
 if TYPE_CHECKING:
     from batch.api_models import FeeQuote, ProviderInfo
+    from batch.models import PayoutRow
     from batch.progress import Progress
     from batch.validate import ValidationOptions
 
@@ -80,15 +85,19 @@ async def plan_sheet(
     invalid = report.invalid_rows()
     if invalid and not options.skip_invalid:
         raise errors.InvalidRowsError(str(path), len(invalid))
-    rows = report.payout_rows()
+
+    def rows() -> Iterator[PayoutRow]:
+        # Rebuilt from the validated frame per pass: 100k PayoutRows are never all held.
+        return chain.from_iterable(report.payout_row_chunks())
+
     name = options.batch_name or default_batch_name(path)
-    chash = content_hash(rows)
+    chash = content_hash(rows(), in_row_order=True)
     existing = ledger.batch_by_name(name)
     if existing is not None:
         check_same_name(existing, content=chash)
         batch, created = existing, False
     else:
-        pset = payout_set_hash(rows)
+        pset = payout_set_hash(rows())
         if not options.allow_repeat:
             since = repeat_window_start(ledger.clock(), options.repeat_window_days)
             check_repeat(
@@ -116,7 +125,7 @@ async def plan_sheet(
                 source_file=str(path),
                 content_hash=chash,
                 payout_set_hash=pset,
-                rows=new_rows(rows),
+                rows=new_rows(rows()),
                 skipped=skipped,
                 options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
             )
@@ -131,7 +140,7 @@ async def plan_sheet(
         assert found is not None
         batch = found
     unroutable = await predict_batch(
-        ledger, api, batch.id, rows, concurrency=concurrency, progress=progress
+        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
     return plan_result(ledger, batch, created=created, unroutable=unroutable)
 
@@ -148,7 +157,7 @@ def plan_result(
         batch=batch,
         created=created,
         counts=ledger.counts(batch.id),
-        totals=totals(ledger.rows(batch.id, with_attempts=False)),
+        totals=totals(ledger.each_row(batch.id)),  # streamed: 100k RowRecords cost ~100 MB
         unroutable=unroutable or [],
     )
 
@@ -157,39 +166,63 @@ async def predict_batch(
     ledger: Ledger,
     api: Any,
     batch_id: int,
-    sheet_rows: list[Any],
+    sheet_rows: Iterable[PayoutRow],
     *,
     concurrency: int,
     progress: Progress | None = None,
+    chunk: int = PREDICT_CHUNK,
 ) -> list[str]:
-    """Predict operator and fee for NEW rows that have none; fail the unroutable ones."""
-    from batch.predict import predict_rows
+    """Predict operator and fee for NEW rows that have none; fail the unroutable ones.
 
-    # Only (id, reference_id) per row: whole RowRecords for 100k rows cost ~100 MB.
-    todo = {
-        r.sheet_row: (r.id, r.current_reference_id)
-        for r in ledger.rows(batch_id, states=[RowState.NEW], with_attempts=False)
-        if r.predicted_fee is None
-    }
-    wanted = [r for r in sheet_rows if r.row in todo]
-    if not wanted:
+    `chunk` rows at a time, each chunk's predictions stored before the next is asked for: the
+    predictions of 100k rows (~2 KB each) are never all held. Operators and fee quotes are
+    cached in the ledger, so a phone or quote is still looked up once per batch.
+    """
+    total = ledger.unpredicted_count(batch_id)
+    if not total:
         return []
     if progress is not None:
         from batch.progress import Phase
 
-        progress.start(Phase.PLAN, len(wanted))
+        progress.start(Phase.PLAN, total)
         api = _CountingLookups(api, progress)
+    operators, fees = LedgerOperators(ledger), LedgerFees(ledger)
+    problems: list[str] = []
+    todo = iter(sheet_rows)
+    while part := list(islice(todo, chunk)):
+        # Only (id, reference_id) per row: whole RowRecords for 100k rows cost ~100 MB.
+        ids = ledger.unpredicted_rows(
+            batch_id, first=min(r.row for r in part), last=max(r.row for r in part)
+        )
+        wanted = [r for r in part if r.row in ids]
+        if wanted:
+            problems += await _predict_chunk(
+                ledger, api, ids, wanted, operators, fees, concurrency
+            )
+    if isinstance(api, _CountingLookups):
+        api.finish(total)
+    return problems
+
+
+async def _predict_chunk(
+    ledger: Ledger,
+    api: Any,
+    ids: dict[int, tuple[int, str]],
+    wanted: list[PayoutRow],
+    operators: LedgerOperators,
+    fees: LedgerFees,
+    concurrency: int,
+) -> list[str]:
+    """Predict `wanted` rows and store what was found (one transaction); the problems."""
+    from batch.predict import predict_rows
+
     predictions = await predict_rows(
-        api,
-        wanted,
-        operators=LedgerOperators(ledger),
-        fees=LedgerFees(ledger),
-        concurrency=concurrency,
+        api, wanted, operators=operators, fees=fees, concurrency=concurrency
     )
     problems: list[str] = []
     with ledger.atomic():
         for p in predictions:
-            row_id, reference_id = todo[p.row]
+            row_id, reference_id = ids[p.row]
             if p.routable and p.operator is not None and p.fee is not None:
                 ledger.set_row_prediction(
                     row_id,
@@ -203,8 +236,6 @@ async def predict_batch(
                 reason = f"cannot be paid: {p.problem}"
                 ledger.mark_failed(row_id, reference_id, reason=reason)
                 problems.append(f"row {p.row}: {reason}")
-    if isinstance(api, _CountingLookups):
-        api.finish(len(wanted))
     return problems
 
 

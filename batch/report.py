@@ -7,11 +7,12 @@ they say. Money stays Decimal in the row's currency; times stay aware UTC.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import overload
 
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
@@ -84,8 +85,8 @@ class BatchReport:
     fees: list[FeeTotal]
     failures: list[ReasonGroup]
     in_flight: list[Line]
-    payouts: list[Line] = field(repr=False)
-    attempts: list[Line] = field(repr=False)
+    payouts: Sequence[Line] = field(repr=False)
+    attempts: Sequence[Line] = field(repr=False)
     exit_code: int = 0
 
     @property
@@ -229,89 +230,152 @@ def attempt_lines(row: RowRecord) -> list[Line]:
     ]
 
 
-def state_totals(rows: Sequence[RowRecord]) -> list[StateTotal]:
-    """Rows and money per state and currency, in state-machine order (exact sums)."""
-    count: Counter[tuple[str, str]] = Counter()
-    money: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for r in rows:
-        if r.currency is None or r.amount is None:
-            continue  # SKIPPED rows have no valid amount
-        key = (r.state.value, r.currency)
-        count[key] += 1
-        money[key] += r.amount
-    order = {s.value: i for i, s in enumerate(RowState)}
-    return [
-        StateTotal(state, cur, count[(state, cur)], exact(money[(state, cur)], cur))
-        for state, cur in sorted(count, key=lambda k: (order[k[0]], k[1]))
-    ]
+class ReportLines(Sequence[Line]):
+    """Report lines made from rows as they are read: `rows` may be a list or a stream that
+    re-reads the ledger on each pass, so 100k rows' lines are never all held."""
+
+    def __init__(
+        self, rows: Iterable[RowRecord], lines_of: Callable[[RowRecord], list[Line]], count: int
+    ) -> None:
+        self._rows, self._lines_of, self._count = rows, lines_of, count
+
+    def __iter__(self) -> Iterator[Line]:
+        for row in self._rows:
+            yield from self._lines_of(row)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Line: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Line]: ...
+
+    def __getitem__(self, index: int | slice) -> Line | Sequence[Line]:
+        return list(self)[index]
 
 
-def fee_totals(rows: Sequence[RowRecord]) -> list[FeeTotal]:
-    """Fees per currency: predicted for payable rows; predicted vs charged for completed rows."""
-    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for r in rows:
+class _Tally:
+    """The report's summary of a batch, one row at a time: states, money, fees, failures."""
+
+    def __init__(self) -> None:
+        self.counts = {s.value: 0 for s in RowState}
+        self.payout_lines = 0
+        self.attempt_lines = 0
+        self.in_flight: list[Line] = []
+        self.count: Counter[tuple[str, str]] = Counter()
+        self.money: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        self.fees: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        # (state, reason) -> (sheet row, currency, amount) of each member: not whole RowRecords
+        self.groups: dict[tuple[str, str], list[tuple[int, str | None, Decimal | None]]] = (
+            defaultdict(list)
+        )
+
+    def add(self, r: RowRecord) -> None:
+        self.counts[r.state.value] += 1
+        self.payout_lines += 1
+        self.attempt_lines += sum(1 for a in r.attempts if a.submitted_at is not None)
+        if r.state in IN_FLIGHT:
+            self.in_flight.append(payout_line(r))
+        if r.currency is not None and r.amount is not None:  # SKIPPED rows have no valid amount
+            key = (r.state.value, r.currency)
+            self.count[key] += 1
+            self.money[key] += r.amount
+        self._add_fees(r)
+        if r.state in (RowState.FAILED, RowState.SKIPPED):
+            reason = (r.state.value, r.failure_reason or "no reason recorded")
+            self.groups[reason].append((r.sheet_row, r.currency, r.amount))
+
+    def _add_fees(self, r: RowRecord) -> None:
         if r.state is RowState.SKIPPED or r.predicted_fee is None or r.fee_currency is None:
-            continue
-        per = sums[r.fee_currency]
+            return
+        per = self.fees[r.fee_currency]
         per["predicted"] += r.predicted_fee
         if r.state is RowState.COMPLETED:
             per["predicted_completed"] += r.predicted_fee
             per["charged"] += actual_fee(_deciding_attempt(r)) or Decimal(0)
-    return [
-        FeeTotal(
-            currency=cur,
-            predicted=exact(s["predicted"], cur),
-            predicted_completed=exact(s["predicted_completed"], cur),
-            charged=exact(s["charged"], cur),
-            difference=exact(s["charged"] - s["predicted_completed"], cur),
-        )
-        for cur, s in sorted(sums.items())
-    ]
 
+    def state_totals(self) -> list[StateTotal]:
+        order = {s.value: i for i, s in enumerate(RowState)}
+        return [
+            StateTotal(state, cur, self.count[(state, cur)], exact(self.money[(state, cur)], cur))
+            for state, cur in sorted(self.count, key=lambda k: (order[k[0]], k[1]))
+        ]
 
-def reason_groups(rows: Sequence[RowRecord]) -> list[ReasonGroup]:
-    """FAILED and SKIPPED rows grouped by reason, largest group first."""
-    groups: dict[tuple[str, str], list[RowRecord]] = defaultdict(list)
-    for r in rows:
-        if r.state in (RowState.FAILED, RowState.SKIPPED):
-            groups[(r.state.value, r.failure_reason or "no reason recorded")].append(r)
-    result = []
-    for (state, reason), members in groups.items():
-        amounts: dict[str, Decimal] = defaultdict(Decimal)
-        per_currency: Counter[str] = Counter()
-        for m in members:
-            if m.amount is not None and m.currency is not None:
-                amounts[m.currency] += m.amount
-                per_currency[m.currency] += 1
-        result.append(
-            ReasonGroup(
-                state, reason, tuple(m.sheet_row for m in members),
-                {c: exact(a, c) for c, a in amounts.items()}, dict(per_currency),
+    def fee_totals(self) -> list[FeeTotal]:
+        return [
+            FeeTotal(
+                currency=cur,
+                predicted=exact(s["predicted"], cur),
+                predicted_completed=exact(s["predicted_completed"], cur),
+                charged=exact(s["charged"], cur),
+                difference=exact(s["charged"] - s["predicted_completed"], cur),
             )
-        )
-    return sorted(result, key=lambda g: (g.state != "FAILED", -len(g.rows), g.reason))
+            for cur, s in sorted(self.fees.items())
+        ]
+
+    def reason_groups(self) -> list[ReasonGroup]:
+        result = []
+        for (state, reason), members in self.groups.items():
+            amounts: dict[str, Decimal] = defaultdict(Decimal)
+            per_currency: Counter[str] = Counter()
+            for _, currency, amount in members:
+                if amount is not None and currency is not None:
+                    amounts[currency] += amount
+                    per_currency[currency] += 1
+            result.append(
+                ReasonGroup(
+                    state, reason, tuple(row for row, _, _ in members),
+                    {c: exact(a, c) for c, a in amounts.items()}, dict(per_currency),
+                )
+            )
+        return sorted(result, key=lambda g: (g.state != "FAILED", -len(g.rows), g.reason))
+
+
+def _tally(rows: Iterable[RowRecord]) -> _Tally:
+    tally = _Tally()
+    for r in rows:
+        tally.add(r)
+    return tally
+
+
+def state_totals(rows: Iterable[RowRecord]) -> list[StateTotal]:
+    """Rows and money per state and currency, in state-machine order (exact sums)."""
+    return _tally(rows).state_totals()
+
+
+def fee_totals(rows: Iterable[RowRecord]) -> list[FeeTotal]:
+    """Fees per currency: predicted for payable rows; predicted vs charged for completed rows."""
+    return _tally(rows).fee_totals()
+
+
+def reason_groups(rows: Iterable[RowRecord]) -> list[ReasonGroup]:
+    """FAILED and SKIPPED rows grouped by reason, largest group first."""
+    return _tally(rows).reason_groups()
 
 
 def build_report(
-    summary: BatchSummary, rows: Sequence[RowRecord], *, ledger: Path, generated_at: datetime
+    summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime
 ) -> BatchReport:
-    """The report of one batch from what the ledger holds (pure)."""
+    """The report of one batch from what the ledger holds (pure).
+
+    `rows` is read once for the summary, then once per pass over `payouts` and `attempts`:
+    a list, or a stream re-reading the ledger (a big batch's lines are never all held).
+    """
     b = summary.batch
-    counts = {s.value: 0 for s in RowState}
-    for r in rows:
-        counts[r.state.value] += 1
-    lines = [payout_line(r) for r in rows]
+    tally = _tally(rows)
     return BatchReport(
         identity=BatchIdentity(
             b.name, b.id, b.source_file, b.content_hash, b.payout_set_hash, str(ledger),
             b.created_at, b.started_at, b.finished_at, generated_at,
         ),
-        counts=counts,
-        totals=state_totals(rows),
-        fees=fee_totals(rows),
-        failures=reason_groups(rows),
-        in_flight=[line for line, r in zip(lines, rows, strict=True) if r.state in IN_FLIGHT],
-        payouts=lines,
-        attempts=[line for r in rows for line in attempt_lines(r)],
-        exit_code=batch_exit_code(counts),
+        counts=tally.counts,
+        totals=tally.state_totals(),
+        fees=tally.fee_totals(),
+        failures=tally.reason_groups(),
+        in_flight=tally.in_flight,
+        payouts=ReportLines(rows, lambda r: [payout_line(r)], tally.payout_lines),
+        attempts=ReportLines(rows, attempt_lines, tally.attempt_lines),
+        exit_code=batch_exit_code(tally.counts),
     )

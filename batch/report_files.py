@@ -9,10 +9,11 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from batch.report import (
 )
 
 FORMATS = (".xlsx", ".csv", ".json")
+CSV_CHUNK = 5000  # report lines turned into a frame and written at a time
 
 # Spreadsheet apps run cells starting with these as formulas (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -42,16 +44,23 @@ def neutralise(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def load_report(ledger: Ledger, batch: str | int, *, now: datetime | None = None) -> BatchReport:
-    """The report of a batch (by name, or by id) as the ledger holds it now."""
+def load_report(
+    ledger: Ledger, batch: str | int, *, now: datetime | None = None, stream: bool = False
+) -> BatchReport:
+    """The report of a batch (by name, or by id) as the ledger holds it now.
+
+    stream: its payout and attempt lines are made from rows re-read from the ledger each time
+    they are gone through (a 100k-row batch's rows and lines are never all held); the ledger
+    must then stay open until the report is written.
+    """
     record = ledger.batch_by_id(batch) if isinstance(batch, int) else ledger.batch_by_name(batch)
     if record is None:
         raise errors.InputError(f"{batch}: no such batch in {ledger.path}")
     summary = ledger.summary(record.id)
     assert summary is not None
+    rows = ledger.row_stream(record.id) if stream else ledger.rows(record.id)
     return build_report(
-        summary, ledger.rows(record.id), ledger=ledger.path.resolve(),
-        generated_at=now or utc_now(),
+        summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now()
     )
 
 
@@ -173,15 +182,25 @@ def write_csv(report: BatchReport, path: Path) -> list[Path]:
     """Payouts to PATH, plus `<stem>.summary.csv` and `<stem>.attempts.csv` beside it."""
     summary_path = path.with_name(f"{path.stem}.summary.csv")
     attempts_path = path.with_name(f"{path.stem}.attempts.csv")
-    for target, frame in (
-        (path, lines_frame(report.payouts, PAYOUT_COLUMNS)),
-        (summary_path, summary_frame(report)),
-        (attempts_path, lines_frame(report.attempts, ATTEMPT_COLUMNS)),
+    for target, frames in (
+        (path, _frames(report.payouts, PAYOUT_COLUMNS)),
+        (summary_path, iter([summary_frame(report)])),
+        (attempts_path, _frames(report.attempts, ATTEMPT_COLUMNS)),
     ):
-        with _atomic(target) as tmp:
-            # A BOM so Excel reads the names' accents as UTF-8.
-            frame.write_csv(tmp, include_bom=True)
+        with _atomic(target) as tmp, tmp.open("wb") as out:
+            for i, frame in enumerate(frames):
+                # A BOM so Excel reads the names' accents as UTF-8.
+                frame.write_csv(out, include_bom=i == 0, include_header=i == 0)
     return [path, summary_path, attempts_path]
+
+
+def _frames(lines: Iterable[Line], columns: Sequence[Column]) -> Iterator[pl.DataFrame]:
+    """Lines as frames of CSV_CHUNK lines (at least one frame, for the header)."""
+    todo = iter(lines)
+    part = list(islice(todo, CSV_CHUNK))
+    yield lines_frame(part, columns)
+    while part := list(islice(todo, CSV_CHUNK)):
+        yield lines_frame(part, columns)
 
 
 def lines_frame(lines: Sequence[Line], columns: Sequence[Column]) -> pl.DataFrame:

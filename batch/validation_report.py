@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -17,6 +17,9 @@ from batch.models import PayoutRow, RowProblem
 
 VALID, INVALID, SKIPPED = "valid", "invalid", "skipped"
 _OPTIONAL = ("external_id", "email", "note", "method", "provider")
+PAYOUT_CHUNK = 5000  # PayoutRows built at a time by payout_row_chunks
+
+
 def _interned(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
@@ -125,6 +128,16 @@ class ValidationReport:
     @cached_property
     def rows(self) -> list[RowOutcome]:
         """Every non-blank row's outcome, in sheet order (materialised on first use)."""
+        return self._outcomes(self.frame)
+
+    def invalid_rows(self) -> list[RowOutcome]:
+        """Outcomes of the rows that failed at least one rule (only theirs are built: planning
+        100k valid rows needs no outcome for each)."""
+        if "rows" in self.__dict__:  # already built
+            return [r for r in self.rows if r.status == INVALID]
+        return self._outcomes(self.frame.filter(pl.col("status") == INVALID))
+
+    def _outcomes(self, frame: pl.DataFrame) -> list[RowOutcome]:
         by_row: dict[int, list[RowProblem]] = {}
         for row, column, value, message, _rule in self.problems.iter_rows():
             by_row.setdefault(row, []).append(
@@ -143,12 +156,8 @@ class ValidationReport:
                 external_id=r["external_id"] or None,
                 problems=by_row.get(r["row"], []),
             )
-            for r in self.frame.iter_rows(named=True)
+            for r in frame.iter_rows(named=True)
         ]
-
-    def invalid_rows(self) -> list[RowOutcome]:
-        """Outcomes of the rows that failed at least one rule."""
-        return [r for r in self.rows if r.status == INVALID]
 
     def problem_list(self) -> list[RowProblem]:
         """Every problem, in sheet order."""
@@ -158,27 +167,33 @@ class ValidationReport:
         ]
 
     def payout_rows(self) -> list[PayoutRow]:
-        """The valid rows as PayoutRows, ready to plan.
+        """The valid rows as PayoutRows, ready to plan (all at once: ~1.5 KB per row)."""
+        return [row for chunk in self.payout_row_chunks() for row in chunk]
+
+    def payout_row_chunks(self, size: int = PAYOUT_CHUNK) -> Iterator[list[PayoutRow]]:
+        """The valid rows as PayoutRows in sheet order, `size` at a time: planning 100k rows
+        never holds them all (~150 MB).
 
         Built with model_construct: every value was checked and normalised by validation, and
         one shared fields-set replaces a 728-byte set per row (~70 MB at 100k rows).
         """
-        valid = self.frame.filter(pl.col("status") == VALID)
-        return [
-            PayoutRow.model_construct(
-                _PAYOUT_FIELDS,
-                row=r["row"],
-                name=r["name"],
-                phone=r["phone"],
-                amount=from_minor(r["minor"], r["currency"]),
-                # Interned: a few distinct values, not 100k copies of "USD" and "LR"
-                currency=sys.intern(r["currency"]),
-                country=sys.intern(r["country"]),
-                operator_hint=_interned(r["operator_hint"]),
-                **{c: (r[c] or None) for c in _OPTIONAL},
-            )
-            for r in valid.iter_rows(named=True)
-        ]
+        valid = self.frame.filter(pl.col("status") == VALID).sort("row")
+        for start in range(0, valid.height, size):
+            yield [
+                PayoutRow.model_construct(
+                    _PAYOUT_FIELDS,
+                    row=r["row"],
+                    name=r["name"],
+                    phone=r["phone"],
+                    amount=from_minor(r["minor"], r["currency"]),
+                    # Interned: a few distinct values, not 100k copies of "USD" and "LR"
+                    currency=sys.intern(r["currency"]),
+                    country=sys.intern(r["country"]),
+                    operator_hint=_interned(r["operator_hint"]),
+                    **{c: (r[c] or None) for c in _OPTIONAL},
+                )
+                for r in valid.slice(start, size).iter_rows(named=True)
+            ]
 
     def to_json(self) -> dict[str, Any]:
         """The `paybatch validate --json` object of DESIGN.md."""

@@ -20,10 +20,11 @@ from batch.ledger.records import (
     RowRecord,
     SkippedRow,
 )
+from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Locks):
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
 
 

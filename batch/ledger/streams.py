@@ -1,0 +1,97 @@
+"""Lean ledger reads for big batches: only the ids a stage needs, or rows one at a time.
+
+A RowRecord costs ~1 KB; 100k of them in a list is what these reads avoid.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from batch.ledger.core import LedgerCore
+from batch.ledger.records import AttemptRecord, RowRecord
+from batch.states import RowState
+
+_PAGE = 2000  # rows read at a time
+_UNPREDICTED = "batch_id = ? AND state = ? AND predicted_fee IS NULL"
+
+
+class Streams(LedgerCore):
+    """Reads that never hold a whole batch's rows."""
+
+    def unpredicted_count(self, batch_id: int) -> int:
+        """NEW rows of a batch without a predicted fee (what planning still has to predict)."""
+        found = self._one(
+            f"SELECT COUNT(*) FROM rows WHERE {_UNPREDICTED}", (batch_id, RowState.NEW.value)
+        )
+        return int(found[0]) if found is not None else 0
+
+    def unpredicted_rows(
+        self, batch_id: int, *, first: int, last: int
+    ) -> dict[int, tuple[int, str]]:
+        """sheet_row -> (row id, current reference_id) of the NEW rows without a predicted fee
+        whose sheet rows lie in first..last."""
+        return {
+            r["sheet_row"]: (r["id"], r["current_reference_id"])
+            for r in self._execute(
+                f"SELECT sheet_row, id, current_reference_id FROM rows WHERE {_UNPREDICTED} "
+                "AND sheet_row BETWEEN ? AND ?",
+                (batch_id, RowState.NEW.value, first, last),
+            )
+        }
+
+    def each_row(self, batch_id: int) -> Iterator[RowRecord]:
+        """The rows of a batch in sheet order without attempts, read one at a time.
+
+        Fetched in pages by sheet row, so no cursor stays open across the caller's writes.
+        """
+        after = -1
+        while True:
+            page = self._all(
+                "SELECT * FROM rows WHERE batch_id = ? AND sheet_row > ? "
+                f"ORDER BY sheet_row LIMIT {_PAGE}",
+                (batch_id, after),
+            )
+            if not page:
+                return
+            for r in page:
+                yield RowRecord.from_row(r)
+            after = page[-1]["sheet_row"]
+
+    def row_stream(self, batch_id: int) -> RowStream:
+        """The rows of a batch with their attempts, re-read from the ledger on each pass."""
+        return RowStream(self, batch_id)
+
+    def each_row_with_attempts(self, batch_id: int) -> Iterator[RowRecord]:
+        """The rows of a batch in sheet order with all attempts, read a page at a time."""
+        after = -1
+        while True:
+            page = self._all(
+                "SELECT * FROM rows WHERE batch_id = ? AND sheet_row > ? "
+                f"ORDER BY sheet_row LIMIT {_PAGE}",
+                (batch_id, after),
+            )
+            if not page:
+                return
+            last = page[-1]["sheet_row"]
+            attempts: dict[int, list[AttemptRecord]] = defaultdict(list)
+            for a in self._execute(
+                "SELECT a.* FROM attempts a JOIN rows r ON r.id = a.row_id WHERE r.batch_id = ? "
+                "AND r.sheet_row > ? AND r.sheet_row <= ? ORDER BY a.row_id, a.attempt_no",
+                (batch_id, after, last),
+            ):
+                attempts[a["row_id"]].append(AttemptRecord.from_row(a))
+            for r in page:
+                yield RowRecord.from_row(r, tuple(attempts.get(r["id"], ())))
+            after = last
+
+
+class RowStream:
+    """A batch's rows with attempts as an iterable that re-reads the ledger on each pass
+    (the ledger must stay open while it is used)."""
+
+    def __init__(self, ledger: Streams, batch_id: int) -> None:
+        self.ledger, self.batch_id = ledger, batch_id
+
+    def __iter__(self) -> Iterator[RowRecord]:
+        return self.ledger.each_row_with_attempts(self.batch_id)
