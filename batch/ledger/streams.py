@@ -5,6 +5,7 @@ A RowRecord costs ~1 KB; 100k of them in a list is what these reads avoid.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -40,10 +41,10 @@ class Streams(LedgerCore):
             )
         }
 
-    def each_row(self, batch_id: int) -> Iterator[RowRecord]:
-        """The rows of a batch in sheet order without attempts, read one at a time.
+    def _row_pages(self, batch_id: int) -> Iterator[list[sqlite3.Row]]:
+        """A batch's `rows` in sheet order, _PAGE at a time.
 
-        Fetched in pages by sheet row, so no cursor stays open across the caller's writes.
+        Each page is its own query, so no cursor stays open across the caller's writes.
         """
         after = -1
         while True:
@@ -54,9 +55,14 @@ class Streams(LedgerCore):
             )
             if not page:
                 return
+            yield page
+            after = page[-1]["sheet_row"]
+
+    def each_row(self, batch_id: int) -> Iterator[RowRecord]:
+        """The rows of a batch in sheet order without attempts, read a page at a time."""
+        for page in self._row_pages(batch_id):
             for r in page:
                 yield RowRecord.from_row(r)
-            after = page[-1]["sheet_row"]
 
     def row_stream(self, batch_id: int) -> RowStream:
         """The rows of a batch with their attempts, re-read from the ledger on each pass."""
@@ -64,26 +70,17 @@ class Streams(LedgerCore):
 
     def each_row_with_attempts(self, batch_id: int) -> Iterator[RowRecord]:
         """The rows of a batch in sheet order with all attempts, read a page at a time."""
-        after = -1
-        while True:
-            page = self._all(
-                "SELECT * FROM rows WHERE batch_id = ? AND sheet_row > ? "
-                f"ORDER BY sheet_row LIMIT {_PAGE}",
-                (batch_id, after),
-            )
-            if not page:
-                return
-            last = page[-1]["sheet_row"]
+        for page in self._row_pages(batch_id):
+            first, last = page[0]["sheet_row"], page[-1]["sheet_row"]
             attempts: dict[int, list[AttemptRecord]] = defaultdict(list)
             for a in self._execute(
                 "SELECT a.* FROM attempts a JOIN rows r ON r.id = a.row_id WHERE r.batch_id = ? "
-                "AND r.sheet_row > ? AND r.sheet_row <= ? ORDER BY a.row_id, a.attempt_no",
-                (batch_id, after, last),
+                "AND r.sheet_row BETWEEN ? AND ? ORDER BY a.row_id, a.attempt_no",
+                (batch_id, first, last),
             ):
                 attempts[a["row_id"]].append(AttemptRecord.from_row(a))
             for r in page:
                 yield RowRecord.from_row(r, tuple(attempts.get(r["id"], ())))
-            after = last
 
 
 class RowStream:
