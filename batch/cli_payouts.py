@@ -65,7 +65,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Requests per second, at most."),
         click.option("--not-found-grace", type=float, default=180.0, hidden=True,
                      envvar="PAYBATCH_NOT_FOUND_GRACE"),
-        click.option("--resend-grace", type=float, default=30.0, hidden=True,
+        click.option("--resend-grace", type=float, default=10.0, hidden=True,
                      envvar="PAYBATCH_RESEND_GRACE"),
         click.option("--max-resends", type=click.IntRange(0), default=2, hidden=True,
                      envvar="PAYBATCH_MAX_RESENDS"),

@@ -53,7 +53,9 @@ class MonitorOptions:
     max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
     # An ambiguous execute (lost answer, 5xx, 429) whose status says "not found" this long
     # after the send is re-sent with the same reference_id, while its session stays open.
-    resend_grace: float = 30.0
+    # Shorter than not_found_grace: a resend that meets a late-visible execution is answered
+    # with it (one execution per reference_id), so waiting longer would only delay the row.
+    resend_grace: float = 10.0
     max_resends: int = 2  # per attempt; then wait for the session's expiry and the grace
     session_margin: float = 5.0  # a resend must reach the API this long before expiry
     # A 404 for an attempt submitted before this instant is final at once: the embedded
