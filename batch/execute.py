@@ -413,11 +413,19 @@ class Runner:
             row.id, reference_id, resends=attempt.resends + 1, run_session=self.gate.run_session
         )
         self.say(f"row {row.id}: status says not found; re-sending reference_id {reference_id}")
-        await self._send(row.id, attempt.session_id, attempt.payout_account_id, reference_id)
+        await self._send(
+            row.id, attempt.session_id, attempt.payout_account_id, reference_id, resend=True
+        )
         return True
 
     async def _send(
-        self, row_id: int, session_id: int, payout_account_id: int, reference_id: str
+        self,
+        row_id: int,
+        session_id: int,
+        payout_account_id: int,
+        reference_id: str,
+        *,
+        resend: bool = False,
     ) -> None:
         """The execute request of a row already SUBMITTING, and what its answer decides."""
         self.submitted += 1
@@ -441,4 +449,14 @@ class Runner:
             if isinstance(exc, errors.ForbiddenError | errors.AuthError):
                 self.stop(f"{type(exc).__name__}: {exc}")
         else:
+            if resend and execution.is_failed:
+                # The first send may have landed unseen, and an API may answer a repeat with
+                # "session already executed": only status, by reference_id, may say FAILED.
+                self.ledger.mark_unknown(
+                    row.id, reference_id,
+                    reason=f"resend answered FAILED ({execution.gateway_message or ''}); "
+                    "confirming by status",
+                )
+                self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+                return
             self.monitor.apply(row, reference_id, execution, polls=0)

@@ -128,3 +128,27 @@ def test_no_resend_into_a_closing_session_a_fresh_attempt_follows_its_expiry(
     (row,) = Ledger(ledger).rows(out["batch_id"])
     assert [(a.outcome, a.resends) for a in row.attempts] == [("NOT_FOUND", 0), ("COMPLETED", 0)]
     assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
+
+
+def test_a_failed_answer_to_a_resend_is_confirmed_by_status_first(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    # The first sends land but their answers are lost, and status does not show them yet.
+    sandbox.set_faults(
+        **QUICK_PAYOUTS, drop_rate=1.0, drop_endpoints=[EXECUTE],
+        status_visibility_delay_seconds=4.0,
+    )
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 2)
+    code, out, _ = cli(["run", str(sheet), "--yes", "--wait", "0.2"], sandbox.base_url, ledger,
+                       **NO_FRESH_ATTEMPT, PAYBATCH_RESEND_GRACE="600")
+    assert code == 4 and out["counts"] == {"UNKNOWN": 2}
+    # An API that answers a repeated reference_id "FAILED: session already executed".
+    sandbox.set_faults(drop_rate=0.0, repeat_send_failed=True)
+    code, out, _ = cli(["run", "nov", "--yes", "--wait", "15"], sandbox.base_url, ledger,
+                       **NO_FRESH_ATTEMPT, PAYBATCH_RESEND_GRACE="0")
+    assert code == 0 and out["counts"] == {"COMPLETED": 2}  # never FAILED, so never re-paid
+    assert paid_exactly_once(sandbox, phones) == {}
+    db = Ledger(ledger)
+    assert all(r.attempts[0].resends >= 1 for r in db.rows(out["batch_id"]))
+    assert any("resend answered FAILED" in (e.detail or "") for e in db.events(out["batch_id"]))

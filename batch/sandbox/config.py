@@ -86,6 +86,9 @@ class Faults(BaseModel):
     ids_as_strings: bool = False  # ids as numeric strings ("4411")
     sparse_answers: bool = False  # null fields left out; session without status/wallet_id
     clock_skew_seconds: float = 0.0  # timestamps in answers shifted (server clock off)
+    # An execute repeating a reference_id that exists is answered FAILED ("session already
+    # executed") instead of with its execution — though that execution may be COMPLETED.
+    repeat_send_failed: bool = False
 
     @field_validator(
         "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"

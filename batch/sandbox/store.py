@@ -14,6 +14,7 @@ import hmac
 import json
 import random
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -251,6 +252,12 @@ class Store:
         existing = self.executions.get(reference_id)
         if existing is not None:
             if existing.session_id == session.id and str(existing.payout_account_id) == account_ref:
+                if self.faults.repeat_send_failed:  # an answer only: nothing is recorded
+                    return replace(
+                        existing, outcome=FAILED, immediate=True, settled=True,
+                        gateway_message="Session has already been executed",
+                        provider_transaction_id=None,
+                    )
                 return self.refresh(existing, now)
             raise Rejected(
                 ["body", "reference_id"],
