@@ -50,6 +50,23 @@ def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
     return limits
 
 
+# Hidden timing options (tests, benchmarks): flag, MonitorOptions field, environment variable.
+MONITOR_KNOBS: tuple[tuple[str, str, str], ...] = (
+    ("--not-found-grace", "not_found_grace", "PAYBATCH_NOT_FOUND_GRACE"),
+    ("--resend-grace", "resend_grace", "PAYBATCH_RESEND_GRACE"),
+    ("--max-resends", "max_resends", "PAYBATCH_MAX_RESENDS"),
+    ("--poll-first", "first_poll", "PAYBATCH_POLL_FIRST"),
+    ("--poll-max", "max_poll_interval", "PAYBATCH_POLL_MAX"),
+)
+
+
+def _monitor_knob(flag: str, field: str, envvar: str) -> Any:
+    """A hidden option defaulting to MonitorOptions' own value, of the same type."""
+    default = getattr(MonitorOptions, field)
+    return click.option(flag, field, type=type(default), default=default, hidden=True,
+                        envvar=envvar)
+
+
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--ledger, --base-url, --concurrency, --rate, --json, --quiet and hidden timing knobs."""
     func = output_options(func)
@@ -63,16 +80,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Rows paid at once."),
         click.option("--rate", type=click.FloatRange(min=0.1), default=DEFAULT_RATE,
                      show_default=True, help="Requests per second, at most."),
-        click.option("--not-found-grace", type=float, default=180.0, hidden=True,
-                     envvar="PAYBATCH_NOT_FOUND_GRACE"),
-        click.option("--resend-grace", type=float, default=10.0, hidden=True,
-                     envvar="PAYBATCH_RESEND_GRACE"),
-        click.option("--max-resends", type=click.IntRange(0), default=2, hidden=True,
-                     envvar="PAYBATCH_MAX_RESENDS"),
-        click.option("--poll-first", type=float, default=5.0, hidden=True,
-                     envvar="PAYBATCH_POLL_FIRST"),
-        click.option("--poll-max", type=float, default=60.0, hidden=True,
-                     envvar="PAYBATCH_POLL_MAX"),
+        *(_monitor_knob(*knob) for knob in MONITOR_KNOBS),
     ]
     for option in reversed(options):
         func = option(func)
@@ -119,11 +127,7 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     return RunOptions(
         concurrency=kw["concurrency"], wait=kw["wait"],
         retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
-        monitor=MonitorOptions(
-            first_poll=kw["poll_first"], max_poll_interval=kw["poll_max"],
-            not_found_grace=kw["not_found_grace"], resend_grace=kw["resend_grace"],
-            max_resends=kw["max_resends"],
-        ),
+        monitor=MonitorOptions(**{field: kw[field] for _, field, _ in MONITOR_KNOBS}),
     )
 
 

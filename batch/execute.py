@@ -80,7 +80,6 @@ class RunOptions:
     wait: float = DEFAULT_WAIT  # seconds to keep polling once nothing new can start
     retry_failed: bool = False
     reconcile_only: bool = False  # settle rows in flight; start nothing new
-    session_margin: float = 5.0  # renew a session with less than this many seconds left
     commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
     relationship_type: str = "BENEFICIARY"
     monitor: MonitorOptions = field(default_factory=MonitorOptions)
@@ -309,7 +308,7 @@ class Runner:
             self._queued.discard(row_id)
 
     async def _pay_steps(self, row_id: int) -> None:
-        margin = timedelta(seconds=self.options.session_margin)
+        margin = timedelta(seconds=self.options.monitor.session_margin)
         try:
             for _ in range(MAX_STEPS):
                 if self.stopped is not None:

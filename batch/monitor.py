@@ -57,7 +57,8 @@ class MonitorOptions:
     # with it (one execution per reference_id), so waiting longer would only delay the row.
     resend_grace: float = 10.0
     max_resends: int = 2  # per attempt; then wait for the session's expiry and the grace
-    session_margin: float = 5.0  # a resend must reach the API this long before expiry
+    # A session with less time left is renewed before a first send, and gets no resend.
+    session_margin: float = 5.0
     # A 404 for an attempt submitted before this instant is final at once: the embedded
     # sandbox that could have received it died with its process (its successor kept its state).
     not_found_final_before: datetime | None = None

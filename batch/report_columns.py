@@ -34,6 +34,13 @@ _PAYER_AND_PAYEE: tuple[Column, ...] = (
     Column("payee_currency", "Payee currency", width=9),
 )
 
+# What the API and the client said about an attempt, in both sheets too.
+_MESSAGES: tuple[Column, ...] = (
+    Column("gateway_message", "Gateway message", width=30),
+    Column("wallet_message", "Wallet message", width=30),
+    Column("execute_error", "Execute error", width=30),
+)
+
 PAYOUT_COLUMNS: tuple[Column, ...] = (
     Column("row", "Row", "int", width=6),
     Column("name", "Name", width=24),
@@ -54,9 +61,7 @@ PAYOUT_COLUMNS: tuple[Column, ...] = (
     _money("actual_fee", "Actual fee", "fee_currency"),
     _money("fee_difference", "Fee difference", "fee_currency"),
     Column("fee_currency", "Fee currency", width=9),
-    Column("gateway_message", "Gateway message", width=30),
-    Column("wallet_message", "Wallet message", width=30),
-    Column("execute_error", "Execute error", width=30),
+    *_MESSAGES,
     Column("submitted_at", "Submitted (UTC)", "time", width=20),
     Column("settled_at", "Settled (UTC)", "time", width=20),
     Column("updated_at", "Updated (UTC)", "time", width=20),
@@ -80,9 +85,7 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     _money("fee", "Fee", "payer_currency"),
     Column("session_id", "Session", "int", width=9),
     Column("payout_account_id", "Payout account", "int", width=9),
-    Column("gateway_message", "Gateway message", width=30),
-    Column("wallet_message", "Wallet message", width=30),
-    Column("execute_error", "Execute error", width=30),
+    *_MESSAGES,
     Column("resends", "Resends (same ID)", "int", width=9),
     Column("created_at", "Created (UTC)", "time", width=20),
     Column("submitted_at", "Submitted (UTC)", "time", width=20),

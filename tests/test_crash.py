@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from batch.ledger import Ledger
+from batch.ledger import Ledger, RowRecord
 from batch.states import AttemptOutcome, RowState
 from tests.crash_kills import PHASES, kill_at
 from tests.engine_helpers import subprocess_env, write_sheet
@@ -108,7 +108,7 @@ def crash_and_finish(
         "final_exit": code,
         "wall_seconds": round(time.monotonic() - started, 1),
         "executions": stats["executions"],
-        "resends": _resends(ledger),
+        "resends": sum(a.resends for r in _crash_rows(ledger) for a in r.attempts),
         "faults_injected": stats["faults"],
         "requests": stats["requests_total"],
         "answers": Counter(s for per in stats["requests"].values() for s, n in per.items()
@@ -120,24 +120,20 @@ def crash_and_finish(
     assert not any(problems.values()), (figures, problems)
     if wallet is None:
         assert (code == 3) == (
-            figures["executions"].get("FAILED", 0) > 0 or _ledger_failed(ledger)
+            figures["executions"].get("FAILED", 0) > 0
+            or any(r.state is RowState.FAILED for r in _crash_rows(ledger))
         )
     else:
         assert code == 0
     return figures
 
 
-def _resends(ledger: Path) -> int:
-    with Ledger(ledger) as db:
-        batch = db.batch_by_name("crash")
-        return sum(a.resends for r in db.rows(batch.id) for a in r.attempts) if batch else 0
-
-
-def _ledger_failed(ledger: Path) -> bool:
+def _crash_rows(ledger: Path) -> list[RowRecord]:
+    """The crash batch's rows with their attempts, as the ledger holds them."""
     with Ledger(ledger) as db:
         batch = db.batch_by_name("crash")
         assert batch is not None
-        return db.counts(batch.id).get("FAILED", 0) > 0
+        return db.rows(batch.id)
 
 
 def disagreements(sandbox: Any, ledger: Path, phones: list[str]) -> dict[str, list[Any]]:
@@ -157,10 +153,7 @@ def disagreements(sandbox: Any, ledger: Path, phones: list[str]) -> dict[str, li
         "execution unknown to the ledger": [],
         "phone not in the sheet": sorted(set(completed) - set(phones)),
     }
-    with Ledger(ledger) as db:
-        batch = db.batch_by_name("crash")
-        assert batch is not None
-        rows = db.rows(batch.id)
+    rows = _crash_rows(ledger)
     assert sorted(r.phone or "" for r in rows) == sorted(phones), "a row was lost or added"
     known: set[str] = set()
     for row in rows:
