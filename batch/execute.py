@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from batch import errors
 from batch.group_commit import SubmitGate
 from batch.ledger import Ledger, RowRecord
-from batch.monitor import REJECTED, Monitor, MonitorOptions, StatusApi
+from batch.monitor import REJECTED, THROTTLED, Monitor, MonitorOptions, StatusApi
 from batch.recipients import ensure_recipient
 from batch.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
 
@@ -440,6 +440,12 @@ class Runner:
             # Rejected, probably nothing moved; confirm by status before any new attempt.
             self.ledger.mark_unknown(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
             self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+        except errors.RateLimitedError as exc:
+            # Probably not processed (REFERENCE §4.2): status is asked once Retry-After has
+            # passed (the throttle holds every request until then), and if not found the
+            # same reference_id is sent again at once.
+            self.ledger.mark_unknown(row.id, reference_id, reason=f"{THROTTLED} (429): {exc}")
+            self.monitor.watch(row.id)
         except errors.ApiError as exc:
             self.ledger.mark_unknown(
                 row.id, reference_id, reason=f"ambiguous: {type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from batch.api_models import Execution
 
 REJECTED = "rejected"  # execute_error prefix of a 422 answer to execute
+THROTTLED = "throttled"  # execute_error prefix of a 429 answer to execute
 
 log = logging.getLogger("paybatch")
 
@@ -51,8 +52,9 @@ class MonitorOptions:
     max_poll_interval: float = 60.0
     not_found_grace: float = 180.0  # seconds after the request and the session's expiry
     max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
-    # An ambiguous execute (lost answer, 5xx, 429) whose status says "not found" this long
-    # after the send is re-sent with the same reference_id, while its session stays open.
+    # An ambiguous execute (lost answer, 5xx) whose status says "not found" this long after
+    # the send is re-sent with the same reference_id, while its session stays open (after a
+    # 429, as soon as status says not found).
     # Shorter than not_found_grace: a resend that meets a late-visible execution is answered
     # with it (one execution per reference_id), so waiting longer would only delay the row.
     resend_grace: float = 10.0
@@ -228,12 +230,15 @@ class Monitor:
             return None
         if (attempt.execute_error or "").startswith(REJECTED):
             return None  # a 422 would only be rejected again: a new session and id instead
+        # A 429 was "probably not processed" (REFERENCE §4.2): once Retry-After has passed and
+        # status says not found, resend at once; the grace is for answers lost after the work.
+        throttled = (attempt.execute_error or "").startswith(THROTTLED)
         return resend_due_at(
             sent_at=attempt.submitted_at or attempt.created_at,
             session_expires_at=attempt.session_expires_at,
             resends=attempt.resends,
             max_resends=self.options.max_resends,
-            grace=timedelta(seconds=self.options.resend_grace),
+            grace=timedelta(seconds=0 if throttled else self.options.resend_grace),
             margin=timedelta(seconds=self.options.session_margin),
         )
 

@@ -152,3 +152,28 @@ def test_a_failed_answer_to_a_resend_is_confirmed_by_status_first(
     db = Ledger(ledger)
     assert all(r.attempts[0].resends >= 1 for r in db.rows(out["batch_id"]))
     assert any("resend answered FAILED" in (e.detail or "") for e in db.events(out["batch_id"]))
+
+
+def test_a_throttled_execute_is_resent_once_retry_after_has_passed(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    # Executes limited to 2 a second: most of a 6-row burst draws 429. A 429 is "probably not
+    # processed" (REFERENCE §4.2): after Retry-After and a not-found status the same id goes
+    # again at once. The resend grace for lost answers is 10 min here, so only that path can
+    # settle the rows within the run.
+    sandbox.set_faults(
+        **QUICK_PAYOUTS, rate_limit_rps=2, rate_limit_endpoints=[EXECUTE], retry_after_seconds=1
+    )
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 6)
+    code, out, _ = cli(
+        ["run", str(sheet), "--yes", "--wait", "30", "--concurrency", "6"],
+        sandbox.base_url, ledger,
+        **NO_FRESH_ATTEMPT, PAYBATCH_RESEND_GRACE="600", PAYBATCH_MAX_RESENDS="50",
+    )
+    assert code == 0, out
+    assert sandbox.stats()["requests"][EXECUTE]["429"] > 0
+    assert paid_exactly_once(sandbox, phones) == {}
+    rows = Ledger(ledger).rows(out["batch_id"])
+    assert all(len(r.attempts) == 1 for r in rows)  # never a new reference_id
+    assert sum(r.attempts[0].resends for r in rows) >= sandbox.stats()["requests"][EXECUTE]["429"]
