@@ -1,8 +1,10 @@
 """A client-side request-rate ceiling shared by every worker, and a global pause after a 429.
 
 Requests are spaced evenly (1/rate apart, on a schedule that does not drift with sleep
-overshoot), and never more than the rate leave in any one second: a server counts requests per
-second, and workers held up together (a blocked event loop, an fsync) must not leave together.
+overshoot), and never more than the rate leave in any one second. Workers held up together (a
+blocked event loop, an fsync) must not leave together: a bunch reaches the server bunched, and
+with its own stalls a server counting per second then sees more than the rate. So the spacing
+is checked again when a request really leaves.
 After a 429 every worker waits out Retry-After, and the rate steps down a little, creeping back
 up with each answered request, so a server limit is approached, not hammered.
 """
@@ -28,6 +30,7 @@ CEILING_RECOVERY = 0.00002
 DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
 WINDOW = 1.0  # seconds: how servers count a requests-per-second limit
+BURST = 1  # requests that may leave early, beyond the even spacing, after a stall
 
 
 class Throttle:
@@ -54,7 +57,8 @@ class Throttle:
         self._safety = safety
         self._factor = 1.0
         self._ceiling = 1.0  # highest factor recovery may reach
-        self._next_slot = float("-inf")
+        self._next_slot = float("-inf")  # the next slot handed out (reservation)
+        self._next_release = float("-inf")  # when the next request may really leave
         self._paused_until = float("-inf")
         self._sent: deque[float] = deque()  # when requests really left, over the last WINDOW
         self.rate_limited = 0  # 429s seen
@@ -72,7 +76,7 @@ class Throttle:
     async def acquire(self) -> None:
         """Wait for this request's slot (and for any pause), then return."""
         await self._slot()
-        await self._room_in_window()
+        await self._release()
 
     async def _slot(self) -> None:
         while True:
@@ -89,16 +93,34 @@ class Throttle:
                 return
             # A 429 arrived while we waited: queue again behind the pause.
 
-    async def _room_in_window(self) -> None:
-        """Hold a request whose slot came late (the loop was busy) if the window is full."""
+    async def _release(self) -> None:
+        """Let a request leave once it is spaced from the last one and the window has room.
+
+        In steady state a slot's owner passes at once; after a stall the overdue owners
+        leave 1/rate apart again (BURST early at most) instead of all together.
+        """
         while True:
             now = self._clock()
             while self._sent and self._sent[0] <= now - WINDOW:
                 self._sent.popleft()
-            if len(self._sent) < max(1, math.ceil(self.effective_rate * WINDOW)):
+            interval = 1.0 / self.effective_rate
+            release = max(self._next_release, now)
+            wait = max(
+                self._paused_until - now,  # a 429 came back meanwhile
+                release - BURST * interval - now,
+                self._window_full_for(now),
+            )
+            if wait <= 0:
+                self._next_release = release + interval
                 self._sent.append(now)
                 return
-            await self._sleep(self._sent[0] + WINDOW - now)
+            await self._sleep(wait)
+
+    def _window_full_for(self, now: float) -> float:
+        """Seconds until the last WINDOW's sends (at most the rate) leave room for one more."""
+        if len(self._sent) < max(1, math.ceil(self.effective_rate * WINDOW)):
+            return 0.0
+        return self._sent[0] + WINDOW - now
 
     def pause(self, seconds: float | None) -> None:
         """A 429 answered: every worker waits `seconds` (default DEFAULT_PAUSE), then slower."""

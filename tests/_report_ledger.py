@@ -43,7 +43,7 @@ class Answer:
 
 # sheet row -> (name, phone, amount_minor, currency, country, external_id, note, email)
 ROWS: dict[int, tuple[str, str, int, str, str, str | None, str | None, str | None]] = {
-    2: ("Alice Kollie", "231770000102", 15000, "USD", "LR", "EMP-001", None, None),
+    2: ("Alice Kollie", "231770000102", 15000, "USD", "LR", "EMP-001", "#N/A", None),
     3: ("=HYPERLINK(\"http://x\",\"click\")", "231770000103", 8050, "USD", "LR", "-5+3", "+cmd|' /C calc'!A0", "@SUM(1)"),  # noqa: E501
     4: ("Bob Doe", "231880000104", 500000, "LRD", "LR", "EMP-003", None, None),
     5: ("Claudine Uwase", "250780000105", 20000, "RWF", "RW", "EMP-004", None, None),

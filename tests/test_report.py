@@ -191,6 +191,9 @@ def test_xlsx_neutralises_formula_injection(book: openpyxl.Workbook) -> None:
         assert cell.data_type == "s" and cell.value == "'" + str(raw)
     row7 = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == 7)
     assert sheet.cell(row7, col["Note"]).value == "'\tTabbed"
+    row2 = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == 2)
+    na = sheet.cell(row2, col["Note"])  # text that reads like an Excel error stays text
+    assert na.data_type == "s" and na.value == "#N/A"
     for s in book:
         for cells in s.iter_rows():
             assert not any(c.data_type == "f" for c in cells)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fake_dollr import VirtualClock
 
-from batch.throttle import CEILING_MARGIN, MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
+from batch.throttle import BURST, CEILING_MARGIN, MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
 
 
 async def _starts(throttle: Throttle, clock: VirtualClock, workers: int, each: int) -> list[float]:
@@ -75,10 +75,8 @@ def test_a_429_pauses_every_worker_then_slows_down() -> None:
     assert min(gaps) >= 1 / (10 * SLOWDOWN) - 1e-9
 
 
-def test_workers_held_up_together_do_not_leave_together_past_the_rate() -> None:
-    """A blocked event loop wakes every overdue worker at once: the window holds the excess."""
-    clock = VirtualClock()
-    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+def _starts_around_a_stall(throttle: Throttle, clock: VirtualClock) -> list[float]:
+    """5 workers × 6 requests; after the first 5 the loop is stuck for 0.5 s."""
     starts: list[float] = []
 
     async def worker() -> None:
@@ -94,12 +92,27 @@ def test_workers_held_up_together_do_not_leave_together_past_the_rate() -> None:
         clock.advance(0.5)  # the loop was stuck: five slots came and went meanwhile
         await asyncio.gather(*tasks)
 
-    # Without the window a stall would let 5 overdue requests out at once on top of the
-    # previous second's: more than 10 in one second, the server's limit.
     asyncio.run(go())
     assert len(starts) == 30
+    return starts
+
+
+def test_workers_held_up_together_do_not_leave_together_past_the_rate() -> None:
+    """A blocked event loop wakes every overdue worker at once: the window holds the excess."""
+    clock = VirtualClock()
+    starts = _starts_around_a_stall(Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0), clock)
+    # Without the window a stall would let 5 overdue requests out at once on top of the
+    # previous second's: more than 10 in one second, the server's limit.
     for i in range(len(starts) - 10):
         assert starts[i + 10] - starts[i] >= 1.0 - 1e-9, starts
+
+
+def test_workers_a_stall_wakes_together_leave_spaced_again() -> None:
+    """A bunch sent at once arrives bunched: the overdue leave 1/rate apart (BURST early)."""
+    clock = VirtualClock()
+    starts = _starts_around_a_stall(Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0), clock)
+    for i in range(len(starts) - BURST - 1):
+        assert starts[i + BURST + 1] - starts[i] >= 0.1 - 1e-9, starts
 
 
 def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
