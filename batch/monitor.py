@@ -231,13 +231,14 @@ class Monitor:
         if (attempt.execute_error or "").startswith(REJECTED):
             return None  # a 422 would only be rejected again: a new session and id instead
         # A 429 was "probably not processed" (REFERENCE §4.2): once Retry-After has passed and
-        # status says not found, resend at once; the grace is for answers lost after the work.
+        # status says not found, resend at once, however often (each waits out Retry-After);
+        # the grace and the limit are for answers lost after the work.
         throttled = (attempt.execute_error or "").startswith(THROTTLED)
         return resend_due_at(
             sent_at=attempt.submitted_at or attempt.created_at,
             session_expires_at=attempt.session_expires_at,
             resends=attempt.resends,
-            max_resends=self.options.max_resends,
+            max_resends=None if throttled else self.options.max_resends,
             grace=timedelta(seconds=0 if throttled else self.options.resend_grace),
             margin=timedelta(seconds=self.options.session_margin),
         )

@@ -139,18 +139,19 @@ def resend_due_at(
     sent_at: datetime,
     session_expires_at: datetime | None,
     resends: int,
-    max_resends: int,
+    max_resends: int | None,
     grace: timedelta,
     margin: timedelta,
 ) -> datetime | None:
     """When an attempt whose status says "not found" may be sent again with its own
-    reference_id (REFERENCE §4.2), or None: resends used up, or its session closes first.
+    reference_id (REFERENCE §4.2), or None: resends used up (max_resends None: no limit), or
+    its session closes first.
 
     Safe because the API keeps one execution per reference_id: if the first send did land,
     the resend is answered with it (or 422 duplicate), never paid again. `grace` leaves a
     just-sent execution time to become visible to status first.
     """
-    if resends >= max_resends or session_expires_at is None:
+    if (max_resends is not None and resends >= max_resends) or session_expires_at is None:
         return None
     due = sent_at + grace
     if due + margin >= session_expires_at:

@@ -125,23 +125,27 @@ def test_poll_delay_backs_off_from_the_expected_processing_time(polls: int, dela
 
 
 @pytest.mark.parametrize(
-    ("resends", "expires_in", "due_in"),
+    ("resends", "max_resends", "expires_in", "due_in"),
     [
-        (0, 600, 30),  # sent now: due after the grace
-        (1, 600, 30),
-        (2, 600, None),  # resends used up
-        (0, None, None),  # no known session expiry: never into the unknown
-        (0, 36, 30),  # due at 30 s, closing at 36 s: outside the 5 s margin
-        (0, 35, None),  # ...closing at 35 s: inside it, the resend might arrive too late
-        (0, -10, None),  # already expired
+        (0, 2, 600, 30),  # sent now: due after the grace
+        (1, 2, 600, 30),
+        (2, 2, 600, None),  # resends used up
+        (5, None, 600, 30),  # no limit (after a 429)
+        (5, None, 35, None),  # ...but never into a closing session
+        (0, 2, None, None),  # no known session expiry: never into the unknown
+        (0, 2, 36, 30),  # due at 30 s, closing at 36 s: outside the 5 s margin
+        (0, 2, 35, None),  # ...closing at 35 s: inside it, the resend might arrive too late
+        (0, 2, -10, None),  # already expired
     ],
 )
-def test_resend_due_at(resends: int, expires_in: int | None, due_in: int | None) -> None:
+def test_resend_due_at(
+    resends: int, max_resends: int | None, expires_in: int | None, due_in: int | None
+) -> None:
     due = resend_due_at(
         sent_at=NOW,
         session_expires_at=None if expires_in is None else NOW + timedelta(seconds=expires_in),
         resends=resends,
-        max_resends=2,
+        max_resends=max_resends,
         grace=timedelta(seconds=30),
         margin=timedelta(seconds=5),
     )
