@@ -466,3 +466,49 @@ def test_a_durable_commit_in_a_group_makes_the_earlier_writes_durable_first(
     assert _state_seen_by_another_process(ledger.path, row.id) == "UNKNOWN"
     path = [e.to_state for e in ledger.events(batch_id, row_id=row.id)]
     assert path == ["RECIPIENT_READY", "SESSION_OPEN", "SUBMITTING", "UNKNOWN"]
+
+
+def test_session_open_with_recipient_ready_is_one_all_or_nothing_step(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 2)
+    first, second = ledger.rows(batch_id)
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    ledger.mark_session_open(
+        first.id, first.current_reference_id or "", session_id=11, wallet_id=1,
+        expires_at=expires, payout_account_id=7, recipient_ready=True,
+    )
+    moves = [(e.from_state, e.to_state) for e in ledger.events(batch_id, row_id=first.id)]
+    assert moves == [("NEW", "RECIPIENT_READY"), ("RECIPIENT_READY", "SESSION_OPEN")]
+    # The second move fails (no such attempt): the first one must not stay behind.
+    with pytest.raises(TransitionError, match="no attempt"):
+        ledger.mark_session_open(
+            second.id, "not-its-reference", session_id=12, wallet_id=1,
+            expires_at=expires, payout_account_id=7, recipient_ready=True,
+        )
+    assert ledger.row(second.id).state is RowState.NEW  # type: ignore[union-attr]
+    assert ledger.events(batch_id, row_id=second.id) == []
+
+
+def test_moved_record_matches_the_ledger_after_the_transition(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    ledger.mark_session_open(
+        row.id, row.current_reference_id or "", session_id=11, wallet_id=1,
+        expires_at=expires, payout_account_id=7, recipient_ready=True,
+    )
+    carried = row.moved(
+        RowState.SESSION_OPEN, session_id=11, wallet_id=1, session_expires_at=expires,
+        payout_account_id=7,
+    )
+    read = ledger.row(row.id)
+    assert read is not None and carried.state is read.state
+    assert carried.current_attempt == read.current_attempt
+    assert row.state is RowState.NEW and row.current_attempt.session_id is None  # type: ignore[union-attr]
+    with pytest.raises(TypeError, match="no field session"):
+        row.moved(RowState.SESSION_OPEN, session=11)
+
+
+def test_a_transition_outside_a_transaction_is_refused(ledger: Ledger) -> None:
+    row = ledger.rows(make_batch(ledger, 1))[0]
+    with pytest.raises(RuntimeError, match="inside atomic"):
+        ledger._move(row.id, [RowState.NEW], RowState.RECIPIENT_READY)

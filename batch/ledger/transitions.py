@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,19 @@ def _execution_columns(execution: ExecutionLike) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _update_rows_sql(columns: tuple[str, ...], allowed: int) -> str:
+    """The UPDATE of a transition (built once per shape; the names are ours, never input)."""
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    return f"UPDATE rows SET {assignments} WHERE id = ? AND state IN ({', '.join('?' * allowed)})"
+
+
+@functools.cache
+def _update_attempt_sql(columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    return f"UPDATE attempts SET {assignments} WHERE reference_id = ? AND row_id = ?"
+
+
 class Transitions(LedgerCore):
     """The row state machine's writes (STYLE.md 7)."""
 
@@ -48,44 +62,62 @@ class Transitions(LedgerCore):
         row_sets: dict[str, Any] | None = None,
         attempt_sets: dict[str, Any] | None = None,
     ) -> None:
-        """Move one row from one of `expected` to `target`, in the caller's transaction."""
+        """Move one row from one of `expected` to `target`: all of it or nothing (a savepoint
+        in the caller's transaction, or a transaction of its own)."""
+        with self.atomic():
+            self._move(
+                row_id, expected, target, reference_id=reference_id, detail=detail,
+                row_sets=row_sets, attempt_sets=attempt_sets,
+            )
+
+    def _move(
+        self,
+        row_id: int,
+        expected: Iterable[RowState],
+        target: RowState,
+        *,
+        reference_id: str | None = None,
+        detail: str | None = None,
+        row_sets: dict[str, Any] | None = None,
+        attempt_sets: dict[str, Any] | None = None,
+    ) -> None:
+        """_transition's statements, without a savepoint of their own: only for a caller whose
+        transaction is rolled back whole when this raises (a savepoint costs two statements).
+        """
+        if not self._depth:
+            raise RuntimeError("a transition must run inside atomic()")
         allowed = tuple(expected)
         now = self.now()
         sets = {"state": target.value, "updated_at": now, **(row_sets or {})}
-        assignments = ", ".join(f"{k} = ?" for k in sets)
-        marks = ", ".join("?" * len(allowed))
-        with self.atomic():
-            found = self._one("SELECT batch_id, state FROM rows WHERE id = ?", (row_id,))
-            if found is None:
-                raise TransitionError(f"row {row_id} does not exist", row_id=row_id)
-            current = RowState(found["state"])
-            if current not in allowed or not can_transition(current, target):
+        found = self._one("SELECT batch_id, state FROM rows WHERE id = ?", (row_id,))
+        if found is None:
+            raise TransitionError(f"row {row_id} does not exist", row_id=row_id)
+        current = RowState(found["state"])
+        if current not in allowed or not can_transition(current, target):
+            raise TransitionError(
+                f"row {row_id} is {current}, expected {'/'.join(allowed)} to become {target}",
+                row_id=row_id,
+            )
+        cur = self._execute(
+            _update_rows_sql(tuple(sets), len(allowed)),
+            (*sets.values(), row_id, *[s.value for s in allowed]),
+        )
+        if cur.rowcount != 1:
+            raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
+        if attempt_sets and reference_id is not None:
+            acur = self._execute(
+                _update_attempt_sql(tuple(attempt_sets)),
+                (*attempt_sets.values(), reference_id, row_id),
+            )
+            if acur.rowcount != 1:
                 raise TransitionError(
-                    f"row {row_id} is {current}, expected {'/'.join(allowed)} to become {target}",
-                    row_id=row_id,
+                    f"row {row_id} has no attempt {reference_id}", row_id=row_id
                 )
-            cur = self._execute(
-                f"UPDATE rows SET {assignments} WHERE id = ? AND state IN ({marks})",
-                (*sets.values(), row_id, *[s.value for s in allowed]),
-            )
-            if cur.rowcount != 1:
-                raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
-            if attempt_sets and reference_id is not None:
-                a_assign = ", ".join(f"{k} = ?" for k in attempt_sets)
-                acur = self._execute(
-                    f"UPDATE attempts SET {a_assign} WHERE reference_id = ? AND row_id = ?",
-                    (*attempt_sets.values(), reference_id, row_id),
-                )
-                if acur.rowcount != 1:
-                    raise TransitionError(
-                        f"row {row_id} has no attempt {reference_id}", row_id=row_id
-                    )
-            self._execute(
-                "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
-                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (found["batch_id"], row_id, reference_id, current.value, target.value, now,
-                 detail),
-            )
+        self._execute(
+            "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (found["batch_id"], row_id, reference_id, current.value, target.value, now, detail),
+        )
 
     def mark_recipient_ready(self, row_id: int, *, payout_account_id: int) -> None:
         """NEW -> RECIPIENT_READY: party, counterparty and payout account exist."""
@@ -102,29 +134,42 @@ class Transitions(LedgerCore):
         wallet_id: int | None,
         expires_at: datetime,
         payout_account_id: int,
+        recipient_ready: bool = False,
     ) -> None:
-        """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN."""
-        self._transition(
-            row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
-            reference_id=reference_id,
-            detail=f"session {session_id} expires {expires_at.isoformat()}",
-            attempt_sets={
-                "session_id": session_id,
-                "wallet_id": wallet_id,
-                "session_expires_at": expires_at.isoformat(),
-                "payout_account_id": payout_account_id,
-            },
-        )
+        """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN.
+
+        `recipient_ready`: the row is NEW and its recipient has just been set up; it goes
+        through RECIPIENT_READY to SESSION_OPEN in one transaction (two events).
+        """
+        expires = expires_at.isoformat()
+        with self.atomic():
+            if recipient_ready:
+                self._move(
+                    row_id, [S.NEW], S.RECIPIENT_READY,
+                    detail=f"payout account {payout_account_id}",
+                )
+            self._move(
+                row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
+                reference_id=reference_id,
+                detail=f"session {session_id} expires {expires}",
+                attempt_sets={
+                    "session_id": session_id,
+                    "wallet_id": wallet_id,
+                    "session_expires_at": expires,
+                    "payout_account_id": payout_account_id,
+                },
+            )
 
     def mark_submitting(self, items: Sequence[tuple[int, str]], *, run_session: str = "") -> None:
         """SESSION_OPEN -> SUBMITTING for many rows in ONE transaction (group commit).
 
         Committed, fsynced, before any of these execute requests leaves (REFERENCE §4.1).
+        All or none: a refused row rolls the whole group back (the caller retries one by one).
         """
         with self.atomic(durable=True):
             now = self.now()
             for row_id, reference_id in items:
-                self._transition(
+                self._move(
                     row_id, [S.SESSION_OPEN], S.SUBMITTING, reference_id=reference_id,
                     attempt_sets={"submitted_at": now, "run_session": run_session},
                 )
@@ -244,7 +289,7 @@ class Transitions(LedgerCore):
                 "created_at) VALUES (?, ?, ?, ?, ?)",
                 (new_reference_id, row_id, number, previous, self.now()),
             )
-            self._transition(
+            self._move(
                 row_id, [S.FAILED, S.UNKNOWN], S.NEW, reference_id=new_reference_id,
                 detail=f"attempt {number} after {previous}: {reason}",
                 row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
