@@ -512,3 +512,52 @@ def test_a_transition_outside_a_transaction_is_refused(ledger: Ledger) -> None:
     row = ledger.rows(make_batch(ledger, 1))[0]
     with pytest.raises(RuntimeError, match="inside atomic"):
         ledger._move(row.id, [RowState.NEW], RowState.RECIPIENT_READY)
+
+
+def test_single_statement_writes_join_the_group_and_fail_alone(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled, window=0.1):
+        ledger.save_recipient_ids("231770120000", party_id=5)  # opens the group's transaction
+        assert [d for d, _ in scheduled.calls] == [0.1]
+        ledger.mark_recipient_ready(row.id, payout_account_id=7)
+        with pytest.raises(LedgerError):  # one failing statement undoes only itself
+            ledger._write("INSERT INTO rows (id) VALUES (?)", (row.id,))
+        ledger.save_recipient_ids("231770120000", counterparty_id=6)
+        assert _state_seen_by_another_process(ledger.path, row.id) == "NEW"  # not committed
+        scheduled.run_due()
+    assert _state_seen_by_another_process(ledger.path, row.id) == "RECIPIENT_READY"
+    known = ledger.recipient("231770120000")
+    assert known is not None and (known.party_id, known.counterparty_id) == (5, 6)
+    # Outside any transaction a write is still its own transaction.
+    ledger.save_recipient_ids("231770120000", payout_account_id=8)
+    assert not ledger.conn.in_transaction
+    assert ledger.recipient("231770120000").payout_account_id == 8  # type: ignore[union-attr]
+
+
+def test_a_deferred_commit_belongs_to_its_own_group(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 2)
+    first, second = ledger.rows(batch_id)
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled, window=0.1):
+        ledger.mark_recipient_ready(first.id, payout_account_id=7)  # group 1
+        ref = first.current_reference_id or ""
+        ledger.mark_session_open(
+            first.id, ref, session_id=11, wallet_id=1,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+        )
+        ledger.mark_submitting([(first.id, ref)])  # durable: commits group 1 with it
+        assert _state_seen_by_another_process(ledger.path, first.id) == "SUBMITTING"
+        ledger.mark_recipient_ready(second.id, payout_account_id=7)  # group 2, its own window
+        group_one_due, group_two_due = scheduled.calls
+        group_one_due[1]()
+        assert _state_seen_by_another_process(ledger.path, second.id) == "NEW"
+        group_two_due[1]()
+        assert _state_seen_by_another_process(ledger.path, second.id) == "RECIPIENT_READY"
+
+
+def test_grouped_commits_begin_outside_any_transaction(ledger: Ledger) -> None:
+    with ledger.atomic(), pytest.raises(ValueError, match="outside any transaction"):
+        with ledger.grouped_commits(Scheduled()):
+            pass

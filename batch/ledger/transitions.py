@@ -297,10 +297,9 @@ class Transitions(LedgerCore):
 
     def record_poll(self, reference_id: str, execution: ExecutionLike) -> None:
         """Store the latest status of an in-flight attempt without a state change."""
-        with self.atomic():
-            self._execute(
-                "UPDATE attempts SET api_status = ?, provider_transaction_id = ?, "
-                "gateway_message = ?, wallet_message = ? WHERE reference_id = ?",
-                (execution.status, execution.provider_transaction_id, execution.gateway_message,
-                 execution.wallet_message, reference_id),
-            )
+        self._write(
+            "UPDATE attempts SET api_status = ?, provider_transaction_id = ?, "
+            "gateway_message = ?, wallet_message = ? WHERE reference_id = ?",
+            (execution.status, execution.provider_transaction_id, execution.gateway_message,
+             execution.wallet_message, reference_id),
+        )
