@@ -153,7 +153,7 @@ class Runner:
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
         self.deferrals = 0
-        self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()))
+        self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()), batch_id=batch_id)
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.monitor = Monitor(
             ledger,
@@ -391,6 +391,7 @@ class Runner:
             expires_at=expires_at,
             payout_account_id=account,
             recipient_ready=recipient_ready,
+            seen=row,
         )
         return row.moved(
             RowState.SESSION_OPEN,

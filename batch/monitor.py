@@ -140,7 +140,7 @@ class Monitor:
     def apply(self, row: RowRecord, reference_id: str, execution: Execution, polls: int) -> None:
         """Record an execute or status answer and decide what follows."""
         if execution.is_completed:
-            self.ledger.mark_completed(row.id, reference_id, execution)
+            self.ledger.mark_completed(row.id, reference_id, execution, seen=row)
             self.watches.pop(row.id, None)
         elif execution.is_failed:
             reason = execution.wallet_message or execution.gateway_message or "payout FAILED"
@@ -158,7 +158,7 @@ class Monitor:
                     execution.status,
                 )
             if row.state in (RowState.SUBMITTING, RowState.UNKNOWN):
-                self.ledger.mark_submitted(row.id, reference_id, execution)
+                self.ledger.mark_submitted(row.id, reference_id, execution, seen=row)
                 row = row.moved(RowState.SUBMITTED)
             else:
                 self.ledger.record_poll(reference_id, execution)

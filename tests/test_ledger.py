@@ -561,3 +561,39 @@ def test_grouped_commits_begin_outside_any_transaction(ledger: Ledger) -> None:
     with ledger.atomic(), pytest.raises(ValueError, match="outside any transaction"):
         with ledger.grouped_commits(Scheduled()):
             pass
+
+
+def test_a_transition_given_the_row_as_seen_checks_it_in_its_update(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    ref = walk_to_submitting(ledger, row.id)
+    seen = ledger.row(row.id)
+    assert seen is not None and seen.state is RowState.SUBMITTING
+    statements: list[str] = []
+    ledger.conn.set_trace_callback(statements.append)
+    ledger.mark_submitted(row.id, ref, Answer("PENDING"), seen=seen)
+    ledger.conn.set_trace_callback(None)
+    assert not [s for s in statements if s.startswith("SELECT")]  # no read before the move
+    # A stale or wrong view changes nothing: the full check decides, as without it.
+    ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=seen)  # it is SUBMITTED now
+    assert ledger.row(row.id).state is RowState.COMPLETED  # type: ignore[union-attr]
+    moves = [(e.batch_id, e.from_state, e.to_state) for e in ledger.events(batch_id, row_id=row.id)]
+    assert moves[-2:] == [
+        (batch_id, "SUBMITTING", "SUBMITTED"), (batch_id, "SUBMITTED", "COMPLETED")
+    ]
+    with pytest.raises(TransitionError, match="is COMPLETED"):
+        ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=seen)
+
+
+def test_a_transition_seen_in_another_batch_is_checked_in_full(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    ref = walk_to_submitting(ledger, row.id)
+    ledger.mark_submitted(row.id, ref, Answer("PENDING"))
+    wrong = ledger.row(row.id)
+    assert wrong is not None
+    wrong = wrong.moved(RowState.SUBMITTED)
+    object.__setattr__(wrong, "batch_id", batch_id + 1)
+    ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=wrong)
+    last = ledger.events(batch_id, row_id=row.id)[-1]
+    assert (last.batch_id, last.from_state, last.to_state) == (batch_id, "SUBMITTED", "COMPLETED")
