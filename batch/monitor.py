@@ -41,7 +41,6 @@ class Watch:
     due: datetime
     polls: int = 0
     busy: bool = False
-    row: RowRecord | None = None  # the row as this runner left it, if a poll may skip reading
 
 
 @dataclass(frozen=True)
@@ -94,19 +93,13 @@ class Monitor:
     def now(self) -> datetime:
         return self.ledger.clock()
 
-    def watch(
-        self, row_id: int, *, after: float = 0.0, polls: int = 0, row: RowRecord | None = None
-    ) -> None:
+    def watch(self, row_id: int, *, after: float = 0.0, polls: int = 0) -> None:
         """Poll this row `after` seconds from now.
 
-        `row`: the row as this runner has just left it. Kept only while SUBMITTED: a poll of a
-        SUBMITTED row uses nothing that changes under it (only this runner, holding the
-        batch's lock, moves it), and saves a read. Other rows are read afresh at each poll
-        (an UNKNOWN row's timings decide its resends and "not found").
+        Only the row id is kept: a poll reads the row afresh (a RowRecord is ~2.6 KB, and
+        100k rows may be in flight at once).
         """
-        if row is not None and row.state is not RowState.SUBMITTED:
-            row = None
-        watch = Watch(row_id, self.now() + timedelta(seconds=after), polls, row=row)
+        watch = Watch(row_id, self.now() + timedelta(seconds=after), polls)
         self.watches[row_id] = watch
         heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
 
@@ -159,13 +152,12 @@ class Monitor:
                 )
             if row.state in (RowState.SUBMITTING, RowState.UNKNOWN):
                 self.ledger.mark_submitted(row.id, reference_id, execution, seen=row)
-                row = row.moved(RowState.SUBMITTED)
             else:
                 self.ledger.record_poll(reference_id, execution)
             delay = poll_delay(
                 polls, first=self.options.first_poll, cap=self.options.max_poll_interval
             )
-            self.watch(row.id, after=delay, polls=polls + 1, row=row)
+            self.watch(row.id, after=delay, polls=polls + 1)
 
     async def poll(self, watch: Watch) -> None:
         """Ask the status of one row's current attempt and settle what can be settled."""
@@ -181,7 +173,7 @@ class Monitor:
                 self.watch(watch.row_id, after=self.options.max_poll_interval, polls=watch.polls)
 
     async def _poll(self, watch: Watch) -> None:
-        row = watch.row if watch.row is not None else self.ledger.row(watch.row_id)
+        row = self.ledger.row(watch.row_id)
         if row is None or row.state not in (
             RowState.SUBMITTING,
             RowState.SUBMITTED,
@@ -200,7 +192,7 @@ class Monitor:
         except errors.NotFoundError:
             if row.state is RowState.SUBMITTED:
                 # The API accepted it once: a 404 now is its inconsistency, never "not paid".
-                self.watch(row.id, after=delay, polls=watch.polls + 1, row=row)
+                self.watch(row.id, after=delay, polls=watch.polls + 1)
                 return
             submitted = attempt.submitted_at or attempt.created_at
             trusted_from = not_found_trusted_at(
