@@ -329,6 +329,15 @@ class Recipient:
         })
 
 
+class SeenRow(Protocol):
+    """Where a caller last saw a row: its batch and state (a RowRecord fits)."""
+
+    @property
+    def batch_id(self) -> int: ...
+    @property
+    def state(self) -> RowState: ...
+
+
 class ExecutionLike(Protocol):
     """What the ledger stores from an execution or status answer (api_models.Execution fits)."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
-from batch.ledger.records import ExecutionLike, RowRecord
+from batch.ledger.records import ExecutionLike, SeenRow
 from batch.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 
 S = RowState
@@ -162,7 +162,7 @@ class Transitions(LedgerCore):
         expires_at: datetime,
         payout_account_id: int,
         recipient_ready: bool = False,
-        seen: RowRecord | None = None,
+        seen: SeenRow | None = None,
     ) -> None:
         """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN.
 
@@ -237,7 +237,7 @@ class Transitions(LedgerCore):
         reference_id: str,
         execution: ExecutionLike,
         *,
-        seen: RowRecord | None = None,
+        seen: SeenRow | None = None,
     ) -> None:
         """SUBMITTING/UNKNOWN -> SUBMITTED: the API holds it as PENDING/PROCESSING."""
         self._transition(
@@ -259,7 +259,7 @@ class Transitions(LedgerCore):
         reference_id: str,
         execution: ExecutionLike,
         *,
-        seen: RowRecord | None = None,
+        seen: SeenRow | None = None,
     ) -> None:
         """In flight -> COMPLETED: the API says the money arrived."""
         self._transition(
