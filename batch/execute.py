@@ -153,7 +153,7 @@ class Runner:
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
         self.deferrals = 0
-        self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()))
+        self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()), batch_id=batch_id)
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.monitor = Monitor(
             ledger,
@@ -309,12 +309,14 @@ class Runner:
 
     async def _pay_steps(self, row_id: int) -> None:
         margin = timedelta(seconds=self.options.monitor.session_margin)
+        # Read once: each step below returns the row as its transition left it (the ledger
+        # checks the state each transition starts from, so a stale copy cannot slip through).
+        row = self.ledger.row(row_id)
+        assert row is not None
         try:
             for _ in range(MAX_STEPS):
                 if self.stopped is not None:
                     return
-                row = self.ledger.row(row_id)
-                assert row is not None
                 attempt = row.current_attempt
                 action = next_action(
                     row.state,
@@ -327,10 +329,10 @@ class Runner:
                     # The recipient's ids are in the ledger now: RECIPIENT_READY goes in with
                     # SESSION_OPEN, one transaction instead of two (a crash in between only
                     # repeats the session call, which moves no money).
-                    await self._open_session(row, account=account, recipient_ready=True)
+                    row = await self._open_session(row, account=account, recipient_ready=True)
                     margin = timedelta(0)
                 elif action is Action.OPEN_SESSION:
-                    await self._open_session(row)
+                    row = await self._open_session(row)
                     # Just opened: submit now, however short the session's life (no margin).
                     margin = timedelta(0)
                 elif action is Action.SUBMIT:
@@ -368,8 +370,11 @@ class Runner:
 
     async def _open_session(
         self, row: RowRecord, *, account: int | None = None, recipient_ready: bool = False
-    ) -> None:
-        """Open a payout session; `recipient_ready`: mark RECIPIENT_READY in the same commit."""
+    ) -> RowRecord:
+        """Open a payout session; `recipient_ready`: mark RECIPIENT_READY in the same commit.
+
+        Returns the row as SESSION_OPEN with its attempt's new session.
+        """
         assert row.amount is not None and row.currency is not None
         assert row.current_reference_id is not None
         if account is None:
@@ -377,17 +382,24 @@ class Runner:
         session = await self.api.create_payout_session(
             payout_account_id=account, amount=row.amount, currency=row.currency
         )
-        with self.ledger.atomic():
-            if recipient_ready:
-                self.ledger.mark_recipient_ready(row.id, payout_account_id=account)
-            self.ledger.mark_session_open(
-                row.id,
-                row.current_reference_id,
-                session_id=session.id,
-                wallet_id=session.wallet_id,
-                expires_at=session.expires_by_our_clock(self.ledger.clock()),  # clocks differ
-                payout_account_id=account,
-            )
+        expires_at = session.expires_by_our_clock(self.ledger.clock())  # clocks differ
+        self.ledger.mark_session_open(
+            row.id,
+            row.current_reference_id,
+            session_id=session.id,
+            wallet_id=session.wallet_id,
+            expires_at=expires_at,
+            payout_account_id=account,
+            recipient_ready=recipient_ready,
+            seen=row,
+        )
+        return row.moved(
+            RowState.SESSION_OPEN,
+            session_id=session.id,
+            wallet_id=session.wallet_id,
+            session_expires_at=expires_at,
+            payout_account_id=account,
+        )
 
     async def _submit(self, row: RowRecord) -> None:
         attempt = row.current_attempt
@@ -395,7 +407,12 @@ class Runner:
         assert attempt is not None and reference_id is not None
         assert attempt.session_id is not None and attempt.payout_account_id is not None
         await self.gate.commit(row.id, reference_id)  # durable before the request leaves
-        await self._send(row.id, attempt.session_id, attempt.payout_account_id, reference_id)
+        await self._send(
+            row.moved(RowState.SUBMITTING),
+            attempt.session_id,
+            attempt.payout_account_id,
+            reference_id,
+        )
 
     async def _resend(self, row: RowRecord) -> bool:
         """Send an UNKNOWN row's attempt again, same reference_id (the monitor found it due).
@@ -413,13 +430,17 @@ class Runner:
         )
         self.say(f"row {row.id}: status says not found; re-sending reference_id {reference_id}")
         await self._send(
-            row.id, attempt.session_id, attempt.payout_account_id, reference_id, resend=True
+            row.moved(RowState.SUBMITTING, resends=attempt.resends + 1),
+            attempt.session_id,
+            attempt.payout_account_id,
+            reference_id,
+            resend=True,
         )
         return True
 
     async def _send(
         self,
-        row_id: int,
+        row: RowRecord,
         session_id: int,
         payout_account_id: int,
         reference_id: str,
@@ -427,9 +448,8 @@ class Runner:
         resend: bool = False,
     ) -> None:
         """The execute request of a row already SUBMITTING, and what its answer decides."""
+        assert row.state is RowState.SUBMITTING
         self.submitted += 1
-        row = self.ledger.row(row_id)
-        assert row is not None
         try:
             execution = await self.api.execute_payout(
                 session_id=session_id,

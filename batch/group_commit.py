@@ -14,9 +14,10 @@ from batch.ledger import Ledger
 class SubmitGate:
     """Group commit: SUBMITTING marks of all workers ready at once go in one durable commit."""
 
-    def __init__(self, ledger: Ledger, run_session: str) -> None:
+    def __init__(self, ledger: Ledger, run_session: str, batch_id: int | None = None) -> None:
         self.ledger = ledger
         self.run_session = run_session
+        self.batch_id = batch_id  # the rows' batch, when one runner's rows go through it
         self._pending: list[tuple[int, str, asyncio.Future[None]]] = []
         self._scheduled = False
         self.commits = 0
@@ -36,13 +37,17 @@ class SubmitGate:
         group, self._pending = self._pending, []
         try:
             self.ledger.mark_submitting(
-                [(r, ref) for r, ref, _ in group], run_session=self.run_session
+                [(r, ref) for r, ref, _ in group],
+                run_session=self.run_session,
+                batch_id=self.batch_id,
             )
             self.commits += 1
         except errors.BatchError:
             for row_id, ref, done in group:  # one bad row must not hold the others back
                 try:
-                    self.ledger.mark_submitting([(row_id, ref)], run_session=self.run_session)
+                    self.ledger.mark_submitting(
+                        [(row_id, ref)], run_session=self.run_session, batch_id=self.batch_id
+                    )
                     self.commits += 1
                 except errors.BatchError as exc:
                     done.set_exception(exc)

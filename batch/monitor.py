@@ -11,7 +11,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,6 +42,22 @@ class Watch:
     due: datetime
     polls: int = 0
     busy: bool = False
+    accepted: Accepted | None = None  # set when this runner left the row SUBMITTED
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A row this runner has just left SUBMITTED: all a poll of it needs, so the poll reads
+    nothing (a RowRecord is ~2.6 KB, and 100k rows may be in flight at once).
+
+    Only this runner moves its batch's rows (it holds the batch's lock), and only through
+    this watch while the row is in flight; its transitions still check the state anyway.
+    """
+
+    id: int
+    batch_id: int
+    current_reference_id: str
+    state: RowState = field(default=RowState.SUBMITTED, init=False)
 
 
 @dataclass(frozen=True)
@@ -95,9 +111,16 @@ class Monitor:
     def now(self) -> datetime:
         return self.ledger.clock()
 
-    def watch(self, row_id: int, *, after: float = 0.0, polls: int = 0) -> None:
-        """Poll this row `after` seconds from now."""
-        watch = Watch(row_id, self.now() + timedelta(seconds=after), polls)
+    def watch(
+        self,
+        row_id: int,
+        *,
+        after: float = 0.0,
+        polls: int = 0,
+        accepted: Accepted | None = None,
+    ) -> None:
+        """Poll this row `after` seconds from now; without `accepted`, the poll reads it."""
+        watch = Watch(row_id, self.now() + timedelta(seconds=after), polls, accepted=accepted)
         self.watches[row_id] = watch
         heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
 
@@ -128,10 +151,12 @@ class Monitor:
 
     # -- answers -----------------------------------------------------------------------------
 
-    def apply(self, row: RowRecord, reference_id: str, execution: Execution, polls: int) -> None:
+    def apply(
+        self, row: RowRecord | Accepted, reference_id: str, execution: Execution, polls: int
+    ) -> None:
         """Record an execute or status answer and decide what follows."""
         if execution.is_completed:
-            self.ledger.mark_completed(row.id, reference_id, execution)
+            self.ledger.mark_completed(row.id, reference_id, execution, seen=row)
             self.watches.pop(row.id, None)
         elif execution.is_failed:
             reason = execution.wallet_message or execution.gateway_message or "payout FAILED"
@@ -149,13 +174,14 @@ class Monitor:
                     execution.status,
                 )
             if row.state in (RowState.SUBMITTING, RowState.UNKNOWN):
-                self.ledger.mark_submitted(row.id, reference_id, execution)
+                self.ledger.mark_submitted(row.id, reference_id, execution, seen=row)
             else:
                 self.ledger.record_poll(reference_id, execution)
             delay = poll_delay(
                 polls, first=self.options.first_poll, cap=self.options.max_poll_interval
             )
-            self.watch(row.id, after=delay, polls=polls + 1)
+            accepted = Accepted(row.id, row.batch_id, reference_id)  # SUBMITTED either way
+            self.watch(row.id, after=delay, polls=polls + 1, accepted=accepted)
 
     async def poll(self, watch: Watch) -> None:
         """Ask the status of one row's current attempt and settle what can be settled."""
@@ -171,7 +197,8 @@ class Monitor:
                 self.watch(watch.row_id, after=self.options.max_poll_interval, polls=watch.polls)
 
     async def _poll(self, watch: Watch) -> None:
-        row = self.ledger.row(watch.row_id)
+        accepted = watch.accepted
+        row = accepted if accepted is not None else self.ledger.row(watch.row_id)
         if row is None or row.state not in (
             RowState.SUBMITTING,
             RowState.SUBMITTED,
@@ -179,9 +206,10 @@ class Monitor:
         ):
             self.watches.pop(watch.row_id, None)
             return
-        attempt = row.current_attempt
-        assert attempt is not None and row.current_reference_id is not None
+        if isinstance(row, RowRecord):
+            assert row.current_attempt is not None
         reference_id = row.current_reference_id
+        assert reference_id is not None
         delay = poll_delay(
             watch.polls, first=self.options.first_poll, cap=self.options.max_poll_interval
         )
@@ -190,8 +218,11 @@ class Monitor:
         except errors.NotFoundError:
             if row.state is RowState.SUBMITTED:
                 # The API accepted it once: a 404 now is its inconsistency, never "not paid".
-                self.watch(row.id, after=delay, polls=watch.polls + 1)
+                self.watch(row.id, after=delay, polls=watch.polls + 1, accepted=accepted)
                 return
+            assert isinstance(row, RowRecord)  # read from the ledger: only SUBMITTED comes noted
+            attempt = row.current_attempt
+            assert attempt is not None
             submitted = attempt.submitted_at or attempt.created_at
             trusted_from = not_found_trusted_at(
                 submitted_at=submitted,
@@ -215,11 +246,11 @@ class Monitor:
             return
         except (errors.AuthError, errors.ForbiddenError) as exc:
             self.on_stop(f"{type(exc).__name__}: {exc}")
-            self.watch(row.id, after=delay, polls=watch.polls + 1)
+            self.watch(row.id, after=delay, polls=watch.polls + 1, accepted=accepted)
             return
         except errors.ApiError:
             # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
-            self.watch(row.id, after=delay, polls=watch.polls + 1)
+            self.watch(row.id, after=delay, polls=watch.polls + 1, accepted=accepted)
             return
         self.apply(row, reference_id, execution, watch.polls)
 

@@ -466,3 +466,134 @@ def test_a_durable_commit_in_a_group_makes_the_earlier_writes_durable_first(
     assert _state_seen_by_another_process(ledger.path, row.id) == "UNKNOWN"
     path = [e.to_state for e in ledger.events(batch_id, row_id=row.id)]
     assert path == ["RECIPIENT_READY", "SESSION_OPEN", "SUBMITTING", "UNKNOWN"]
+
+
+def test_session_open_with_recipient_ready_is_one_all_or_nothing_step(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 2)
+    first, second = ledger.rows(batch_id)
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    ledger.mark_session_open(
+        first.id, first.current_reference_id or "", session_id=11, wallet_id=1,
+        expires_at=expires, payout_account_id=7, recipient_ready=True,
+    )
+    moves = [(e.from_state, e.to_state) for e in ledger.events(batch_id, row_id=first.id)]
+    assert moves == [("NEW", "RECIPIENT_READY"), ("RECIPIENT_READY", "SESSION_OPEN")]
+    # The second move fails (no such attempt): the first one must not stay behind.
+    with pytest.raises(TransitionError, match="no attempt"):
+        ledger.mark_session_open(
+            second.id, "not-its-reference", session_id=12, wallet_id=1,
+            expires_at=expires, payout_account_id=7, recipient_ready=True,
+        )
+    assert ledger.row(second.id).state is RowState.NEW  # type: ignore[union-attr]
+    assert ledger.events(batch_id, row_id=second.id) == []
+
+
+def test_moved_record_matches_the_ledger_after_the_transition(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    ledger.mark_session_open(
+        row.id, row.current_reference_id or "", session_id=11, wallet_id=1,
+        expires_at=expires, payout_account_id=7, recipient_ready=True,
+    )
+    carried = row.moved(
+        RowState.SESSION_OPEN, session_id=11, wallet_id=1, session_expires_at=expires,
+        payout_account_id=7,
+    )
+    read = ledger.row(row.id)
+    assert read is not None and carried.state is read.state
+    assert carried.current_attempt == read.current_attempt
+    assert row.state is RowState.NEW and row.current_attempt.session_id is None  # type: ignore[union-attr]
+    with pytest.raises(TypeError, match="no field session"):
+        row.moved(RowState.SESSION_OPEN, session=11)
+
+
+def test_a_transition_outside_a_transaction_is_refused(ledger: Ledger) -> None:
+    row = ledger.rows(make_batch(ledger, 1))[0]
+    with pytest.raises(RuntimeError, match="inside atomic"):
+        ledger._move(row.id, [RowState.NEW], RowState.RECIPIENT_READY)
+
+
+def test_single_statement_writes_join_the_group_and_fail_alone(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled, window=0.1):
+        ledger.save_recipient_ids("231770120000", party_id=5)  # opens the group's transaction
+        assert [d for d, _ in scheduled.calls] == [0.1]
+        ledger.mark_recipient_ready(row.id, payout_account_id=7)
+        with pytest.raises(LedgerError):  # one failing statement undoes only itself
+            ledger._write("INSERT INTO rows (id) VALUES (?)", (row.id,))
+        ledger.save_recipient_ids("231770120000", counterparty_id=6)
+        assert _state_seen_by_another_process(ledger.path, row.id) == "NEW"  # not committed
+        scheduled.run_due()
+    assert _state_seen_by_another_process(ledger.path, row.id) == "RECIPIENT_READY"
+    known = ledger.recipient("231770120000")
+    assert known is not None and (known.party_id, known.counterparty_id) == (5, 6)
+    # Outside any transaction a write is still its own transaction.
+    ledger.save_recipient_ids("231770120000", payout_account_id=8)
+    assert not ledger.conn.in_transaction
+    assert ledger.recipient("231770120000").payout_account_id == 8  # type: ignore[union-attr]
+
+
+def test_a_deferred_commit_belongs_to_its_own_group(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 2)
+    first, second = ledger.rows(batch_id)
+    scheduled = Scheduled()
+    with ledger.grouped_commits(scheduled, window=0.1):
+        ledger.mark_recipient_ready(first.id, payout_account_id=7)  # group 1
+        ref = first.current_reference_id or ""
+        ledger.mark_session_open(
+            first.id, ref, session_id=11, wallet_id=1,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+        )
+        ledger.mark_submitting([(first.id, ref)])  # durable: commits group 1 with it
+        assert _state_seen_by_another_process(ledger.path, first.id) == "SUBMITTING"
+        ledger.mark_recipient_ready(second.id, payout_account_id=7)  # group 2, its own window
+        group_one_due, group_two_due = scheduled.calls
+        group_one_due[1]()
+        assert _state_seen_by_another_process(ledger.path, second.id) == "NEW"
+        group_two_due[1]()
+        assert _state_seen_by_another_process(ledger.path, second.id) == "RECIPIENT_READY"
+
+
+def test_grouped_commits_begin_outside_any_transaction(ledger: Ledger) -> None:
+    with ledger.atomic(), pytest.raises(ValueError, match="outside any transaction"):
+        with ledger.grouped_commits(Scheduled()):
+            pass
+
+
+def test_a_transition_given_the_row_as_seen_checks_it_in_its_update(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    ref = walk_to_submitting(ledger, row.id)
+    seen = ledger.row(row.id)
+    assert seen is not None and seen.state is RowState.SUBMITTING
+    statements: list[str] = []
+    ledger.conn.set_trace_callback(statements.append)
+    ledger.mark_submitted(row.id, ref, Answer("PENDING"), seen=seen)
+    ledger.conn.set_trace_callback(None)
+    assert not [s for s in statements if s.startswith("SELECT")]  # no read before the move
+    # A stale or wrong view changes nothing: the full check decides, as without it.
+    ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=seen)  # it is SUBMITTED now
+    assert ledger.row(row.id).state is RowState.COMPLETED  # type: ignore[union-attr]
+    moves = [(e.batch_id, e.from_state, e.to_state) for e in ledger.events(batch_id, row_id=row.id)]
+    assert moves[-2:] == [
+        (batch_id, "SUBMITTING", "SUBMITTED"), (batch_id, "SUBMITTED", "COMPLETED")
+    ]
+    with pytest.raises(TransitionError, match="is COMPLETED"):
+        ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=seen)
+
+
+def test_a_transition_seen_in_another_batch_is_checked_in_full(ledger: Ledger) -> None:
+    batch_id = make_batch(ledger, 1)
+    row = ledger.rows(batch_id)[0]
+    ref = walk_to_submitting(ledger, row.id)
+    ledger.mark_submitted(row.id, ref, Answer("PENDING"))
+    wrong = ledger.row(row.id)
+    assert wrong is not None
+    wrong = wrong.moved(RowState.SUBMITTED)
+    object.__setattr__(wrong, "batch_id", batch_id + 1)
+    ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=wrong)
+    last = ledger.events(batch_id, row_id=row.id)[-1]
+    assert (last.batch_id, last.from_state, last.to_state) == (batch_id, "SUBMITTED", "COMPLETED")

@@ -164,17 +164,16 @@ class BatchWrites(LedgerCore):
     ) -> None:
         """Cache a phone's operator prediction (mmo-provider-info)."""
         now = self.now()
-        with self.atomic():
-            self._execute(
-                "INSERT INTO recipients (environment, phone, carrier, country, currencies_json, "
-                "method, provider, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (environment, phone) DO UPDATE SET carrier = excluded.carrier, "
-                "country = excluded.country, currencies_json = excluded.currencies_json, "
-                "method = excluded.method, provider = excluded.provider, "
-                "updated_at = excluded.updated_at",
-                (self.environment, phone, carrier, country, json.dumps(list(currencies)), method,
-                 provider, now, now),
-            )
+        self._write(
+            "INSERT INTO recipients (environment, phone, carrier, country, currencies_json, "
+            "method, provider, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (environment, phone) DO UPDATE SET carrier = excluded.carrier, "
+            "country = excluded.country, currencies_json = excluded.currencies_json, "
+            "method = excluded.method, provider = excluded.provider, "
+            "updated_at = excluded.updated_at",
+            (self.environment, phone, carrier, country, json.dumps(list(currencies)), method,
+             provider, now, now),
+        )
 
     def save_recipient_ids(
         self,
@@ -187,20 +186,19 @@ class BatchWrites(LedgerCore):
     ) -> None:
         """Remember the API ids created for this phone (only the ones given change)."""
         now = self.now()
-        with self.atomic():
-            self._execute(
-                "INSERT INTO recipients (environment, phone, party_id, counterparty_id, "
-                "payout_account_id, relationship_type, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (environment, phone) DO UPDATE SET "
-                "party_id = COALESCE(excluded.party_id, party_id), "
-                "counterparty_id = COALESCE(excluded.counterparty_id, counterparty_id), "
-                "payout_account_id = COALESCE(excluded.payout_account_id, payout_account_id), "
-                "relationship_type = COALESCE(excluded.relationship_type, relationship_type), "
-                "updated_at = excluded.updated_at",
-                (self.environment, phone, party_id, counterparty_id, payout_account_id,
-                 relationship_type, now, now),
-            )
+        self._write(
+            "INSERT INTO recipients (environment, phone, party_id, counterparty_id, "
+            "payout_account_id, relationship_type, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (environment, phone) DO UPDATE SET "
+            "party_id = COALESCE(excluded.party_id, party_id), "
+            "counterparty_id = COALESCE(excluded.counterparty_id, counterparty_id), "
+            "payout_account_id = COALESCE(excluded.payout_account_id, payout_account_id), "
+            "relationship_type = COALESCE(excluded.relationship_type, relationship_type), "
+            "updated_at = excluded.updated_at",
+            (self.environment, phone, party_id, counterparty_id, payout_account_id,
+             relationship_type, now, now),
+        )
 
     # -- fee quotes --------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class LedgerCore:
         self._schedule: Callable[[float, Callable[[], None]], object] | None = None
         self._window = 0.0
         self._group_open = False
+        self._groups = 0  # groups opened so far (a deferred commit belongs to one of them)
         self._group_error: LedgerError | None = None
         with translate_errors(f"opening {self.path}"):
             _create_private(self.path)
@@ -128,14 +129,27 @@ class LedgerCore:
         Each still runs as a savepoint (all or nothing, state checks as before), reads see it
         at once, other processes a moment later. A crash loses at most the last `window` of
         such writes — only what a rerun redoes or re-reads from the API; a durable transaction
-        (SUBMITTING: the reference_id before its request leaves) commits everything first.
+        (SUBMITTING: the reference_id before its request leaves) runs in the group's
+        transaction and commits it at once, fsynced: itself and everything before it.
+
+        Within, every commit is fsynced (synchronous=FULL: SQLite refuses to change it inside
+        a transaction, and a durable one may end any group); they are at most one per
+        `window` besides the durable ones, which were fsynced anyway.
         """
+        if self._depth:
+            raise ValueError("grouped commits must begin outside any transaction")
+        with translate_errors("asking for fsynced commits"):
+            self.conn.execute("PRAGMA synchronous=FULL")
         self._schedule, self._window = schedule, window
         try:
             yield
         finally:
             self._schedule = None
-            self.flush_group()
+            try:
+                self.flush_group()
+            finally:
+                with translate_errors("restoring synchronous=NORMAL"):
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def flush_group(self) -> None:
         """Commit the grouped writes now (a no-op when none are pending)."""
@@ -143,7 +157,7 @@ class LedgerCore:
             return
         if self._depth != 1:  # a transaction is running (not from the event loop): later
             if self._schedule is not None:
-                self._schedule(self._window, self.flush_group)
+                self._schedule_flush()
             return
         self._depth, self._group_open = 0, False
         try:
@@ -169,23 +183,41 @@ class LedgerCore:
             except sqlite3.Error as exc:
                 raise LedgerError(f"ledger: beginning a transaction failed: {exc}") from exc
             self._group_open, self._depth = True, 1
-            self._schedule(self._window, self.flush_group)
+            self._groups += 1
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        """Commit the open group once its window has passed, unless it was committed already:
+        a later group keeps its own window (else each group would cost two commits)."""
+        assert self._schedule is not None
+        group = self._groups
+
+        def due() -> None:
+            if self._groups == group:
+                self.flush_group()
+
+        self._schedule(self._window, due)
 
     @contextmanager
     def atomic(self, *, durable: bool = False) -> Iterator[None]:
         """One transaction; nested calls become savepoints. Rolls back on any exception.
 
         `durable=True` (outermost only) fsyncs the commit (synchronous=FULL): what it wrote,
-        and everything committed before it, survives a power cut.
+        and everything committed before it, survives a power cut. Under grouped_commits() it
+        is a savepoint in the group's transaction, which it commits as it ends: one fsynced
+        COMMIT for both, the costliest statement of a paid row.
         """
         self._raise_group_error()
-        if self._group_open and durable and self._depth == 1:
-            self.flush_group()  # the grouped writes go first, then this one, fsynced
-        elif self._schedule is not None and not durable and self._depth == 0:
+        if self._schedule is not None and self._depth == 0:
             self._join_group()
         depth = self._depth
-        if durable and depth:
+        grouped = self._group_open
+        if durable and depth > (1 if grouped else 0):
             raise ValueError("a durable transaction must be the outermost one")
+        if grouped:
+            durable, commit_group = False, durable  # synchronous is FULL already
+        else:
+            commit_group = False
         # Plain try blocks, not translate_errors(): a paid row opens several transactions.
         execute = self.conn.execute
         try:
@@ -221,6 +253,32 @@ class LedgerCore:
                 execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger: committing failed: {exc}") from exc
+        if commit_group:
+            self._commit_group()
+
+    def _commit_group(self) -> None:
+        """Commit the group's transaction now (a durable transaction has just ended in it)."""
+        self._depth, self._group_open = 0, False
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # The grouped writes are lost too: the run must stop, as after a failed flush.
+            self._group_error = LedgerError(f"ledger: committing grouped writes failed: {exc}")
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise LedgerError(f"ledger: committing failed: {exc}") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One write statement, as atomic() would run it but without a savepoint: a single
+        statement is all or nothing by itself (SQLite undoes a failed one), and a savepoint
+        costs two more statements. Outside any transaction it still gets one (IMMEDIATE)."""
+        if self._depth == 0 and self._schedule is None:
+            with self.atomic():
+                return self._execute(sql, params)
+        self._raise_group_error()
+        if self._depth == 0:
+            self._join_group()
+        return self._execute(sql, params)
 
     def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         # A plain try, not translate_errors(): this runs dozens of times per paid row.

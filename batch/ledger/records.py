@@ -158,6 +158,9 @@ class AttemptRecord:
         })
 
 
+_ATTEMPT_FIELDS = frozenset(AttemptRecord.__dataclass_fields__)
+
+
 @dataclass(frozen=True)
 class RowRecord:
     """One sheet row in a batch, where it stands, and its attempts (oldest first)."""
@@ -199,6 +202,27 @@ class RowRecord:
             if attempt.reference_id == self.current_reference_id:
                 return attempt
         return None
+
+    def moved(self, state: RowState, **attempt_changes: Any) -> RowRecord:
+        """This row after a transition the ledger has just made: its new `state`, and those
+        fields of its current attempt the transition wrote that the caller goes on to use
+        (timestamps such as updated_at stay as read).
+
+        Saves re-reading the row between its steps; the ledger's transition already checked
+        the state it moved from, and a refused one raised instead.
+        """
+        unknown = attempt_changes.keys() - _ATTEMPT_FIELDS
+        if unknown:
+            raise TypeError(f"AttemptRecord has no field {', '.join(sorted(unknown))}")
+        attempts = self.attempts
+        if attempt_changes:
+            attempts = tuple(
+                _frozen(AttemptRecord, {**a.__dict__, **attempt_changes})
+                if a.reference_id == self.current_reference_id
+                else a
+                for a in attempts
+            )
+        return _frozen(RowRecord, {**self.__dict__, "state": state, "attempts": attempts})
 
     @classmethod
     def from_row(cls, r: RowLike, attempts: tuple[AttemptRecord, ...] = ()) -> RowRecord:
@@ -303,6 +327,15 @@ class Recipient:
             "payout_account_id": r["payout_account_id"],
             "relationship_type": r["relationship_type"],
         })
+
+
+class SeenRow(Protocol):
+    """Where a caller last saw a row: its batch and state (a RowRecord fits)."""
+
+    @property
+    def batch_id(self) -> int: ...
+    @property
+    def state(self) -> RowState: ...
 
 
 class ExecutionLike(Protocol):

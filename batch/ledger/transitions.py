@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -9,10 +10,11 @@ from typing import Any
 
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
-from batch.ledger.records import ExecutionLike
+from batch.ledger.records import ExecutionLike, SeenRow
 from batch.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 
 S = RowState
+Seen = tuple[int, RowState]  # (batch_id, state) of a row as its caller last saw it
 _PRE_SEND = (S.NEW, S.RECIPIENT_READY, S.SESSION_OPEN)
 _SENT = (S.SUBMITTING, S.SUBMITTED, S.UNKNOWN)
 
@@ -34,6 +36,25 @@ def _execution_columns(execution: ExecutionLike) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _update_rows_sql(columns: tuple[str, ...], allowed: int) -> str:
+    """The UPDATE of a transition (built once per shape; the names are ours, never input)."""
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    return f"UPDATE rows SET {assignments} WHERE id = ? AND state IN ({', '.join('?' * allowed)})"
+
+
+@functools.cache
+def _update_seen_row_sql(columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    return f"UPDATE rows SET {assignments} WHERE id = ? AND batch_id = ? AND state = ?"
+
+
+@functools.cache
+def _update_attempt_sql(columns: tuple[str, ...]) -> str:
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    return f"UPDATE attempts SET {assignments} WHERE reference_id = ? AND row_id = ?"
+
+
 class Transitions(LedgerCore):
     """The row state machine's writes (STYLE.md 7)."""
 
@@ -47,45 +68,83 @@ class Transitions(LedgerCore):
         detail: str | None = None,
         row_sets: dict[str, Any] | None = None,
         attempt_sets: dict[str, Any] | None = None,
+        seen: Seen | None = None,
     ) -> None:
-        """Move one row from one of `expected` to `target`, in the caller's transaction."""
+        """Move one row from one of `expected` to `target`: all of it or nothing (a savepoint
+        in the caller's transaction, or a transaction of its own)."""
+        with self.atomic():
+            self._move(
+                row_id, expected, target, reference_id=reference_id, detail=detail,
+                row_sets=row_sets, attempt_sets=attempt_sets, seen=seen,
+            )
+
+    def _move(
+        self,
+        row_id: int,
+        expected: Iterable[RowState],
+        target: RowState,
+        *,
+        reference_id: str | None = None,
+        detail: str | None = None,
+        row_sets: dict[str, Any] | None = None,
+        attempt_sets: dict[str, Any] | None = None,
+        seen: Seen | None = None,
+    ) -> None:
+        """_transition's statements, without a savepoint of their own: only for a caller whose
+        transaction is rolled back whole when this raises (a savepoint costs two statements).
+
+        `seen`: (batch_id, state) as the caller last saw the row. Then the UPDATE alone checks
+        the row is there (id, batch and that one state), saving a read; if it is not, nothing
+        was written and the full check runs as without `seen`.
+        """
+        if not self._depth:
+            raise RuntimeError("a transition must run inside atomic()")
         allowed = tuple(expected)
         now = self.now()
-        sets = {"state": target.value, "updated_at": now, **(row_sets or {})}
-        assignments = ", ".join(f"{k} = ?" for k in sets)
-        marks = ", ".join("?" * len(allowed))
-        with self.atomic():
-            found = self._one("SELECT batch_id, state FROM rows WHERE id = ?", (row_id,))
-            if found is None:
-                raise TransitionError(f"row {row_id} does not exist", row_id=row_id)
-            current = RowState(found["state"])
-            if current not in allowed or not can_transition(current, target):
-                raise TransitionError(
-                    f"row {row_id} is {current}, expected {'/'.join(allowed)} to become {target}",
-                    row_id=row_id,
-                )
+        sets = {"state": target, "updated_at": now, **(row_sets or {})}
+        moved = None
+        if seen is not None and seen[1] in allowed and can_transition(seen[1], target):
             cur = self._execute(
-                f"UPDATE rows SET {assignments} WHERE id = ? AND state IN ({marks})",
-                (*sets.values(), row_id, *[s.value for s in allowed]),
+                _update_seen_row_sql(tuple(sets)), (*sets.values(), row_id, *seen)
             )
-            if cur.rowcount != 1:
-                raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
-            if attempt_sets and reference_id is not None:
-                a_assign = ", ".join(f"{k} = ?" for k in attempt_sets)
-                acur = self._execute(
-                    f"UPDATE attempts SET {a_assign} WHERE reference_id = ? AND row_id = ?",
-                    (*attempt_sets.values(), reference_id, row_id),
+            moved = seen if cur.rowcount == 1 else None
+        if moved is None:
+            moved = self._move_checked(row_id, allowed, target, sets)
+        if attempt_sets and reference_id is not None:
+            acur = self._execute(
+                _update_attempt_sql(tuple(attempt_sets)),
+                (*attempt_sets.values(), reference_id, row_id),
+            )
+            if acur.rowcount != 1:
+                raise TransitionError(
+                    f"row {row_id} has no attempt {reference_id}", row_id=row_id
                 )
-                if acur.rowcount != 1:
-                    raise TransitionError(
-                        f"row {row_id} has no attempt {reference_id}", row_id=row_id
-                    )
-            self._execute(
-                "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
-                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (found["batch_id"], row_id, reference_id, current.value, target.value, now,
-                 detail),
+        self._execute(
+            "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (moved[0], row_id, reference_id, moved[1], target, now, detail),
+        )
+
+    def _move_checked(
+        self, row_id: int, allowed: tuple[RowState, ...], target: RowState, sets: dict[str, Any]
+    ) -> Seen:
+        """Read where the row stands, refuse a move the state machine forbids, then UPDATE
+        (its WHERE checks the state again); returns (batch_id, the state it moved from)."""
+        found = self._one("SELECT batch_id, state FROM rows WHERE id = ?", (row_id,))
+        if found is None:
+            raise TransitionError(f"row {row_id} does not exist", row_id=row_id)
+        current = RowState(found["state"])
+        if current not in allowed or not can_transition(current, target):
+            raise TransitionError(
+                f"row {row_id} is {current}, expected {'/'.join(allowed)} to become {target}",
+                row_id=row_id,
             )
+        cur = self._execute(
+            _update_rows_sql(tuple(sets), len(allowed)), (*sets.values(), row_id, *allowed)
+        )
+        if cur.rowcount != 1:
+            raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
+        return found["batch_id"], current
 
     def mark_recipient_ready(self, row_id: int, *, payout_account_id: int) -> None:
         """NEW -> RECIPIENT_READY: party, counterparty and payout account exist."""
@@ -102,31 +161,56 @@ class Transitions(LedgerCore):
         wallet_id: int | None,
         expires_at: datetime,
         payout_account_id: int,
+        recipient_ready: bool = False,
+        seen: SeenRow | None = None,
     ) -> None:
-        """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN."""
-        self._transition(
-            row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
-            reference_id=reference_id,
-            detail=f"session {session_id} expires {expires_at.isoformat()}",
-            attempt_sets={
-                "session_id": session_id,
-                "wallet_id": wallet_id,
-                "session_expires_at": expires_at.isoformat(),
-                "payout_account_id": payout_account_id,
-            },
-        )
+        """RECIPIENT_READY (or SESSION_OPEN, renewing an expired session) -> SESSION_OPEN.
 
-    def mark_submitting(self, items: Sequence[tuple[int, str]], *, run_session: str = "") -> None:
+        `recipient_ready`: the row is NEW and its recipient has just been set up; it goes
+        through RECIPIENT_READY to SESSION_OPEN in one transaction (two events). `seen`: the
+        row as the caller last read it (saves reading it again; see _move).
+        """
+        expires = expires_at.isoformat()
+        state = None if seen is None else (seen.batch_id, seen.state)
+        with self.atomic():
+            if recipient_ready:
+                self._move(
+                    row_id, [S.NEW], S.RECIPIENT_READY,
+                    detail=f"payout account {payout_account_id}", seen=state,
+                )
+                state = None if seen is None else (seen.batch_id, S.RECIPIENT_READY)
+            self._move(
+                row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
+                reference_id=reference_id, seen=state,
+                detail=f"session {session_id} expires {expires}",
+                attempt_sets={
+                    "session_id": session_id,
+                    "wallet_id": wallet_id,
+                    "session_expires_at": expires,
+                    "payout_account_id": payout_account_id,
+                },
+            )
+
+    def mark_submitting(
+        self,
+        items: Sequence[tuple[int, str]],
+        *,
+        run_session: str = "",
+        batch_id: int | None = None,
+    ) -> None:
         """SESSION_OPEN -> SUBMITTING for many rows in ONE transaction (group commit).
 
         Committed, fsynced, before any of these execute requests leaves (REFERENCE §4.1).
+        All or none: a refused row rolls the whole group back (the caller retries one by one).
+        `batch_id`: the rows' batch, if the caller knows it (saves reading each row first).
         """
+        seen = None if batch_id is None else (batch_id, S.SESSION_OPEN)
         with self.atomic(durable=True):
             now = self.now()
             for row_id, reference_id in items:
-                self._transition(
+                self._move(
                     row_id, [S.SESSION_OPEN], S.SUBMITTING, reference_id=reference_id,
-                    attempt_sets={"submitted_at": now, "run_session": run_session},
+                    attempt_sets={"submitted_at": now, "run_session": run_session}, seen=seen,
                 )
 
     def mark_resending(
@@ -139,7 +223,7 @@ class Transitions(LedgerCore):
         before the request leaves, like the first send.
         """
         with self.atomic(durable=True):
-            self._transition(
+            self._move(
                 row_id, [S.UNKNOWN], S.SUBMITTING, reference_id=reference_id,
                 detail=f"resend {resends} of the same reference_id after status not found",
                 attempt_sets={
@@ -147,11 +231,19 @@ class Transitions(LedgerCore):
                 },
             )
 
-    def mark_submitted(self, row_id: int, reference_id: str, execution: ExecutionLike) -> None:
+    def mark_submitted(
+        self,
+        row_id: int,
+        reference_id: str,
+        execution: ExecutionLike,
+        *,
+        seen: SeenRow | None = None,
+    ) -> None:
         """SUBMITTING/UNKNOWN -> SUBMITTED: the API holds it as PENDING/PROCESSING."""
         self._transition(
             row_id, [S.SUBMITTING, S.UNKNOWN], S.SUBMITTED, reference_id=reference_id,
             detail=execution.status, attempt_sets=_execution_columns(execution),
+            seen=None if seen is None else (seen.batch_id, seen.state),
         )
 
     def mark_unknown(self, row_id: int, reference_id: str, *, reason: str) -> None:
@@ -161,10 +253,18 @@ class Transitions(LedgerCore):
             row_sets={"failure_reason": None}, attempt_sets={"execute_error": reason},
         )
 
-    def mark_completed(self, row_id: int, reference_id: str, execution: ExecutionLike) -> None:
+    def mark_completed(
+        self,
+        row_id: int,
+        reference_id: str,
+        execution: ExecutionLike,
+        *,
+        seen: SeenRow | None = None,
+    ) -> None:
         """In flight -> COMPLETED: the API says the money arrived."""
         self._transition(
             row_id, _SENT, S.COMPLETED, reference_id=reference_id,
+            seen=None if seen is None else (seen.batch_id, seen.state),
             detail=execution.provider_transaction_id, row_sets={"failure_reason": None},
             attempt_sets={
                 **_execution_columns(execution),
@@ -244,7 +344,7 @@ class Transitions(LedgerCore):
                 "created_at) VALUES (?, ?, ?, ?, ?)",
                 (new_reference_id, row_id, number, previous, self.now()),
             )
-            self._transition(
+            self._move(
                 row_id, [S.FAILED, S.UNKNOWN], S.NEW, reference_id=new_reference_id,
                 detail=f"attempt {number} after {previous}: {reason}",
                 row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
@@ -252,10 +352,9 @@ class Transitions(LedgerCore):
 
     def record_poll(self, reference_id: str, execution: ExecutionLike) -> None:
         """Store the latest status of an in-flight attempt without a state change."""
-        with self.atomic():
-            self._execute(
-                "UPDATE attempts SET api_status = ?, provider_transaction_id = ?, "
-                "gateway_message = ?, wallet_message = ? WHERE reference_id = ?",
-                (execution.status, execution.provider_transaction_id, execution.gateway_message,
-                 execution.wallet_message, reference_id),
-            )
+        self._write(
+            "UPDATE attempts SET api_status = ?, provider_transaction_id = ?, "
+            "gateway_message = ?, wallet_message = ? WHERE reference_id = ?",
+            (execution.status, execution.provider_transaction_id, execution.gateway_message,
+             execution.wallet_message, reference_id),
+        )
