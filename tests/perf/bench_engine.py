@@ -5,8 +5,9 @@
 Sandbox: `python -m batch sandbox --latency-ms 40 --rate-limit 100`. Batch 1 pays ROWS new
 recipients; batch 2 pays the same recipients again (their ids come from the ledger). Per
 batch: rows/s, API calls per row (status polls apart), 429s, CPU ms per row of the paybatch
-process (getrusage of children), efficiency versus the bound (limit / calls per row), peak
-RSS. `--big N` plans N rows (a sandbox without latency or limit) for the memory check.
+process (getrusage of children), efficiency versus the bound (limit / calls per row) of the
+whole command, and without the report written after the last row settled; peak RSS.
+`--big N` plans N rows (a sandbox without latency or limit) for the memory check.
 Runs use `--wait 60`; an execute answered 429 is re-sent with its reference_id once
 Retry-After has passed and status says not found. The first status poll comes 2 s after an
 execute (PAYBATCH_POLL_FIRST): the sandbox's payouts settle 1.5 s after it.
@@ -20,6 +21,7 @@ import json
 import os
 import resource
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +100,22 @@ def run_paybatch(url: str, ledger: Path, args: list[str], env: dict[str, str]) -
               f" {out.stderr[-600:]}", file=sys.stderr)
     # ru_maxrss of children is the largest child so far (KiB on Linux): the sandbox is not
     # waited for until the end, so this is paybatch's.
-    return {"json": json.loads(out.stdout), "wall": wall, "cpu": cpu,
+    return {"json": json.loads(out.stdout), "wall": wall, "ended": time.time(), "cpu": cpu,
             "maxrss_mb": after.ru_maxrss / 1024}
+
+
+def finished_at(ledger: Path, batch_id: int) -> float:
+    """When the batch's last row settled (epoch seconds): what follows is the report."""
+    with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as conn:
+        (finished,) = conn.execute(
+            "SELECT finished_at FROM batches WHERE id = ?", (batch_id,)
+        ).fetchone()
+    return datetime.fromisoformat(finished).timestamp()
 
 
 def batch_figures(
     label: str, url: str, rows: int, limit: float, run: dict[str, Any],
-    before: dict[str, Counter[str]], after: dict[str, Counter[str]],
+    before: dict[str, Counter[str]], after: dict[str, Counter[str]], report_s: float,
 ) -> dict[str, Any]:
     delta = {k: after.get(k, Counter()) - before.get(k, Counter()) for k in after}
     total = sum(sum(c.values()) for c in delta.values())
@@ -126,6 +138,8 @@ def batch_figures(
         "429_pct": round(100 * throttled / max(total, 1), 2),
         "bound_rows_per_s": round(bound, 2),
         "efficiency": round(rate / bound, 3),
+        "report_s": round(report_s, 2),
+        "efficiency_before_report": round(rows / (run["wall"] - report_s) / bound, 3),
         "cpu_ms_per_row": round(1000 * run["cpu"] / rows, 3),
         "peak_rss_mb": round(run["maxrss_mb"], 1),
     }
@@ -144,7 +158,8 @@ def engine_bench(rows: int, concurrency: int, limit: float, workdir: Path) -> No
             before = requests_by_endpoint(url)
             run = run_paybatch(url, ledger, ["run", str(sheet), *run_args], env)
             after = requests_by_endpoint(url)
-            print(json.dumps(batch_figures(label, url, rows, limit, run, before, after)))
+            report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])
+            print(json.dumps(batch_figures(label, url, rows, limit, run, before, after, report_s)))
 
 
 def big_plan(rows: int, workdir: Path) -> None:
