@@ -159,13 +159,7 @@ class LedgerCore:
             if self._schedule is not None:
                 self._schedule_flush()
             return
-        self._depth, self._group_open = 0, False
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._group_error = LedgerError(f"ledger: committing grouped writes failed: {exc}")
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+        self._commit_group()
         if self._group_error is not None and self._schedule is None:
             self._raise_group_error()
 
@@ -255,18 +249,19 @@ class LedgerCore:
             raise LedgerError(f"ledger: committing failed: {exc}") from exc
         if commit_group:
             self._commit_group()
+            if self._group_error is not None:  # kept as well: the run must stop
+                raise LedgerError(str(self._group_error))
 
     def _commit_group(self) -> None:
-        """Commit the group's transaction now (a durable transaction has just ended in it)."""
+        """COMMIT the group's transaction. If that fails the grouped writes are lost with it:
+        it is rolled back and the error kept, so that the run stops."""
         self._depth, self._group_open = 0, False
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            # The grouped writes are lost too: the run must stop, as after a failed flush.
             self._group_error = LedgerError(f"ledger: committing grouped writes failed: {exc}")
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
-            raise LedgerError(f"ledger: committing failed: {exc}") from exc
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         """One write statement, as atomic() would run it but without a savepoint: a single
