@@ -76,12 +76,17 @@ def _print_to_page_width(sheet: Sheet) -> None:
         sheet.print_title_rows = "1:1"
 
 
+def _text(value: str) -> str:
+    """Text as a cell holds it: characters Excel refuses dropped, formula starts neutralised."""
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+
+
 def _put(
     cell: Cell, value: Value, *, currency: str | None = None, money: bool = False
 ) -> Cell:
     """Set one value: text neutralised, amounts exact, times as naive UTC; returns the cell."""
     if isinstance(value, str):
-        cell.value = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        cell.value = _text(value)
         cell.data_type = "s"
     elif isinstance(value, datetime):
         cell.value = value.astimezone(UTC).replace(tzinfo=None)
@@ -98,7 +103,7 @@ def _bare(value: Value, *, money: bool) -> tuple[bool, Value]:
     through one shared cell. A Cell object per value costs ~3x (openpyxl takes it for a bad
     value first: an exception and its message per cell)."""
     if isinstance(value, str):
-        text = neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+        text = _text(value)
         return text not in ERROR_CODES, text  # "#N/A" must stay text, not an Excel error
     if isinstance(value, datetime) or (money and isinstance(value, Decimal)):
         return False, value

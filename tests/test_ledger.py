@@ -511,7 +511,7 @@ def test_moved_record_matches_the_ledger_after_the_transition(ledger: Ledger) ->
 def test_a_transition_outside_a_transaction_is_refused(ledger: Ledger) -> None:
     row = ledger.rows(make_batch(ledger, 1))[0]
     with pytest.raises(RuntimeError, match="inside atomic"):
-        ledger._move(row.id, [RowState.NEW], RowState.RECIPIENT_READY)
+        ledger._transition(row.id, [RowState.NEW], RowState.RECIPIENT_READY, savepoint=False)
 
 
 def test_single_statement_writes_join_the_group_and_fail_alone(ledger: Ledger) -> None:

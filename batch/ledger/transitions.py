@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -69,61 +70,45 @@ class Transitions(LedgerCore):
         row_sets: dict[str, Any] | None = None,
         attempt_sets: dict[str, Any] | None = None,
         seen: Seen | None = None,
+        savepoint: bool = True,
     ) -> None:
         """Move one row from one of `expected` to `target`: all of it or nothing (a savepoint
-        in the caller's transaction, or a transaction of its own)."""
-        with self.atomic():
-            self._move(
-                row_id, expected, target, reference_id=reference_id, detail=detail,
-                row_sets=row_sets, attempt_sets=attempt_sets, seen=seen,
-            )
+        in the caller's transaction, or a transaction of its own).
 
-    def _move(
-        self,
-        row_id: int,
-        expected: Iterable[RowState],
-        target: RowState,
-        *,
-        reference_id: str | None = None,
-        detail: str | None = None,
-        row_sets: dict[str, Any] | None = None,
-        attempt_sets: dict[str, Any] | None = None,
-        seen: Seen | None = None,
-    ) -> None:
-        """_transition's statements, without a savepoint of their own: only for a caller whose
-        transaction is rolled back whole when this raises (a savepoint costs two statements).
-
+        `savepoint=False`: none of its own (it costs two statements), only for a caller whose
+        transaction is rolled back whole when this raises.
         `seen`: (batch_id, state) as the caller last saw the row. Then the UPDATE alone checks
         the row is there (id, batch and that one state), saving a read; if it is not, nothing
         was written and the full check runs as without `seen`.
         """
-        if not self._depth:
-            raise RuntimeError("a transition must run inside atomic()")
+        if not savepoint and not self._depth:
+            raise RuntimeError("a transition without a savepoint must run inside atomic()")
         allowed = tuple(expected)
-        now = self.now()
-        sets = {"state": target, "updated_at": now, **(row_sets or {})}
-        moved = None
-        if seen is not None and seen[1] in allowed and can_transition(seen[1], target):
-            cur = self._execute(
-                _update_seen_row_sql(tuple(sets)), (*sets.values(), row_id, *seen)
-            )
-            moved = seen if cur.rowcount == 1 else None
-        if moved is None:
-            moved = self._move_checked(row_id, allowed, target, sets)
-        if attempt_sets and reference_id is not None:
-            acur = self._execute(
-                _update_attempt_sql(tuple(attempt_sets)),
-                (*attempt_sets.values(), reference_id, row_id),
-            )
-            if acur.rowcount != 1:
-                raise TransitionError(
-                    f"row {row_id} has no attempt {reference_id}", row_id=row_id
+        with self.atomic() if savepoint else nullcontext():
+            now = self.now()
+            sets = {"state": target, "updated_at": now, **(row_sets or {})}
+            moved = None
+            if seen is not None and seen[1] in allowed and can_transition(seen[1], target):
+                cur = self._execute(
+                    _update_seen_row_sql(tuple(sets)), (*sets.values(), row_id, *seen)
                 )
-        self._execute(
-            "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
-            "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (moved[0], row_id, reference_id, moved[1], target, now, detail),
-        )
+                moved = seen if cur.rowcount == 1 else None
+            if moved is None:
+                moved = self._move_checked(row_id, allowed, target, sets)
+            if attempt_sets and reference_id is not None:
+                acur = self._execute(
+                    _update_attempt_sql(tuple(attempt_sets)),
+                    (*attempt_sets.values(), reference_id, row_id),
+                )
+                if acur.rowcount != 1:
+                    raise TransitionError(
+                        f"row {row_id} has no attempt {reference_id}", row_id=row_id
+                    )
+            self._execute(
+                "INSERT INTO events (batch_id, row_id, reference_id, from_state, to_state, at, "
+                "detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (moved[0], row_id, reference_id, moved[1], target, now, detail),
+            )
 
     def _move_checked(
         self, row_id: int, allowed: tuple[RowState, ...], target: RowState, sets: dict[str, Any]
@@ -168,19 +153,21 @@ class Transitions(LedgerCore):
 
         `recipient_ready`: the row is NEW and its recipient has just been set up; it goes
         through RECIPIENT_READY to SESSION_OPEN in one transaction (two events). `seen`: the
-        row as the caller last read it (saves reading it again; see _move).
+        row as the caller last read it (saves reading it again; see _transition).
         """
         expires = expires_at.isoformat()
         state = None if seen is None else (seen.batch_id, seen.state)
         with self.atomic():
             if recipient_ready:
-                self._move(
+                self._transition(
                     row_id, [S.NEW], S.RECIPIENT_READY,
+                    savepoint=False,
                     detail=f"payout account {payout_account_id}", seen=state,
                 )
                 state = None if seen is None else (seen.batch_id, S.RECIPIENT_READY)
-            self._move(
+            self._transition(
                 row_id, [S.RECIPIENT_READY, S.SESSION_OPEN], S.SESSION_OPEN,
+                savepoint=False,
                 reference_id=reference_id, seen=state,
                 detail=f"session {session_id} expires {expires}",
                 attempt_sets={
@@ -208,8 +195,9 @@ class Transitions(LedgerCore):
         with self.atomic(durable=True):
             now = self.now()
             for row_id, reference_id in items:
-                self._move(
+                self._transition(
                     row_id, [S.SESSION_OPEN], S.SUBMITTING, reference_id=reference_id,
+                    savepoint=False,
                     attempt_sets={"submitted_at": now, "run_session": run_session}, seen=seen,
                 )
 
@@ -223,8 +211,9 @@ class Transitions(LedgerCore):
         before the request leaves, like the first send.
         """
         with self.atomic(durable=True):
-            self._move(
+            self._transition(
                 row_id, [S.UNKNOWN], S.SUBMITTING, reference_id=reference_id,
+                savepoint=False,
                 detail=f"resend {resends} of the same reference_id after status not found",
                 attempt_sets={
                     "submitted_at": self.now(), "run_session": run_session, "resends": resends
@@ -344,8 +333,9 @@ class Transitions(LedgerCore):
                 "created_at) VALUES (?, ?, ?, ?, ?)",
                 (new_reference_id, row_id, number, previous, self.now()),
             )
-            self._move(
+            self._transition(
                 row_id, [S.FAILED, S.UNKNOWN], S.NEW, reference_id=new_reference_id,
+                savepoint=False,
                 detail=f"attempt {number} after {previous}: {reason}",
                 row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
             )
