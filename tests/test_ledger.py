@@ -597,3 +597,30 @@ def test_a_transition_seen_in_another_batch_is_checked_in_full(ledger: Ledger) -
     ledger.mark_completed(row.id, ref, Answer("COMPLETED"), seen=wrong)
     last = ledger.events(batch_id, row_id=row.id)[-1]
     assert (last.batch_id, last.from_state, last.to_state) == (batch_id, "SUBMITTED", "COMPLETED")
+
+
+class _LockedOnce:
+    """A connection whose first PRAGMA says "database is locked" at once, as SQLite can while
+    another process opens or closes the file (no busy handler is asked then)."""
+
+    def execute(self, sql: str) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    def close(self) -> None:
+        pass
+
+
+def test_opening_retries_a_lock_answered_without_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = sqlite3.connect
+    calls: list[str] = []
+
+    def connect(*args: object, **kwargs: object) -> object:
+        calls.append("connect")
+        return _LockedOnce() if len(calls) == 1 else real_connect(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert len(calls) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from typing import Any, Self
 
 import batch
 from batch.errors import LedgerError
+
+BUSY_SECONDS = 10.0  # how long a statement waits for another process's lock
 
 Clock = Callable[[], datetime]
 
@@ -45,6 +48,34 @@ def _create_private(path: Path) -> None:
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)  # umask cannot widen 0600, but be explicit
+
+
+def _connect(path: Path, patience: float = BUSY_SECONDS) -> sqlite3.Connection:
+    """A connection in WAL mode, waiting for other processes up to `patience` seconds.
+
+    While another process opens or closes the same file (WAL recovery, the checkpoint on
+    close), SQLite can answer "database is locked" at once instead of waiting: retried.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        # Autocommit mode: transactions are ours alone, opened by atomic().
+        conn = sqlite3.connect(path, isolation_level=None, timeout=patience)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(patience * 1000)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL survives a process crash without an fsync per commit;
+            # transactions that must survive a power cut too (SUBMITTING) ask for
+            # atomic(durable=True).
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)  # opening, not the payout path: a short real wait
+            continue
+        conn.row_factory = sqlite3.Row
+        return conn
 
 
 @contextmanager
@@ -83,15 +114,7 @@ class LedgerCore:
         self._group_error: LedgerError | None = None
         with translate_errors(f"opening {self.path}"):
             _create_private(self.path)
-            # Autocommit mode: transactions are ours alone, opened by atomic().
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL survives a process crash without an fsync per commit; transactions
-            # that must survive a power cut too (SUBMITTING) ask for atomic(durable=True).
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.execute("PRAGMA busy_timeout=10000")
+            self.conn = _connect(self.path)
         for suffix in ("-wal", "-shm"):
             side = Path(f"{self.path}{suffix}")
             if side.exists():
