@@ -14,19 +14,19 @@ from typing import Any
 from batch.config import Settings
 from batch.errors import BatchError
 from batch.models import PayoutRow, RowProblem
-from batch.states import RowState
+from batch.engine.states import RowState
 
 # Public name -> module that defines it (imported lazily by __getattr__).
 _LAZY = {
-    "load_sheet": "batch.load",
-    "validate_sheet": "batch.validate",
-    "ValidationOptions": "batch.validate",
+    "load_sheet": "batch.intake.load",
+    "validate_sheet": "batch.intake.validate",
+    "ValidationOptions": "batch.intake.validate",
     "Ledger": "batch.ledger",
     "plan_file": "batch.pipeline",
     "run_batch": "batch.pipeline",
     "RunRequest": "batch.pipeline",
-    "load_report": "batch.report_files",
-    "write_report": "batch.report_files",
+    "load_report": "batch.report.files",
+    "write_report": "batch.report.files",
 }
 
 __all__ = [

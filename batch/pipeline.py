@@ -20,13 +20,13 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
-from batch.execute import Runner, RunOptions, RunResult
+from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
-from batch.plan import over_limits
-from batch.planning import PlanOptions, PlanResult, plan_result, plan_sheet
+from batch.planning.identity import over_limits
+from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
 
 if TYPE_CHECKING:
-    from batch.api import ApiClient
+    from batch.dollr.client import ApiClient
     from batch.progress import Progress
 
 __all__ = [
@@ -106,7 +106,7 @@ def run_options(options: RunOptions, endpoint: Endpoint) -> RunOptions:
 
 def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     """The API client for this endpoint."""
-    from batch.api import ApiClient
+    from batch.dollr.client import ApiClient
 
     return ApiClient(endpoint.base_url, endpoint.credentials, rate=settings.rate)
 
@@ -232,7 +232,7 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 
     The report is a copy of what the ledger holds: failing to write it must not fail the run.
     """
-    from batch.report_files import load_report, safe_file_name, write_report
+    from batch.report.files import load_report, safe_file_name, write_report
 
     try:
         report = load_report(ledger, batch_id, stream=True)  # the ledger is open till written

@@ -29,7 +29,7 @@ from rich.progress import (
 from rich.progress import Progress as RichBars
 from rich.text import Text
 
-from batch.states import IN_FLIGHT, RowState
+from batch.engine.states import IN_FLIGHT, RowState
 
 log = logging.getLogger("paybatch.progress")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from batch.api import ApiClient
-from batch.api_models import json_text
+from batch.dollr.client import ApiClient
+from batch.dollr.models import json_text
 from batch.config import Credentials
 
 CLIENT_ID = "cli_test"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.amounts import add_amounts, parse_amount, sum_amounts
+from batch.intake.amounts import add_amounts, parse_amount, sum_amounts
 
 
 @pytest.mark.parametrize(

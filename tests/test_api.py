@@ -24,9 +24,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batch import errors
-from batch.api import ApiClient, check_base_url
-from batch.api_errors import error_for_response
-from batch.api_models import DeviceInfo, Execution, FeeQuote, PayoutSessionCreate, dump_json
+from batch.dollr.client import ApiClient, check_base_url
+from batch.dollr.errors import error_for_response
+from batch.dollr.models import DeviceInfo, Execution, FeeQuote, PayoutSessionCreate, dump_json
 
 REF = "3b0f6f1e-9a51-4c3e-8a77-2f1d0c6b9e10"
 EXECUTE = "POST /v1/executions/payout"
@@ -191,7 +191,7 @@ def test_request_amounts_are_exact_json_numbers(amount: Decimal) -> None:
 
 
 def test_float_money_is_refused() -> None:
-    from batch.api_models import json_text
+    from batch.dollr.models import json_text
 
     with pytest.raises(TypeError):
         json_text({"amount": 25.5})

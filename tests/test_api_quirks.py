@@ -16,7 +16,7 @@ import pytest
 from fake_dollr import FakeDollr, VirtualClock, make_client
 
 from batch import errors
-from batch.api_models import Execution, PayoutSession
+from batch.dollr.models import Execution, PayoutSession
 
 REF = "3b0f6f1e-9a51-4c3e-8a77-2f1d0c6b9e10"
 STATUS = f"GET /v1/status/payout/{REF}"

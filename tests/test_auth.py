@@ -10,7 +10,7 @@ import pytest
 from fake_dollr import CLIENT_SECRET, FakeDollr, VirtualClock, credentials, make_client
 
 from batch import errors
-from batch.auth import BearerToken
+from batch.dollr.auth import BearerToken
 
 REF = "0f6d2b4c-1a2b-4c3d-8e9f-001122334455"
 TOKEN = "POST /v1/jwt/client/obtain/token"

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from _report_ledger import BATCH, build
 
-import batch.report_files
-from batch.api import ApiClient
+import batch.report.files
+from batch.dollr.client import ApiClient
 from batch.ledger import Ledger
 from batch.models import PayoutRow
 from batch.pipeline import SANDBOX_CREDENTIALS
-from batch.plan import content_hash, new_rows, payout_set_hash
-from batch.planning import predict_batch
-from batch.report_files import load_report, write_report
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
+from batch.planning.flow import predict_batch
+from batch.report.files import load_report, write_report
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -81,7 +81,7 @@ def test_streamed_report_in_small_chunks_writes_the_same_bytes(
             p.name: p.read_bytes()
             for ext in (".csv", ".json") for p in write_report(eager, tmp_path / f"a{ext}")
         }
-        monkeypatch.setattr(batch.report_files, "CSV_CHUNK", 2)
+        monkeypatch.setattr(batch.report.files, "CSV_CHUNK", 2)
         streamed = load_report(ledger, BATCH, now=NOW, stream=True)
         again = {
             p.name: p.read_bytes()

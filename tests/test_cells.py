@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from batch import cells
-from batch.cells import collapse_whitespace, per_distinct
+from batch.intake import cells
+from batch.intake.cells import collapse_whitespace, per_distinct
 
 
 def upper(cell: pl.Expr) -> pl.Expr:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from batch.ledger import Ledger
-from batch.states import RowState
+from batch.engine.states import RowState
 from tests.engine_helpers import QUICK_PAYOUTS, cli, paid_exactly_once, write_sheet
 
 

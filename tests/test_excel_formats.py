@@ -10,8 +10,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from batch.load import load_sheet
-from batch.validate import ValidationOptions, validate_sheet
+from batch.intake.load import load_sheet
+from batch.intake.validate import ValidationOptions, validate_sheet
 
 HEADER = ["Name", "Phone", "Amount", "Currency"]
 

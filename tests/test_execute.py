@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from batch.errors import TransitionError
-from batch.execute import RunResult, SubmitGate
+from batch.engine.runner import RunResult, SubmitGate
 from batch.ledger import Ledger, NewRow
 
 

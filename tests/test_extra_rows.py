@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from sheets import write_csv, write_xlsx
 
 from batch.cli import main
-from batch.load import load_sheet
-from batch.validate import ValidationOptions, validate_sheet
-from batch.validation_report import ValidationReport
+from batch.intake.load import load_sheet
+from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.outcome import ValidationReport
 
 HEADER = ["Department", "Name", "Phone", "Amount", "Currency"]
 A = ["Finance", "Musu Dolo", "0770123456", "1,250.00", "USD"]

@@ -18,7 +18,7 @@ import pytest
 
 from batch.errors import BatchLockedError, LedgerError, TransitionError
 from batch.ledger import Ledger, NewRow, SkippedRow, migration_files
-from batch.states import AttemptOutcome, RowState
+from batch.engine.states import AttemptOutcome, RowState
 
 
 @dataclass

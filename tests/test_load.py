@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sheets import csv_text, payroll, write_csv, write_xlsx
 
 from batch.errors import SheetError
-from batch.headers import canonical_column
-from batch.load import load_sheet
+from batch.intake.headers import canonical_column
+from batch.intake.load import load_sheet
 
 ROWS = payroll(
     ["Musu Dolo", "0770123456", "1,250.00", "USD", "LR"],

@@ -10,7 +10,7 @@ from _report_ledger import BATCH, build
 from click.testing import CliRunner
 
 from batch.cli import main
-from batch.logs import mask
+from batch.cli.logs import mask
 
 
 @pytest.mark.parametrize(

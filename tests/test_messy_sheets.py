@@ -10,9 +10,9 @@ import pytest
 from sheets import check, write_csv
 
 from batch.errors import SheetError
-from batch.load import load_sheet
-from batch.validate import ValidationOptions, validate_sheet
-from batch.validation_report import ValidationReport
+from batch.intake.load import load_sheet
+from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.outcome import ValidationReport
 
 
 def outcomes(report: ValidationReport) -> list[tuple[Any, ...]]:

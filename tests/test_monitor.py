@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from batch.api_models import Execution
+from batch.dollr.models import Execution
 from batch.errors import NotFoundError
 from batch.ledger import Ledger, NewRow
-from batch.monitor import Monitor, MonitorOptions
-from batch.states import RowState
+from batch.engine.monitor import Monitor, MonitorOptions
+from batch.engine.states import RowState
 
 
 def _execution(status: str) -> Execution:

@@ -13,8 +13,8 @@ from odf.opendocument import OpenDocumentSpreadsheet
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
-from batch.load import load_sheet
-from batch.validate import ValidationOptions, validate_sheet
+from batch.intake.load import load_sheet
+from batch.intake.validate import ValidationOptions, validate_sheet
 
 ROWS: list[list[Any]] = [
     ["Payroll, December"],

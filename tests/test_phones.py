@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.phones import normalise_phone, normalise_phones
+from batch.intake.phones import normalise_phone, normalise_phones
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from batch.errors import BatchConflictError
 from batch.ledger import BatchRecord, Ledger
 from batch.models import PayoutRow
-from batch.plan import (
+from batch.planning.identity import (
     check_repeat,
     check_same_name,
     content_hash,

@@ -10,9 +10,9 @@ import pytest
 from fake_dollr import FakeDollr, VirtualClock, make_client
 
 from batch import errors
-from batch.api_models import ProviderInfo
+from batch.dollr.models import ProviderInfo
 from batch.models import PayoutRow
-from batch.predict import (
+from batch.planning.predict import (
     MemoryFeeCache,
     MemoryOperatorCache,
     RowPrediction,
@@ -197,7 +197,7 @@ def test_fee_key_normalises_the_amount() -> None:
 
 def test_operators_found_are_kept_even_when_a_later_lookup_gives_up() -> None:
     """A run killed or stopped mid-planning must not redo the lookups it already made."""
-    from batch.retry import MAX_ATTEMPTS
+    from batch.dollr.retry import MAX_ATTEMPTS
 
     fake = FakeDollr()
     operators = MemoryOperatorCache()

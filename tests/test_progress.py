@@ -19,7 +19,7 @@ from batch.progress import (
     describe,
     make_progress,
 )
-from batch.states import RowState as S
+from batch.engine.states import RowState as S
 
 
 class FakeClock:

@@ -18,15 +18,15 @@ from _report_ledger import BATCH, FEES, NO_MONEY, ROWS, Built, build
 from batch import errors
 from batch.ledger import Ledger
 from batch.markets import from_minor
-from batch.report import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport
-from batch.report_files import (
+from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport
+from batch.report.files import (
     load_report,
     neutralise,
     report_json,
     write_report,
     write_run_report,
 )
-from batch.report_xlsx import money_format
+from batch.report.xlsx import money_format
 
 
 @pytest.fixture

@@ -12,16 +12,16 @@ from typing import Any
 import openpyxl
 from click.testing import CliRunner
 
-from batch.api import ApiClient
+from batch.dollr.client import ApiClient
 from batch.cli import main
-from batch.execute import Runner, RunOptions
+from batch.engine.runner import Runner, RunOptions
 from batch.ledger import Ledger
 from batch.models import PayoutRow
-from batch.monitor import MonitorOptions
+from batch.engine.monitor import MonitorOptions
 from batch.pipeline import SANDBOX_CREDENTIALS
-from batch.plan import content_hash, new_rows, payout_set_hash
-from batch.planning import predict_batch
-from batch.report_files import load_report, write_run_report
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
+from batch.planning.flow import predict_batch
+from batch.report.files import load_report, write_run_report
 
 N = 12
 

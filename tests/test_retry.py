@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from batch import errors
-from batch.retry import (
+from batch.dollr.retry import (
     MAX_DELAY,
     MAX_RETRY_AFTER,
     backoff,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from batch.states import (
+from batch.engine.states import (
     ALLOWED_TRANSITIONS,
     TERMINAL,
     Action,

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from batch.cli import main
 from batch.ledger import Ledger
 from batch.markets import from_minor
-from batch.report_files import load_report
+from batch.report.files import load_report
 
 REPO = Path(__file__).resolve().parent.parent
 

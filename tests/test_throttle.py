@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fake_dollr import VirtualClock
 
-from batch.throttle import BURST, CEILING_MARGIN, MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
+from batch.dollr.throttle import BURST, CEILING_MARGIN, MIN_FACTOR, SAFETY, SLOWDOWN, Throttle
 
 
 async def _starts(throttle: Throttle, clock: VirtualClock, workers: int, each: int) -> list[float]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import BatchRecord, NewRow, Recipient, SkippedRow
-from batch.states import RowState
+from batch.engine.states import RowState
 
 _ROW_COLUMNS = (
     "batch_id, sheet_row, name, phone, amount_minor, currency, country, external_id, email, "

@@ -10,7 +10,7 @@ from typing import Any
 
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
-from batch.states import RowState
+from batch.engine.states import RowState
 
 
 class Reads(LedgerCore):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from batch.markets import from_minor
-from batch.states import AttemptOutcome, RowState
+from batch.engine.states import AttemptOutcome, RowState
 
 RowLike = sqlite3.Row | Mapping[str, Any]  # a result row, or a dict of it (faster to read)
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, RowRecord
-from batch.states import RowState
+from batch.engine.states import RowState
 
 _PAGE = 2000  # rows read at a time
 _UNPREDICTED = "batch_id = ? AND state = ? AND predicted_fee IS NULL"

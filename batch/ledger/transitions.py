@@ -12,7 +12,7 @@ from typing import Any
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import ExecutionLike, SeenRow
-from batch.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
+from batch.engine.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 
 S = RowState
 Seen = tuple[int, RowState]  # (batch_id, state) of a row as its caller last saw it

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fake_dollr import FakeDollr, credentials  # noqa: E402
 
 from batch import errors  # noqa: E402
-from batch.api import ApiClient  # noqa: E402
+from batch.dollr.client import ApiClient  # noqa: E402
 
 
 class Limited:

@@ -41,8 +41,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fake_dollr import FakeDollr, credentials  # noqa: E402
 
-from batch.api import ApiClient  # noqa: E402
-from batch.api_models import (  # noqa: E402
+from batch.dollr.client import ApiClient  # noqa: E402
+from batch.dollr.models import (  # noqa: E402
     Counterparty,
     Execution,
     Party,
@@ -50,9 +50,9 @@ from batch.api_models import (  # noqa: E402
     PayoutSession,
     ProviderInfo,
 )
-from batch.execute import Runner, RunOptions  # noqa: E402
+from batch.engine.runner import Runner, RunOptions  # noqa: E402
 from batch.ledger import Ledger, NewRow  # noqa: E402
-from batch.monitor import MonitorOptions  # noqa: E402
+from batch.engine.monitor import MonitorOptions  # noqa: E402
 from batch.progress import PlainProgress  # noqa: E402
 
 

@@ -79,7 +79,7 @@ def use_fast_api() -> None:
     import fake_dollr
 
     import batch.pipeline
-    from batch.api import ApiClient
+    from batch.dollr.client import ApiClient
 
     class Forgetful(fake_dollr.FakeDollr):
         async def handle(self, request: Any) -> Any:  # no request log, no interleaving sleeps
@@ -103,27 +103,27 @@ def main() -> None:
     mark("start")
     from click.testing import CliRunner
 
-    import batch.load
-    import batch.plan
-    import batch.planning
-    import batch.predict
-    import batch.report_files
-    import batch.validate
+    import batch.intake.load
+    import batch.planning.flow.identity
+    import batch.planning.flow.flow
+    import batch.planning.flow.predict
+    import batch.report.files
+    import batch.intake.validate
     from batch.cli import main as cli
-    from batch.execute import Runner
+    from batch.engine.runner import Runner
     from batch.ledger import Ledger
 
     mark("imports")
-    traced(batch.load, "load_sheet")
-    traced(batch.validate, "validate_sheet")
-    traced(batch.planning, "new_rows")
+    traced(batch.intake.load, "load_sheet")
+    traced(batch.intake.validate, "validate_sheet")
+    traced(batch.planning.flow.flow, "new_rows")
     traced(Ledger, "create_batch")
-    traced(batch.predict, "predict_rows")
-    traced(batch.planning, "plan_result")
-    traced(batch.planning, "plan_sheet")
+    traced(batch.planning.flow.predict, "predict_rows")
+    traced(batch.planning.flow.flow, "plan_result")
+    traced(batch.planning.flow.flow, "plan_sheet")
     traced(Runner, "run")
-    traced(batch.report_files, "load_report")
-    traced(batch.report_files, "write_report")
+    traced(batch.report.files, "load_report")
+    traced(batch.report.files, "write_report")
     if args.fast_api:
         use_fast_api()
     if args.tracemalloc:

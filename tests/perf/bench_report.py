@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _report_ledger import small_batch  # noqa: E402
 
 from batch.ledger import Ledger  # noqa: E402
-from batch.report_files import load_report, write_report  # noqa: E402
+from batch.report.files import load_report, write_report  # noqa: E402
 
 
 def main(rows: int) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 _MEASURE = """
 import resource, sys, time
 from pathlib import Path
-from batch.load import load_sheet
-from batch.validate import ValidationOptions, validate_sheet
+from batch.intake.load import load_sheet
+from batch.intake.validate import ValidationOptions, validate_sheet
 start = time.perf_counter()
 report = validate_sheet(load_sheet(Path(sys.argv[1])), ValidationOptions(default_country="LR"))
 counts = report.counts

@@ -14,10 +14,10 @@ import click
 from rich.console import Console
 
 from batch import errors
-from batch.load import load_sheet
+from batch.intake.load import load_sheet
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
-from batch.render_validation import render_validation
-from batch.validate import ValidationOptions, validate_sheet
+from batch.cli.validation import render_validation
+from batch.intake.validate import ValidationOptions, validate_sheet
 
 # Exit codes for cron (DESIGN.md): one table, used by every command.
 EXIT_OK = 0  # every row completed (or: the sheet is valid)
@@ -264,5 +264,5 @@ def validate(
 
 
 # The paying commands live in their own module; importing it registers them on `main`.
-from batch import cli_payouts as _cli_payouts  # noqa: E402,F401
-from batch import cli_report as _cli_report  # noqa: E402,F401  (status, report, --log-file)
+from batch.cli import payouts as _cli_payouts  # noqa: E402,F401
+from batch.cli import reading as _cli_report  # noqa: E402,F401  (status, report, --log-file)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from batch.load import ROW
+from batch.intake.load import ROW
 
 
 def _other_rows(key: pl.Expr) -> pl.Expr:

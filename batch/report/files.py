@@ -1,6 +1,6 @@
 """Reconciliation report, files: read a batch from the ledger, write it as CSV, JSON or XLSX.
 
-The I/O edge of `batch.report`: one function per format, each writing atomically.
+The I/O edge of `batch.report.lines`: one function per format, each writing atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import polars as pl
 from batch import errors
 from batch.ledger import Ledger
 from batch.ledger.core import utc_now
-from batch.report import (
+from batch.report.lines import (
     ATTEMPT_COLUMNS,
     PAYOUT_COLUMNS,
     BatchReport,
@@ -78,7 +78,7 @@ def write_report(report: BatchReport, path: Path) -> list[Path]:
     """Write the report in the format its extension names; return every file written."""
     suffix = report_format(path)
     if suffix == ".xlsx":
-        from batch.report_xlsx import write_xlsx
+        from batch.report.xlsx import write_xlsx
 
         with _atomic(path) as tmp:
             write_xlsx(report, tmp)

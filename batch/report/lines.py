@@ -1,6 +1,6 @@
 """Reconciliation report, shaping: ledger rows -> payout lines, attempt lines and a summary (pure).
 
-The files are written by `batch.report_files` (CSV, JSON, XLSX); this module only decides what
+The files are written by `batch.report.files` (CSV, JSON, XLSX); this module only decides what
 they say. Money stays Decimal in the row's currency; times stay aware UTC.
 """
 
@@ -16,8 +16,8 @@ from typing import overload
 
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
-from batch.report_columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
-from batch.states import IN_FLIGHT, AttemptOutcome, RowState
+from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 
 __all__ = [
     "ATTEMPT_COLUMNS", "PAYOUT_COLUMNS", "BatchIdentity", "BatchReport", "Column", "FeeTotal",
@@ -102,7 +102,7 @@ class BatchReport:
 
 def batch_exit_code(counts: dict[str, int]) -> int:
     """DESIGN.md's exit code for a batch in this situation (0 done, 3 some FAILED, 4 not done)."""
-    from batch.execute import RunResult  # the one place this is decided
+    from batch.engine.runner import RunResult  # the one place this is decided
 
     return RunResult(0, {s: n for s, n in counts.items() if n}, None).exit_code
 

@@ -1,6 +1,6 @@
 """Rich rendering for people: status tables, the plan's totals and the end-of-run summary.
 
-Machines get JSON (batch.status, batch.summary); these functions only print to a Console.
+Machines get JSON (batch.report.status, batch.cli.summary); these functions only print to a Console.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from batch.ledger.records import BatchSummary
-from batch.report import BatchReport
-from batch.states import IN_FLIGHT, RowState
-from batch.status import NOT_SENT, Money, money_of
+from batch.report.lines import BatchReport
+from batch.engine.states import IN_FLIGHT, RowState
+from batch.report.status import NOT_SENT, Money, money_of
 
 if TYPE_CHECKING:
     from batch.pipeline import RunReport
-    from batch.planning import PlanResult
+    from batch.planning.flow import PlanResult
 
 STATE_STYLES = {
     "COMPLETED": "green", "FAILED": "bold red", "UNKNOWN": "yellow", "SUBMITTING": "yellow",

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.amounts import amount_values, parse_amount
-from batch.load import CELLS, ROW
+from batch.intake.amounts import amount_values, parse_amount
+from batch.intake.load import CELLS, ROW
 
 _TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
 _GRAND = re.compile(r"(?i)\bgrand\b")

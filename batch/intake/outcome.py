@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from batch.load import ROW
+from batch.intake.load import ROW
 from batch.markets import from_minor
 from batch.models import PayoutRow, RowProblem
 

@@ -20,7 +20,7 @@ from batch.cli import (
     sheet_options,
     validation_options,
 )
-from batch.cli_output import Output
+from batch.cli.output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
@@ -30,11 +30,11 @@ from batch.config import (
     Settings,
     credentials_from_env,
 )
-from batch.execute import DEFAULT_WAIT, RunOptions
-from batch.monitor import MonitorOptions
+from batch.engine.runner import DEFAULT_WAIT, RunOptions
+from batch.engine.monitor import MonitorOptions
 from batch.pipeline import RunRequest, plan_file, run_batch
-from batch.plan import DEFAULT_REPEAT_WINDOW_DAYS
-from batch.planning import PlanOptions, PlanResult
+from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
+from batch.planning.flow import PlanOptions, PlanResult
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:

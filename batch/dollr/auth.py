@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from batch.api_models import Token
+from batch.dollr.models import Token
 
 REFRESH_MARGIN = 300.0  # seconds: refresh when fewer remain (REFERENCE §3.1)
 DEFAULT_LIFETIME = 3600.0  # seconds, when `expires_in` is missing (the documented example)

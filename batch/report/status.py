@@ -12,8 +12,8 @@ from typing import Any
 
 from batch.ledger.records import BatchSummary
 from batch.markets import from_minor
-from batch.report import BatchReport, batch_exit_code, exact
-from batch.states import IN_FLIGHT, RowState
+from batch.report.lines import BatchReport, batch_exit_code, exact
+from batch.engine.states import IN_FLIGHT, RowState
 
 NOT_SENT: frozenset[RowState] = frozenset(
     {RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN}
@@ -93,7 +93,7 @@ def status_list_json(summaries: list[BatchSummary], ledger: str) -> dict[str, An
 
 def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, Any]:
     """`paybatch status BATCH --json`: counts, money, fees, failures and rows in flight."""
-    from batch.report_files import summary_json
+    from batch.report.files import summary_json
 
     detail = summary_json(report)
     return {

@@ -16,7 +16,7 @@ from batch.errors import BatchConflictError
 from batch.ledger.records import BatchRecord, NewRow, RowRecord
 from batch.markets import to_minor
 from batch.models import PayoutRow
-from batch.states import RowState
+from batch.engine.states import RowState
 
 DEFAULT_REPEAT_WINDOW_DAYS = 20
 

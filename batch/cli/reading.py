@@ -13,7 +13,7 @@ from batch import errors
 from batch.cli import EXIT_OK, handle_errors, main
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
 from batch.ledger import Ledger
-from batch.logs import log_file_option
+from batch.cli.logs import log_file_option
 from batch.progress import console_for
 
 
@@ -74,9 +74,9 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
       paybatch status
       paybatch status payroll-2026-11 --json
     """
-    from batch.render import render_status_batch, render_status_list
-    from batch.report_files import load_report
-    from batch.status import status_batch_json, status_list_json
+    from batch.cli.render import render_status_batch, render_status_list
+    from batch.report.files import load_report
+    from batch.report.status import status_batch_json, status_list_json
 
     with open_existing(ledger) as book:
         if batch_name is None:
@@ -98,7 +98,7 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
 
 
 def _check_out(_ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
-    from batch.report_files import FORMATS
+    from batch.report.files import FORMATS
 
     if value is not None and value.suffix.lower() not in FORMATS:
         raise click.BadParameter(f"{value}: the file name must end in .xlsx, .csv or .json")
@@ -127,7 +127,7 @@ def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -
       paybatch report payroll-2026-11 --out payroll-2026-11.xlsx
       paybatch report payroll-2026-11 --out /srv/finance/payroll-2026-11.csv
     """
-    from batch.report_files import load_report, safe_file_name, write_report
+    from batch.report.files import load_report, safe_file_name, write_report
 
     target = out or ledger.resolve().parent / f"{safe_file_name(batch_name)}.report.xlsx"
     with open_existing(ledger) as book:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.ledger import BatchRecord, Ledger, SkippedRow
-from batch.plan import (
+from batch.planning.identity import (
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
     check_repeat,
@@ -26,15 +26,15 @@ from batch.plan import (
     repeat_window_start,
     totals,
 )
-from batch.states import RowState
+from batch.engine.states import RowState
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
 if TYPE_CHECKING:
-    from batch.api_models import FeeQuote, ProviderInfo
+    from batch.dollr.models import FeeQuote, ProviderInfo
     from batch.models import PayoutRow
     from batch.progress import Progress
-    from batch.validate import ValidationOptions
+    from batch.intake.validate import ValidationOptions
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ async def plan_sheet(
     progress: Progress | None = None,
 ) -> PlanResult:
     """Validate, record the batch (once), predict operators and fees; return its totals."""
-    from batch.load import load_sheet
-    from batch.validate import validate_sheet
+    from batch.intake.load import load_sheet
+    from batch.intake.validate import validate_sheet
 
     report = validate_sheet(load_sheet(path, sheet=options.sheet), options.validation)
     invalid = report.invalid_rows()
@@ -214,7 +214,7 @@ async def _predict_chunk(
     concurrency: int,
 ) -> list[str]:
     """Predict `wanted` rows and store what was found (one transaction); the problems."""
-    from batch.predict import predict_rows
+    from batch.planning.predict import predict_rows
 
     predictions = await predict_rows(
         api, wanted, operators=operators, fees=fees, concurrency=concurrency
@@ -273,7 +273,7 @@ class LedgerOperators:
         self.ledger = ledger
 
     def get_operator(self, phone: str) -> ProviderInfo | None:
-        from batch.api_models import ProviderInfo
+        from batch.dollr.models import ProviderInfo
 
         known = self.ledger.recipient(phone)
         if known is None or not known.method or not known.provider:
@@ -307,7 +307,7 @@ class LedgerFees:
         self._known: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
 
     def get_fee(self, key: tuple[Decimal, str, str, str]) -> FeeQuote | None:
-        from batch.api_models import FeeQuote
+        from batch.dollr.models import FeeQuote
 
         if key in self._known:
             return self._known[key]

@@ -198,7 +198,7 @@ class Token(_Response):
     """`POST /v1/jwt/client/obtain/token` response; `expires_in` is in MINUTES (§3.1)."""
 
     access_token: str
-    expires_in: float | None = None  # None: not sent (batch.auth assumes a lifetime)
+    expires_in: float | None = None  # None: not sent (batch.dollr.auth assumes a lifetime)
 
 
 # --- requests --------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Protocol
 
 from batch import errors
 from batch.ledger import Ledger, RowRecord
-from batch.states import RowState, not_found_trusted_at, poll_delay, resend_due_at
+from batch.engine.states import RowState, not_found_trusted_at, poll_delay, resend_due_at
 
 if TYPE_CHECKING:
-    from batch.api_models import Execution
+    from batch.dollr.models import Execution
 
 REJECTED = "rejected"  # execute_error prefix of a 422 answer to execute
 THROTTLED = "throttled"  # execute_error prefix of a 429 answer to execute

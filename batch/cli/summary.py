@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from batch.pipeline import RunReport
-from batch.planning import PlanResult
-from batch.states import RowState
+from batch.planning.flow import PlanResult
+from batch.engine.states import RowState
 
 
 def _state_order(counts: dict[str, int]) -> list[tuple[str, int]]:

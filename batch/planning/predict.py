@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from batch import errors
-from batch.api_models import FeeQuote, ProviderInfo
+from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.models import PayoutRow
 
 DEFAULT_CONCURRENCY = 8

@@ -1,8 +1,8 @@
 """The Dollr v1 API client: one async method per endpoint, every failure as a batch.errors class.
 
-The only importer of httpx in the engine path. Safe calls are retried (batch.retry); an
-execution never is, except the single resend after a 401 token refresh (batch.auth). Every
-request passes one shared rate ceiling (batch.throttle) and is counted.
+The only importer of httpx in the engine path. Safe calls are retried (batch.dollr.retry); an
+execution never is, except the single resend after a 401 token refresh (batch.dollr.auth). Every
+request passes one shared rate ceiling (batch.dollr.throttle) and is counted.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import httpx
 import pydantic
 
 from batch import errors
-from batch.api_errors import error_for_response
-from batch.api_models import (
+from batch.dollr.errors import error_for_response
+from batch.dollr.models import (
     Counterparty,
     CounterpartyCreate,
     DeviceInfo,
@@ -48,10 +48,10 @@ from batch.api_models import (
     dump_json,
     parse_json,
 )
-from batch.auth import TokenAuth
+from batch.dollr.auth import TokenAuth
 from batch.config import Credentials
-from batch.retry import call_with_retries, parse_retry_after
-from batch.throttle import Throttle
+from batch.dollr.retry import call_with_retries, parse_retry_after
+from batch.dollr.throttle import Throttle
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 TOKEN_PATH = "/v1/jwt/client/obtain/token"

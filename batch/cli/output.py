@@ -14,9 +14,9 @@ import click
 from rich.console import Console
 
 from batch.pipeline import RunReport
-from batch.planning import PlanResult
+from batch.planning.flow import PlanResult
 from batch.progress import Progress, RichProgress, console_for, make_progress
-from batch.summary import format_plan, format_run, plan_json, run_json
+from batch.cli.summary import format_plan, format_run, plan_json, run_json
 
 log = logging.getLogger("paybatch.engine")
 # Messages go to handlers the user asked for (--log-file) and nowhere else: without this,
@@ -58,7 +58,7 @@ class Output:
         """The totals to confirm: a rich table on a terminal, plain text otherwise."""
         log.info("plan: %s", format_plan(plan).replace("\n", " |"))
         if self.rich and not err:
-            from batch.render import render_plan
+            from batch.cli.render import render_plan
 
             render_plan(self._stdout(), plan)
         else:
@@ -80,7 +80,7 @@ class Output:
         if self.json_output:
             click.echo(json.dumps(run_result_json(report)))
         elif self.rich:
-            from batch.render import render_run
+            from batch.cli.render import render_run
 
             render_run(self._stdout(), report, report_path=path)
         else:

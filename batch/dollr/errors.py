@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batch import errors
-from batch.api_models import parse_json
-from batch.retry import parse_retry_after
+from batch.dollr.models import parse_json
+from batch.dollr.retry import parse_retry_after
 
 _ECHO_KEYS = frozenset({"input", "ctx", "url"})  # parts of a 422 item that may quote our body
 MAX_DETAIL_CHARS = 300

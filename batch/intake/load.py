@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from batch.errors import SheetError
-from batch.excel_formats import show_percent_cells
-from batch.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
+from batch.intake.excel_formats import show_percent_cells
+from batch.intake.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from batch.validation_report import ValidationReport
+from batch.intake.outcome import ValidationReport
 
 MAX_TABLE_ROWS = 200  # beyond this the table stops helping; --json has every problem
 

@@ -1,0 +1,1 @@
+"""What differs per operation kind (payout, collection): the `Operation`s the engine drives."""
