@@ -12,9 +12,9 @@ import importlib
 from typing import Any
 
 from batch.config import Settings
+from batch.engine.states import RowState
 from batch.errors import BatchError
 from batch.models import PayoutRow, RowProblem
-from batch.engine.states import RowState
 
 # Public name -> module that defines it (imported lazily by __getattr__).
 _LAZY = {

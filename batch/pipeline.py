@@ -22,8 +22,8 @@ from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
-from batch.planning.identity import over_limits
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
+from batch.planning.identity import over_limits
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient

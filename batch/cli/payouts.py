@@ -12,10 +12,9 @@ from typing import Any
 import click
 
 from batch import errors
-from batch.cli import (
+from batch.cli.common import (
     EXIT_OK,
     handle_errors,
-    main,
     output_options,
     sheet_options,
     validation_options,
@@ -30,11 +29,11 @@ from batch.config import (
     Settings,
     credentials_from_env,
 )
-from batch.engine.runner import DEFAULT_WAIT, RunOptions
 from batch.engine.monitor import MonitorOptions
+from batch.engine.runner import DEFAULT_WAIT, RunOptions
 from batch.pipeline import RunRequest, plan_file, run_batch
-from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
 from batch.planning.flow import PlanOptions, PlanResult
+from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -131,7 +130,7 @@ def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     )
 
 
-@main.command()
+@click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @plan_options
 @api_options
@@ -167,7 +166,7 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
     return confirm
 
 
-@main.command()
+@click.command()
 @click.argument("target", metavar="FILE|BATCH")
 @plan_options
 @api_options
@@ -216,7 +215,7 @@ def run(target: str, **kw: Any) -> None:
     sys.exit(report.result.exit_code)
 
 
-@main.command()
+@click.command()
 @click.argument("batch_name", metavar="BATCH")
 @api_options
 @click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,

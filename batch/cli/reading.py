@@ -5,37 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from batch import errors
-from batch.cli import EXIT_OK, handle_errors, main
-from batch.config import DEFAULT_LEDGER, ENV_LEDGER
-from batch.ledger import Ledger
+from batch.cli.common import EXIT_OK, handle_errors, ledger_option
 from batch.cli.logs import log_file_option
+from batch.config import ENV_LEDGER
+from batch.ledger import Ledger
 from batch.progress import console_for
-
-
-def add_log_file_option(command: click.Command) -> None:
-    """Give a command (or the group) --log-file unless it has it already."""
-    if not any(p.name == "log_file" for p in command.params):
-        log_file_option(command)
-
-
-# `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`, for every
-# command registered so far (plan, run, reconcile, validate, sandbox) — cron's usual spelling.
-add_log_file_option(main)
-for _command in list(main.commands.values()):
-    add_log_file_option(_command)
-
-
-def ledger_option(func: Any) -> Any:
-    """--ledger PATH (env PAYBATCH_LEDGER) of an existing ledger."""
-    return click.option(
-        "--ledger", type=click.Path(path_type=Path, dir_okay=False), envvar=ENV_LEDGER,
-        default=DEFAULT_LEDGER, show_default=True, help="The ledger file (SQLite).",
-    )(func)
 
 
 def open_existing(path: Path) -> Ledger:
@@ -56,7 +34,7 @@ def _batch_id(ledger: Ledger, name: str) -> int:
     return batch.id
 
 
-@main.command()
+@click.command()
 @click.argument("batch_name", metavar="[BATCH]", required=False)
 @ledger_option
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
@@ -105,7 +83,7 @@ def _check_out(_ctx: click.Context, _param: click.Parameter, value: Path | None)
     return value
 
 
-@main.command()
+@click.command()
 @click.argument("batch_name", metavar="BATCH")
 @click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False),
               callback=_check_out,

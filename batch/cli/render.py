@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
 from batch.report.lines import BatchReport
-from batch.engine.states import IN_FLIGHT, RowState
 from batch.report.status import NOT_SENT, Money, money_of
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from batch.engine.states import RowState
 from batch.pipeline import RunReport
 from batch.planning.flow import PlanResult
-from batch.engine.states import RowState
 
 
 def _state_order(counts: dict[str, int]) -> list[tuple[str, int]]:

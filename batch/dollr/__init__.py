@@ -1,1 +1,1 @@
-"""The Dollr v1 API client: one requestor (auth, retries, rate ceiling) and a service per API area."""
+"""The Dollr v1 API client: one requestor (auth, retries, rate ceiling), a service per area."""

@@ -23,6 +23,8 @@ import httpx
 import pydantic
 
 from batch import errors
+from batch.config import Credentials
+from batch.dollr.auth import TokenAuth
 from batch.dollr.errors import error_for_response
 from batch.dollr.models import (
     Counterparty,
@@ -48,8 +50,6 @@ from batch.dollr.models import (
     dump_json,
     parse_json,
 )
-from batch.dollr.auth import TokenAuth
-from batch.config import Credentials
 from batch.dollr.retry import call_with_retries, parse_retry_after
 from batch.dollr.throttle import Throttle
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from batch import errors
-from batch.ledger import Ledger, RowRecord
 from batch.engine.states import RowState, not_found_trusted_at, poll_delay, resend_due_at
+from batch.ledger import Ledger, RowRecord
 
 if TYPE_CHECKING:
     from batch.dollr.models import Execution

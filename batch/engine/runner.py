@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch import errors
-from batch.ledger.group_commit import SubmitGate
-from batch.ledger import Ledger, RowRecord
 from batch.engine.monitor import REJECTED, THROTTLED, Monitor, MonitorOptions, StatusApi
-from batch.operations.payout_recipients import ensure_recipient
 from batch.engine.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
+from batch.ledger import Ledger, RowRecord
+from batch.ledger.group_commit import SubmitGate
+from batch.operations.payout_recipients import ensure_recipient
 
 if TYPE_CHECKING:
     from batch.dollr.models import (

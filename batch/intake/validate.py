@@ -13,9 +13,9 @@ from batch.intake.cells import collapse_whitespace, per_distinct
 from batch.intake.duplicates import find_duplicates
 from batch.intake.extra_rows import ExtraRows, find_extra_rows
 from batch.intake.load import BLANK, RAGGED, ROW, Sheet
-from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
-from batch.intake.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
 from batch.intake.outcome import ValidationReport
+from batch.intake.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
+from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 
 # Country cells as people write them: ISO codes, names, calling codes.
 _COUNTRY_WORDS = {

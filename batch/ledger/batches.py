@@ -8,9 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from batch.engine.states import RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import BatchRecord, NewRow, Recipient, SkippedRow
-from batch.engine.states import RowState
 
 _ROW_COLUMNS = (
     "batch_id, sheet_row, name, phone, amount_minor, currency, country, external_id, email, "

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from batch.engine.states import RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
-from batch.engine.states import RowState
 
 
 class Reads(LedgerCore):

@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from batch.markets import from_minor
 from batch.engine.states import AttemptOutcome, RowState
+from batch.markets import from_minor
 
 RowLike = sqlite3.Row | Mapping[str, Any]  # a result row, or a dict of it (faster to read)
 T = TypeVar("T")

@@ -9,9 +9,9 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 
+from batch.engine.states import RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, RowRecord
-from batch.engine.states import RowState
 
 _PAGE = 2000  # rows read at a time
 _UNPREDICTED = "batch_id = ? AND state = ? AND predicted_fee IS NULL"

@@ -9,10 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from batch.engine.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import ExecutionLike, SeenRow
-from batch.engine.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 
 S = RowState
 Seen = tuple[int, RowState]  # (batch_id, state) of a row as its caller last saw it

@@ -1,1 +1,1 @@
-"""Planning: valid rows -> a batch on the ledger, its reference_ids, operators and predicted fees."""
+"""Planning: valid rows -> a batch on the ledger, its reference_ids, operators, predicted fees."""

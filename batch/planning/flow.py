@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
+from batch.engine.states import RowState
 from batch.ledger import BatchRecord, Ledger, SkippedRow
 from batch.planning.identity import (
     DEFAULT_REPEAT_WINDOW_DAYS,
@@ -26,15 +27,14 @@ from batch.planning.identity import (
     repeat_window_start,
     totals,
 )
-from batch.engine.states import RowState
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
 if TYPE_CHECKING:
     from batch.dollr.models import FeeQuote, ProviderInfo
+    from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
     from batch.progress import Progress
-    from batch.intake.validate import ValidationOptions
 
 
 @dataclass(frozen=True)

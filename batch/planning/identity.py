@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from batch.engine.states import RowState
 from batch.errors import BatchConflictError
 from batch.ledger.records import BatchRecord, NewRow, RowRecord
 from batch.markets import to_minor
 from batch.models import PayoutRow
-from batch.engine.states import RowState
 
 DEFAULT_REPEAT_WINDOW_DAYS = 20
 

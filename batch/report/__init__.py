@@ -1,1 +1,1 @@
-"""Reports: ledger rows -> reconciliation lines, columns, status figures, and CSV/JSON/XLSX files."""
+"""Reports: ledger rows -> reconciliation lines, columns, status figures, CSV/JSON/XLSX files."""

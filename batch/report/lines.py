@@ -14,10 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import overload
 
+from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
-from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 
 __all__ = [
     "ATTEMPT_COLUMNS", "PAYOUT_COLUMNS", "BatchIdentity", "BatchReport", "Column", "FeeTotal",

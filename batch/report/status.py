@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
 from batch.markets import from_minor
 from batch.report.lines import BatchReport, batch_exit_code, exact
-from batch.engine.states import IN_FLIGHT, RowState
 
 NOT_SENT: frozenset[RowState] = frozenset(
     {RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN}
