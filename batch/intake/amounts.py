@@ -12,6 +12,7 @@ import polars as pl
 
 from batch.markets import CURRENCY_DECIMALS
 
+MAX_AMOUNT_CHARS = 48  # "US$ 999,999,999,999,999.99" is 26; longer is not read (issue 12)
 MAX_INTEGER_DIGITS = 15  # larger than any payroll line; keeps minor units inside Int64 sums
 _PLAIN = r"^[0-9]+(?:\.[0-9]+)?$"
 _GROUPED = r"^[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$"  # 1,250.00
@@ -55,10 +56,17 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?$|^\d{1,2}
 _PERCENT = re.compile(r"^[0-9.,]+\s*%$")
 
 
-@lru_cache(maxsize=65536)
 def normalise_amount_text(text: str) -> tuple[str | None, str | None, str | None]:
     """(plain number text, currency mark's code or "$", error) of an amount cell that is not
     already plain (`1250.00`) or comma-grouped (`1,250.00`)."""
+    if len(text) > MAX_AMOUNT_CHARS:
+        # Before any pattern runs (and outside the cache): some cost the square of the length.
+        return None, None, f"is too long to be an amount ({len(text):,} characters)"
+    return _normalise_amount_text(text)
+
+
+@lru_cache(maxsize=65536)
+def _normalise_amount_text(text: str) -> tuple[str | None, str | None, str | None]:
     cleaned = "".join(
         c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf"
     )
@@ -105,6 +113,7 @@ def _prepare(cells: pl.Series) -> pl.Series:
     per distinct text by `normalise_amount_text`."""
     stripped = cells.fill_null("").str.strip_chars()
     fast = (stripped == "") | stripped.str.contains(_PLAIN) | stripped.str.contains(_GROUPED)
+    fast = fast & (stripped.str.len_chars() <= MAX_AMOUNT_CHARS)
     frame = pl.DataFrame({"text": stripped, "fast": fast})
     if fast.all():
         return frame.select(

@@ -1,4 +1,9 @@
-"""Rows that share a key (phone, external id) within one sheet: found cheaply, listed exactly."""
+"""Rows that share a key (phone, external id) within one sheet: found cheaply, listed briefly.
+
+Every row of a group is told which other rows share its key, but at most SHOWN_ROWS of them
+("same phone as 9,999 other rows: 2, 3, 4, … and 9,990 more"): the messages grow with the
+number of rows, not with its square (issue 12: 10,000 copies of one phone made 592 MB).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,47 @@ import polars as pl
 
 from batch.intake.load import ROW
 
+SHOWN_ROWS = 10  # other rows named in one row's message
 
-def _other_rows(key: pl.Expr) -> pl.Expr:
-    """For each row, the other rows sharing `key`, as text ("5, 9")."""
-    rows = pl.col(ROW).implode().over(key)
-    others = rows.list.set_difference(pl.concat_list(pl.col(ROW)))
-    return others.list.sort().cast(pl.List(pl.String)).list.join(", ")
+
+def _others_text(candidates: pl.DataFrame) -> pl.DataFrame:
+    """`ROW` and the text naming the other rows of its group ("row(s) 5, 9", or "12 other
+    rows: 2, 3, … and 2 more"), for `candidates` (`ROW`, `_key`; every key at least twice)."""
+    groups = candidates.group_by("_key").agg(
+        # One more than shown: a row's own number may be among the first ones.
+        pl.col(ROW).sort().head(SHOWN_ROWS + 1).alias("_first"),
+        pl.len().alias("_size"),
+    )
+    rows = candidates.join(groups, on="_key", how="left")
+    sizes = rows.get_column("_size").unique().to_list()
+    counted = {size - 1: f"{size - 1:,}" for size in sizes}  # "9,999": thousands separated
+    shown = (
+        pl.col("_first")
+        .list.set_difference(pl.concat_list(pl.col(ROW)))
+        .list.sort()
+        .list.head(SHOWN_ROWS)
+    )
+    rows = rows.with_columns(shown.alias("_shown"), (pl.col("_size") - 1).alias("_others"))
+    listed = pl.col("_shown").cast(pl.List(pl.String)).list.join(", ")
+    more = pl.col("_others") - pl.col("_shown").list.len()
+    text = (
+        pl.when(more > 0)
+        .then(
+            pl.col("_others").replace_strict(counted, return_dtype=pl.String)
+            + " other rows: "
+            + listed
+            + ", … and "
+            + more.cast(pl.String)
+            + " more"
+        )
+        .otherwise(pl.lit("row(s) ") + listed)
+    )
+    return rows.select(ROW, text.alias("_text"))
 
 
 def find_duplicates(rows: pl.DataFrame, keys: dict[str, pl.Expr]) -> list[pl.Expr]:
-    """For each `out: key`, an expression giving the other rows that share the row's key."""
+    """For each `out: key`, an expression giving the text naming the other rows that share the
+    row's key (null when none does)."""
     # Hashes find the few candidates cheaply (all keys in one parallel pass); the exact
     # comparison runs on those candidates alone.
     flags = rows.lazy().select(
@@ -33,11 +69,14 @@ def find_duplicates(rows: pl.DataFrame, keys: dict[str, pl.Expr]) -> list[pl.Exp
         if candidates.height == 0:
             exprs.append(pl.lit(None, pl.String).alias(out))
             continue
-        others = candidates.select(ROW, _other_rows(pl.col("_key")).alias(out))
+        others = _others_text(candidates)
         exprs.append(
             pl.col(ROW)
             .replace_strict(
-                others.get_column(ROW), others.get_column(out), default=None, return_dtype=pl.String
+                others.get_column(ROW),
+                others.get_column("_text"),
+                default=None,
+                return_dtype=pl.String,
             )
             .alias(out)
         )

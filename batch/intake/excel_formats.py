@@ -43,6 +43,22 @@ def show_percent_cells(data: bytes, sheet: str | None, grid: pl.DataFrame) -> pl
     cell written as Excel displays it ("5%" for 0.05)."""
     if not _has_percent_style(data):
         return grid
+    try:
+        found = _percent_cells(data, sheet, grid.width)
+    except Exception:  # openpyxl cannot read what calamine could (issue 12): its reading stands
+        return grid
+    for column, found_cells in found.items():
+        name = grid.columns[column]
+        # openpyxl and calamine may disagree on a damaged sheet's extent: only shared cells.
+        cells = {row: text for row, text in found_cells.items() if row < grid.height}
+        rows = pl.Series(list(cells), dtype=pl.Int64)
+        texts = pl.Series(list(cells.values()), dtype=pl.String)
+        grid = grid.with_columns(grid.get_column(name).scatter(rows, texts))
+    return grid
+
+
+def _percent_cells(data: bytes, sheet: str | None, width: int) -> dict[int, dict[int, str]]:
+    """Grid column -> grid row -> text of every numeric Percent-formatted cell."""
     import openpyxl  # slow to read a whole sheet; only when a percent style exists at all
 
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -58,13 +74,8 @@ def show_percent_cells(data: bytes, sheet: str | None, grid: pl.DataFrame) -> pl
                     if shown is None or cell.column is None or cell.row is None:
                         continue
                     column = cell.column - first_column
-                    if 0 <= column < grid.width:
+                    if 0 <= column < width:
                         found.setdefault(column, {})[cell.row - 1] = shown
     finally:
         book.close()
-    for column, cells in found.items():
-        name = grid.columns[column]
-        rows = pl.Series(list(cells), dtype=pl.Int64)
-        texts = pl.Series(list(cells.values()), dtype=pl.String)
-        grid = grid.with_columns(grid.get_column(name).scatter(rows, texts))
-    return grid
+    return found

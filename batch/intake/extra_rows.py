@@ -10,6 +10,7 @@ from decimal import Decimal
 import polars as pl
 
 from batch.intake.amounts import amount_values, parse_amount
+from batch.intake.headers import short
 from batch.intake.load import CELLS, ROW
 
 _TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
@@ -44,7 +45,7 @@ def find_extra_rows(rows: pl.DataFrame, phoneless: pl.DataFrame) -> ExtraRows:
     notes = _trailing_notes(rows, phoneless)
     if notes.height:
         numbers = notes.get_column(ROW).to_list()
-        quoted = "; ".join(repr(t) for t in notes.get_column(CELLS).head(_NOTE_PREVIEW))
+        quoted = "; ".join(repr(short(t)) for t in notes.get_column(CELLS).head(_NOTE_PREVIEW))
         more = " …" if notes.height > _NOTE_PREVIEW else ""
         notices.append(
             f"row(s) {', '.join(map(str, numbers))}: notes below the data skipped "

@@ -128,6 +128,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "provider": ("provider", "operator", "network", "mno"),
 }
 
+# No header is longer; a longer cell is text, never matched (nor run through the patterns
+# below, whose cost would grow with its square on a cell of "((((…").
+MAX_HEADER_CHARS = 100
+_SHORT_CHARS = 60
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 
@@ -141,9 +145,16 @@ _LOOKUP: dict[str, str] = {
 }
 
 
+def short(text: str, limit: int = _SHORT_CHARS) -> str:
+    """`text` cut to `limit` characters (with "…" and its full length), for messages."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def canonical_column(header: str | None) -> str | None:
     """The canonical column a header names (case, space and punctuation ignored), or None."""
-    if header is None:
+    if header is None or len(header) > MAX_HEADER_CHARS:
         return None
     column = _LOOKUP.get(_squash(header))
     if column is None:

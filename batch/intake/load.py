@@ -11,20 +11,22 @@ from pathlib import Path
 import polars as pl
 
 from batch.errors import SheetError
+from batch.intake.excel import HEADER_SCAN_ROWS, OLE_MAGIC, guarded, read_excel, suggest_sheet
 from batch.intake.excel_formats import show_percent_cells
-from batch.intake.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
+from batch.intake.headers import CANONICAL_COLUMNS, HeaderMatch, find_header, short
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty
 RAGGED = "_ragged"  # CSV only: the row has more fields than the header
 CELLS = "_cells"  # Sheet.phoneless: the row's non-empty cells, joined by " | "
 
-_HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
+_HEADER_SCAN_ROWS = HEADER_SCAN_ROWS
 _SNIFF_BYTES = 64 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted .xlsx
+_OLE_MAGIC = OLE_MAGIC
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 _DELIMITERS = (",", ";", "\t")
+_SHOWN_HEADERS = 20  # ignored headers named in the notice
 _SEP_LINE = re.compile(r"^sep=(.)[ \t]*\r?\n", re.IGNORECASE)
 
 
@@ -69,13 +71,24 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         )
     if data.isspace() or not data:  # isspace stops at the first other byte; strip copies
         raise SheetError(name, "is empty")
+    try:
+        return _load(path, data, sheet)
+    except SheetError:
+        raise
+    except Exception as exc:  # the readers' other failures on a hostile file (issue 12)
+        what = f"{type(exc).__name__}: {_first_line(exc)}"
+        raise SheetError(name, f"cannot be read ({short(what, 200)})") from None
+
+
+def _load(path: Path, data: bytes, sheet: str | None) -> Sheet:
+    name = str(path)
     notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
-        grid = _read_excel(name, data, sheet)
+        grid = read_excel(name, data, sheet)
         if data.startswith(_ZIP_MAGIC):  # a Percent cell reads as 0.05: show it as 5%
-            grid = show_percent_cells(data, sheet, grid)
+            grid = guarded(name, lambda: show_percent_cells(data, sheet, grid))
         if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
-            _suggest_sheet(name, data)
+            suggest_sheet(name, data)
         return _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -86,70 +99,6 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
     grid, ragged = _read_csv(name, data)
     return _shape(name, grid, "csv", ragged, notices)
-
-
-def _suggest_sheet(name: str, data: bytes) -> None:
-    """The first sheet has no header: say which sheet seems to hold the payouts."""
-    import fastexcel
-
-    names = _sheet_names(data) or []
-    for other in names[1:]:
-        try:
-            reader = fastexcel.read_excel(data).load_sheet_by_name(
-                other, header_row=None, n_rows=_HEADER_SCAN_ROWS, dtypes="string"
-            )
-            rows = reader.to_polars().rows()
-        except Exception:  # an unreadable extra sheet is no reason to fail here
-            continue
-        match = find_header(rows)
-        if match is not None and not match.missing:
-            raise SheetError(
-                name,
-                f"sheet {names[0]!r} has no payout table; it seems to be on sheet {other!r}: "
-                f"pass --sheet {other!r} (sheets: {', '.join(names)})",
-            )
-    if len(names) > 1:
-        raise SheetError(
-            name,
-            f"sheet {names[0]!r} has no recognisable header row (expected columns like name, "
-            f"phone, amount); pass --sheet NAME (sheets: {', '.join(names)})",
-        )
-
-
-def _read_excel(name: str, data: bytes, sheet: str | None) -> pl.DataFrame:
-    if data.startswith(_OLE_MAGIC) and "EncryptedPackage".encode("utf-16-le") in data:
-        raise SheetError(name, "is password-protected; remove the password in Excel and save again")
-    try:
-        # skip_rows=0 keeps leading empty rows, so position i is Excel row i + 1.
-        return pl.read_excel(
-            io.BytesIO(data),
-            engine="calamine",
-            sheet_id=None if sheet else 1,
-            sheet_name=sheet,
-            has_header=False,
-            infer_schema_length=0,
-            drop_empty_rows=False,
-            drop_empty_cols=False,
-            read_options={"header_row": None, "skip_rows": 0, "dtypes": "string"},
-            raise_if_empty=False,
-        )
-    except Exception:  # calamine reports corruption through several exception types
-        pass
-    names = _sheet_names(data)
-    if names is None:
-        raise SheetError(name, "is not a readable Excel file (corrupt or truncated)")
-    if sheet is not None and sheet not in names:
-        raise SheetError(name, f"has no sheet {sheet!r} (sheets: {', '.join(names)})")
-    raise SheetError(name, f"sheet {sheet or names[0]!r} cannot be read (corrupt?)")
-
-
-def _sheet_names(data: bytes) -> list[str] | None:
-    import fastexcel
-
-    try:
-        return list(fastexcel.read_excel(data).sheet_names)
-    except Exception:
-        return None
 
 
 def _decode(name: str, data: bytes) -> tuple[str, bytes]:
@@ -221,11 +170,26 @@ def _read_csv(name: str, data: bytes) -> tuple[pl.DataFrame, list[int]]:
             raise SheetError(name, f"is not a readable CSV file ({_first_line(exc)})") from None
     # Some row has more fields than the header: usually an unquoted comma in an amount.
     # Rare, so the exact (slower) csv module finds which rows, for a problem on each.
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    widest = max(len(r) for r in records)
-    header_index = next((i for i, r in enumerate(records) if len(r) == width), 0)
-    ragged = [i for i, r in enumerate(records) if i > header_index and len(r) > width]
-    return _polars_csv(utf8, delimiter, widest, ragged=True), ragged
+    widths = _record_widths(name, text, delimiter)
+    widest = max(widths)
+    header_index = next((i for i, w in enumerate(widths) if w == width), 0)
+    ragged = [i for i, w in enumerate(widths) if i > header_index and w > width]
+    try:
+        return _polars_csv(utf8, delimiter, widest, ragged=True), ragged
+    except pl.exceptions.ComputeError as exc:  # polars and csv disagree: a badly quoted field
+        raise SheetError(name, f"is not a readable CSV file ({_first_line(exc)})") from None
+
+
+def _record_widths(name: str, text: str, delimiter: str) -> list[int]:
+    """The number of fields of each CSV record (one pass; a field may be as long as the file)."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        return [len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error as exc:
+        raise SheetError(name, f"is not a readable CSV file ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _polars_csv(utf8: bytes, delimiter: str, width: int, *, ragged: bool) -> pl.DataFrame:
@@ -261,7 +225,9 @@ def _shape(
         )
     if match.duplicates:
         column, first, second = match.duplicates[0]
-        raise SheetError(name, f"columns {first!r} and {second!r} both mean {column}; keep one")
+        raise SheetError(
+            name, f"columns {short(first)!r} and {short(second)!r} both mean {column}; keep one"
+        )
     if match.missing:
         missing = ", ".join(match.missing)
         raise SheetError(
@@ -272,7 +238,10 @@ def _shape(
         raise SheetError(name, f"has a header on row {match.index + 1} but no data rows")
     notices = list(notices or [])
     if match.ignored:
-        notices.append(f"ignored column(s) not used for payouts: {', '.join(match.ignored)}")
+        shown = ", ".join(short(h) for h in match.ignored[:_SHOWN_HEADERS])
+        more = len(match.ignored) - _SHOWN_HEADERS
+        shown += f" … and {more} more" if more > 0 else ""
+        notices.append(f"ignored column(s) not used for payouts: {shown}")
     last = frame.filter(~pl.col(BLANK)).get_column(ROW).max()
     assert isinstance(last, int)
     cells = tuple(c.strip() for c in grid.row(last - 1) if c is not None and c.strip())

@@ -33,6 +33,8 @@ _TYPE_WORDS = {
     PhoneNumberType.UAN: "a UAN",
     PhoneNumberType.VOICEMAIL: "a voicemail",
 }
+# The longest phone cell read: "Mobile: +231 (0) 770-123-456 " is 30; issue 12.
+MAX_PHONE_CHARS = 48
 NEEDS_COUNTRY = "local number needs a country: add a country column or pass --country"
 _SEPARATORS = re.compile(r"[\s\-.()/\u00a0]")
 _ALLOWED = re.compile(r"^\+?[0-9\s\-.()/\u00a0]+$")
@@ -84,9 +86,16 @@ def _tidy(text: str) -> str:
     return _TEL_PREFIX.sub("", text).strip()
 
 
-@lru_cache(maxsize=65536)
 def normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     """One phone as E.164 digits, parsed with `region` (LR/RW) for local forms."""
+    if raw is not None and len(raw) > MAX_PHONE_CHARS:
+        # Before any pattern runs (and outside the cache): some cost the square of the length.
+        return PhoneResult(error=f"is too long to be a phone number ({len(raw):,} characters)")
+    return _normalise_phone(raw, region)
+
+
+@lru_cache(maxsize=65536)
+def _normalise_phone(raw: str | None, region: str | None) -> PhoneResult:
     text = _tidy(raw or "")
     if not text:
         return PhoneResult(error="phone is missing")

@@ -196,13 +196,13 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
                 "duplicate_phone",
                 "phone",
                 pl.col("_dup_phone_rows").is_not_null(),
-                pl.lit("same phone as row(s) ") + pl.col("_dup_phone_rows"),
+                pl.lit("same phone as ") + pl.col("_dup_phone_rows"),
             ),
             _Rule(
                 "duplicate_external_id",
                 "external_id",
                 pl.col("_dup_external_id_rows").is_not_null(),
-                pl.lit("same external id as row(s) ") + pl.col("_dup_external_id_rows"),
+                pl.lit("same external id as ") + pl.col("_dup_external_id_rows"),
             ),
         ]
     return rules
