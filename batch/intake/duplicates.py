@@ -23,8 +23,9 @@ def _others_text(candidates: pl.DataFrame) -> pl.DataFrame:
         pl.len().alias("_size"),
     )
     rows = candidates.join(groups, on="_key", how="left")
-    sizes = rows.get_column("_size").unique().to_list()
-    counted = {size - 1: f"{size - 1:,}" for size in sizes}  # "9,999": thousands separated
+    # "9,999": thousands separated, once per distinct group size.
+    others = {size - 1 for size in rows.get_column("_size").unique().to_list()}
+    counted = {n: f"{n:,}" for n in others | {n - SHOWN_ROWS for n in others if n > SHOWN_ROWS}}
     shown = (
         pl.col("_first")
         .list.set_difference(pl.concat_list(pl.col(ROW)))
@@ -41,7 +42,7 @@ def _others_text(candidates: pl.DataFrame) -> pl.DataFrame:
             + " other rows: "
             + listed
             + ", … and "
-            + more.cast(pl.String)
+            + more.replace_strict(counted, return_dtype=pl.String)
             + " more"
         )
         .otherwise(pl.lit("row(s) ") + listed)

@@ -45,7 +45,7 @@ def _native_stderr() -> Iterator[list[bytes]]:
 def guarded(name: str, read: Callable[[], T]) -> T:
     """`read()`, with a panic of the native reader (pyo3's PanicException derives from
     BaseException, so `except Exception` misses it) turned into a SheetError."""
-    with _native_stderr() as caught:
+    with _native_stderr():
         try:
             return read()
         except (KeyboardInterrupt, SystemExit, SheetError):
@@ -113,7 +113,7 @@ def suggest_sheet(name: str, data: bytes) -> None:
     names = sheet_names(name, data) or []
     for other in names[1:]:
 
-        def head(sheet: str = other) -> list[tuple[object, ...]]:
+        def head(sheet: str = other) -> list[tuple[str | None, ...]]:
             reader = fastexcel.read_excel(data).load_sheet_by_name(
                 sheet, header_row=None, n_rows=HEADER_SCAN_ROWS, dtypes="string"
             )

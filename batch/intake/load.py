@@ -176,8 +176,12 @@ def _read_csv(name: str, data: bytes) -> tuple[pl.DataFrame, list[int]]:
     ragged = [i for i, w in enumerate(widths) if i > header_index and w > width]
     try:
         return _polars_csv(utf8, delimiter, widest, ragged=True), ragged
-    except pl.exceptions.ComputeError as exc:  # polars and csv disagree: a badly quoted field
-        raise SheetError(name, f"is not a readable CSV file ({_first_line(exc)})") from None
+    except pl.exceptions.ComputeError:  # polars and csv disagree: a badly quoted field
+        raise SheetError(
+            name,
+            'is not a readable CSV file (badly quoted fields: a " opens a field that does not '
+            "close where a row ends)",
+        ) from None
 
 
 def _record_widths(name: str, text: str, delimiter: str) -> list[int]:

@@ -32,7 +32,9 @@ def _files(folder: Path) -> dict[str, Path]:
         "32,000-digit phone cell": HEADER + f"Jo,{'7' * 32_000},10,USD,LR\r\n",
         "100 KB phone cell": HEADER + f"Jo,{'7' * 100_000},10,USD,LR\r\n",
         "100 KB amount cell (spaces)": HEADER + f"Jo,0770123456,{' ' * 100_000}1x,USD,LR\r\n",
-        "100 KB header cell of '('": "Name,Phone,Amount," + "(" * 100_000 + "\r\nJo,0770123456,1,USD\r\n",
+        "100 KB header cell of '('": (
+            "Name,Phone,Amount," + "(" * 100_000 + "\r\nJo,0770123456,1,USD\r\n"
+        ),
     }
     paths = {}
     for index, (label, text) in enumerate(files.items()):
@@ -91,7 +93,8 @@ def _fuzz(cases: int, limit: float) -> None:
 
     @settings(max_examples=cases, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(st.one_of(csv_bytes().map(lambda b: (".csv", b)), xlsx_bytes().map(lambda b: (".xlsx", b))))
+    @given(st.one_of(csv_bytes().map(lambda b: (".csv", b)),
+                     xlsx_bytes().map(lambda b: (".xlsx", b))))
     def case(sample: tuple[str, bytes]) -> None:
         suffix, data = sample
         path = folder / f"case{suffix}"
