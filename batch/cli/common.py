@@ -17,6 +17,7 @@ from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
 from batch.intake.validate import ValidationOptions
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
+from batch.text import visible
 
 # Exit codes for cron (DESIGN.md): one table, used by every command.
 EXIT_OK = 0  # every row completed (or: the sheet is valid)
@@ -46,7 +47,7 @@ def fail(exc: errors.BatchError, *, json_output: bool = False) -> NoReturn:
 
     With --json, stdout also gets the error as JSON: a cron job parsing it sees why it ended.
     """
-    click.echo(f"paybatch: error: {exc}", err=True)
+    click.echo(f"paybatch: error: {visible(str(exc))}", err=True)
     if json_output:
         click.echo(json.dumps(
             {"error": str(exc), "error_type": type(exc).__name__, "exit_code": exit_code_for(exc)}

@@ -17,6 +17,7 @@ from batch.cli.summary import format_plan, format_run, plan_json, run_json
 from batch.pipeline import RunReport
 from batch.planning.flow import PlanResult
 from batch.progress import Progress, RichProgress, console_for, make_progress
+from batch.text import visible
 
 log = logging.getLogger("paybatch.engine")
 # Messages go to handlers the user asked for (--log-file) and nowhere else: without this,
@@ -46,6 +47,7 @@ class Output:
     def say(self, message: str) -> None:
         """An engine message: to the log, and to stderr unless --quiet (warnings always)."""
         log.info(message)
+        message = visible(message)  # may quote an API answer or a sheet's text
         if self.quiet and not message.startswith(ALWAYS_SHOWN):
             return
         if isinstance(self.progress, RichProgress):
@@ -62,7 +64,7 @@ class Output:
 
             render_plan(self._stdout(), plan)
         else:
-            click.echo(format_plan(plan), err=err)
+            click.echo(visible(format_plan(plan), keep="\n"), err=err)
 
     def plan_result(self, plan: PlanResult) -> None:
         """`plan`'s own output."""
@@ -84,9 +86,9 @@ class Output:
 
             render_run(self._stdout(), report, report_path=path)
         else:
-            click.echo(format_run(report))
+            click.echo(visible(format_run(report), keep="\n"))
             if path:
-                click.echo(f"  report: {path}")
+                click.echo(f"  report: {visible(path)}")
 
     def _stdout(self) -> Console:
         return console_for(sys.stdout)

@@ -17,6 +17,7 @@ from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
 from batch.report.lines import BatchReport
 from batch.report.status import NOT_SENT, Money, money_of
+from batch.text import visible
 
 if TYPE_CHECKING:
     from batch.pipeline import RunReport
@@ -27,6 +28,12 @@ STATE_STYLES = {
     "SUBMITTED": "yellow", "SKIPPED": "dim",
 }
 SITUATION_STYLES = {0: "green", 3: "bold red", 4: "yellow"}
+
+
+def _safe(text: str) -> str:
+    """Text from a sheet, a file name or the API as rich prints it: markup escaped, control
+    and bidi characters shown as escapes (issue 12)."""
+    return escape(visible(text))
 
 
 def _amount(value: Decimal) -> str:
@@ -62,9 +69,9 @@ def _counts_short(counts: dict[str, int]) -> str:
 def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledger: str) -> None:
     """Every batch: name, created, rows, counts per state, money paid / pending / failed."""
     if not summaries:
-        console.print(f"No batches in {ledger} yet. Start with: paybatch plan FILE")
+        console.print(f"No batches in {_safe(ledger)} yet. Start with: paybatch plan FILE")
         return
-    table = Table(title=f"Batches in {ledger}", title_justify="left")
+    table = Table(title=f"Batches in {_safe(ledger)}", title_justify="left")
     for header, justify in (("Batch", "left"), ("Created (UTC)", "left"), ("Rows", "right"),
                             ("States", "left"), ("Currency", "left"), ("Paid", "right"),
                             ("Pending", "right"), ("Failed", "right")):
@@ -74,7 +81,7 @@ def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledg
         for i, m in enumerate(money):
             first = i == 0
             table.add_row(
-                escape(s.batch.name) if first else "",
+                _safe(s.batch.name) if first else "",
                 f"{s.batch.created_at:%Y-%m-%d %H:%M}" if first else "",
                 str(s.total_rows) if first else "",
                 _counts_short(s.counts) if first else "",
@@ -91,7 +98,7 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
     i = report.identity
     style = SITUATION_STYLES.get(report.exit_code, "")
     console.print(
-        f"[bold]{escape(i.name)}[/]  from {escape(i.source_file)}  (ledger {escape(i.ledger)})"
+        f"[bold]{_safe(i.name)}[/]  from {_safe(i.source_file)}  (ledger {_safe(i.ledger)})"
     )
     console.print(
         f"created {i.created_at:%Y-%m-%d %H:%M} UTC"
@@ -124,41 +131,41 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
         paren = f" ({amounts})" if amounts else ""
         console.print(
             f"[{STATE_STYLES.get(g.state, 'red')}]{g.state}[/] {len(g.rows)} row(s){paren}: "
-            f"{escape(g.reason)}  [dim]rows {rows}[/]",
+            f"{_safe(g.reason)}  [dim]rows {rows}[/]",
             soft_wrap=True,
         )
     if report.in_flight:
         console.print(f"[yellow]{len(report.in_flight)} row(s) in flight[/]: run "
-                      f"`paybatch reconcile {escape(i.name)}` to settle them")
+                      f"`paybatch reconcile {_safe(i.name)}` to settle them")
 
 
 def render_plan(console: Console, plan: PlanResult) -> None:
     """The totals a person confirms before paying: per currency payouts, fees, total debit."""
     verb = "planned" if plan.created else "already planned"
     console.print(
-        f"[bold]{escape(plan.batch.name)}[/] ({verb}, from {escape(plan.batch.source_file)})"
+        f"[bold]{_safe(plan.batch.name)}[/] ({verb}, from {_safe(plan.batch.source_file)})"
     )
     table = Table()
     for header in ("Currency", "Rows", "Payouts", "Predicted fees", "Total debit", "Operators"):
         right = header not in ("Currency", "Operators")
         table.add_column(header, justify="right" if right else "left")
     for cur, t in sorted(plan.totals.items()):
-        ops = escape(", ".join(f"{op} {n}" for op, n in sorted(t.operators.items())))
+        ops = _safe(", ".join(f"{op} {n}" for op, n in sorted(t.operators.items())))
         table.add_row(cur, str(t.rows), _amount(t.payouts), _amount(t.fees),
                       f"[bold]{_amount(t.total_debit)}[/]", ops)
     console.print(table)
     console.print(f"rows: {_counts_text(plan.counts)}")
     for problem in plan.unroutable:
-        console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
+        console.print(f"[red]{_safe(problem)}[/]", soft_wrap=True)
 
 
 def render_run(console: Console, report: RunReport, *, report_path: str | None = None) -> None:
     """The end-of-run summary: where every row stands and what to do next."""
-    result, name = report.result, escape(report.plan.batch.name)
+    result, name = report.result, _safe(report.plan.batch.name)
     style = SITUATION_STYLES.get(result.exit_code, "")
     console.print(f"[bold]{name}[/]: {_counts_text(result.counts)}")
     if result.stopped:
-        console.print(f"[red]stopped starting new payouts:[/] {result.stopped}")
+        console.print(f"[red]stopped starting new payouts:[/] {_safe(result.stopped)}")
     if result.in_flight:
         console.print(f"[{style}]{result.in_flight} row(s) still in flight[/]: run "
                       f"`paybatch reconcile {name}` later")
@@ -170,4 +177,4 @@ def render_run(console: Console, report: RunReport, *, report_path: str | None =
     if not (result.in_flight or result.pending or result.failed):
         console.print("[green]every row completed[/]")
     if report_path:
-        console.print(f"report: {escape(report_path)}")
+        console.print(f"report: {_safe(report_path)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from batch.cli.common import (
 from batch.cli.validation import render_validation
 from batch.intake.load import load_sheet
 from batch.intake.validate import validate_sheet
+from batch.text import json_text
 
 
 @click.command()
@@ -50,7 +50,7 @@ def validate(
     options = validation_options(country, currency, max_amount, allow_duplicates)
     report = validate_sheet(load_sheet(file, sheet=sheet), options)
     if json_output:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        click.echo(json_text(report.to_json()))
     else:
         render_validation(report, Console(), quiet=quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_INPUT)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from batch.intake.outcome import ValidationReport
+from batch.text import visible
 
 MAX_TABLE_ROWS = 200  # beyond this the table stops helping; --json has every problem
 
@@ -15,7 +17,7 @@ def summary_line(report: ValidationReport) -> str:
     c = report.counts
     verdict = "OK" if report.ok else "NOT OK"
     return (
-        f"{report.file}: {verdict} — {c['total']} row(s): {c['valid']} valid, "
+        f"{visible(report.file)}: {verdict} — {c['total']} row(s): {c['valid']} valid, "
         f"{c['invalid']} invalid, {c['skipped']} skipped"
     )
 
@@ -27,7 +29,8 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
         for header in ("Row", "Column", "Value", "Problem"):
             table.add_column(header, overflow="fold")
         for row, column, value, message, _ in report.problems.head(MAX_TABLE_ROWS).iter_rows():
-            table.add_row(str(row), column, value, message)
+            # Text, not markup: a cell's "[/bold]" is shown, its escape sequences made visible.
+            table.add_row(str(row), column, Text(visible(value)), Text(visible(message)))
         console.print(table)
         hidden = report.problems.height - MAX_TABLE_ROWS
         if hidden > 0:
@@ -41,4 +44,4 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
             f"Total of valid rows: {totals}", highlight=False, markup=False, soft_wrap=True
         )
     for notice in report.notices:
-        console.print(f"note: {notice}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"note: {visible(notice)}", highlight=False, markup=False, soft_wrap=True)

@@ -5,7 +5,6 @@ The I/O edge of `batch.report.lines`: one function per format, each writing atom
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -31,18 +30,12 @@ from batch.report.lines import (
     Value,
     build_report,
 )
+from batch.report.text import cell_text
+from batch.report.text import neutralise as neutralise  # where it used to live
+from batch.text import json_text
 
 FORMATS = (".xlsx", ".csv", ".json")
 CSV_CHUNK = 5000  # report lines turned into a frame and written at a time
-
-# Spreadsheet apps run cells starting with these as formulas (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """A text cell that no spreadsheet will run as a formula: a leading quote when needed."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
 
 def load_report(
     ledger: Ledger, batch: str | int, *, now: datetime | None = None, stream: bool = False
@@ -85,7 +78,7 @@ def write_report(report: BatchReport, path: Path) -> list[Path]:
         return [path]
     if suffix == ".json":
         with _atomic(path) as tmp:
-            tmp.write_text(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+            tmp.write_text(json_text(report_json(report), indent=2) + "\n", encoding="utf-8")
         return [path]
     return write_csv(report, path)
 
@@ -215,7 +208,7 @@ def _cell_text(value: object, column: Column) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    return neutralise(text) if column.kind == "text" else text
+    return cell_text(text) if column.kind == "text" else text
 
 
 def summary_frame(report: BatchReport) -> pl.DataFrame:
@@ -246,7 +239,7 @@ def summary_frame(report: BatchReport) -> pl.DataFrame:
 
 
 def _neutral(value: object) -> str | None:
-    return None if value is None else neutralise(str(value))
+    return None if value is None else cell_text(str(value))
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from batch.markets import CURRENCY_DECIMALS
-from batch.report.files import neutralise
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report.text import cell_text
 
 # openpyxl's Sheet: it borrows page setup, widths, filters and charts from
 # Worksheet at runtime, which its type stubs do not show.
@@ -77,8 +77,9 @@ def _print_to_page_width(sheet: Sheet) -> None:
 
 
 def _text(value: str) -> str:
-    """Text as a cell holds it: characters Excel refuses dropped, formula starts neutralised."""
-    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    """Text as a cell holds it: control and bidi characters shown, formula starts neutralised,
+    and anything else Excel refuses dropped."""
+    return ILLEGAL_CHARACTERS_RE.sub("", cell_text(value))
 
 
 def _put(
