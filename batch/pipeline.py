@@ -62,6 +62,9 @@ class Endpoint:
 def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[Endpoint]:
     """The configured API, or an embedded sandbox started for this run."""
     if settings.base_url:
+        from batch.dollr.client import check_base_url
+
+        check_base_url(settings.base_url)  # before its text is used anywhere (the ledger)
         if settings.credentials is None:
             raise errors.ConfigError(
                 "a --base-url needs credentials in the environment: DOLLR_CLIENT_ID, "

@@ -16,6 +16,9 @@ from typing import Any
 # invisible direction marks, and the line and paragraph separators.
 _BIDI_AND_SEPARATORS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
 _UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
+# The user info of a URL ("https://user:pw@host"): up to the last "@" before a space, so a
+# password holding "/" or ":" is covered too (issue 12: it reached errors, logs, the ledger).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s@]*@")
 # In JSON text C0 controls are escaped already; these are not (ensure_ascii=False).
 _UNSAFE_IN_JSON = re.compile(f"[\x7f-\x9f{_BIDI_AND_SEPARATORS}]")
 
@@ -31,6 +34,11 @@ def visible(text: str, *, keep: str = "") -> str:
     if not keep:
         return _UNSAFE.sub(_escape, text)
     return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m), text)
+
+
+def redact_userinfo(text: str) -> str:
+    """`text` with the user name and password of every URL in it replaced by `***`."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def json_text(value: Any, **options: Any) -> str:

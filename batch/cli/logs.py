@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from batch.text import redact_userinfo
+
 ENV_LOG_FILE = "PAYBATCH_LOG_FILE"
 LOGGER = "paybatch"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -29,7 +31,9 @@ _SECRET = re.compile(
 
 
 def mask(text: str) -> str:
-    """The text with phone numbers masked (231*******02) and secrets or tokens replaced."""
+    """The text with phone numbers masked (231*******02) and secrets, tokens and the user
+    info of URLs replaced."""
+    text = redact_userinfo(text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return _PHONE.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)) + m.group(4), text)

@@ -52,6 +52,7 @@ from batch.dollr.models import (
 )
 from batch.dollr.retry import call_with_retries, parse_retry_after
 from batch.dollr.throttle import Throttle
+from batch.text import redact_userinfo
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 TOKEN_PATH = "/v1/jwt/client/obtain/token"
@@ -68,17 +69,24 @@ def _package_version() -> str:
 
 
 def check_base_url(base_url: str) -> httpx.URL:
-    """The parsed base URL; https is required except on loopback (ConfigError otherwise)."""
+    """The parsed base URL; https is required except on loopback, and a user name or password
+    in it is refused (ConfigError otherwise; the message never repeats them, issue 12)."""
+    shown = redact_userinfo(base_url)
     try:
         url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise errors.ConfigError(f"base URL {base_url!r} is not a valid URL") from exc
+    except (httpx.InvalidURL, TypeError):
+        raise errors.ConfigError(f"base URL {shown!r} is not a valid URL") from None
+    if url.userinfo or "@" in url.netloc.decode("ascii", "replace"):
+        raise errors.ConfigError(
+            f"base URL {shown!r} holds a user name or password; remove it (credentials come "
+            "only from DOLLR_CLIENT_ID, DOLLR_CLIENT_SECRET and DOLLR_PASSCODE)"
+        )
     if not url.host:
-        raise errors.ConfigError(f"base URL {base_url!r} has no host")
+        raise errors.ConfigError(f"base URL {shown!r} has no host")
     if url.scheme == "https" or (url.scheme == "http" and url.host in LOOPBACK_HOSTS):
         return url
     raise errors.ConfigError(
-        f"base URL {base_url!r} must use https (plain http only for 127.0.0.1, ::1, localhost)"
+        f"base URL {shown!r} must use https (plain http only for 127.0.0.1, ::1, localhost)"
     )
 
 
