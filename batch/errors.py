@@ -8,8 +8,10 @@
     ├── LedgerError                  the ledger refused or could not do something
     │   ├── BatchConflictError       a name reused for other rows, or the same payouts again
     │   ├── BatchLockedError         another `run` holds this batch
+    │   ├── LedgerDamagedError       the file fails its checks or holds unreadable values
     │   └── TransitionError          a row was not in the state a transition expected
     ├── AbortedError                 the user declined, or a guard (--max-total) tripped (exit 5)
+    ├── StoppedAfterSendingError     a failure after payouts left: rows in flight (exit 4)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
         │   ├── CredentialsError        the token call itself was refused (also a ConfigError)
@@ -89,6 +91,35 @@ class BatchLockedError(LedgerError):
     def __init__(self, message: str, batch_id: int | None = None) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+
+
+class LedgerDamagedError(LedgerError):
+    """The ledger file is damaged (a failed check, or a value that cannot be read): nothing
+    more is done with it; a backup is restored (README "Restoring the ledger")."""
+
+    def __init__(
+        self, where: str, detail: str, *, path: str | None = None, backup: str | None = None
+    ) -> None:
+        ledger = f"ledger {path}" if path else "ledger"
+        restore = f"restore a backup ({backup} is the newest)" if backup else "restore a backup"
+        super().__init__(
+            f"{ledger} is damaged at {where} ({detail}); nothing is done with it: {restore}, "
+            "see README 'Restoring the ledger'"
+        )
+        self.where, self.detail, self.path, self.backup = where, detail, path, backup
+
+
+class StoppedAfterSendingError(BatchError):
+    """A run failed after payouts had been sent: its rows are in flight, not "nothing sent";
+    running it again settles them by reference_id (exit 4, never 1)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        why = str(cause) or type(cause).__name__
+        super().__init__(
+            f"stopped after payouts were sent: {why}; rows may be in flight: fix the cause and "
+            "run the same command again (it settles them first; nobody is paid twice)"
+        )
+        self.cause = cause
 
 
 class AbortedError(BatchError):

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.states import IN_FLIGHT
 from batch.ledger import Ledger
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
 from batch.planning.identity import over_limits
@@ -189,6 +190,7 @@ def run_batch(
                     if progress is not None:
                         progress.close()  # bars off before the totals and the prompt
                 batch_id = planned.batch.id
+                ledger.check_values(batch_id)  # a damaged row stops the run before any send
                 with ledger.locked(batch_id):
                     if not request.run.reconcile_only and _will_pay(planned, request.run):
                         tripped = over_limits(planned.totals, request.max_total)
@@ -199,11 +201,16 @@ def run_batch(
                         ledger.mark_batch_started(batch_id)
                     options = run_options(request.run, endpoint)
                     runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
+                    watch.start(ledger, batch_id)
                     try:
                         result = await runner.run()
+                    except Exception:
+                        watch.settle(ledger, batch_id)
+                        raise
                     finally:
                         if progress is not None:
                             progress.close()
+                    watch.settle(ledger, batch_id)
                     result = RunResult(
                         result.batch_id, result.counts, result.stopped, api.request_count
                     )
@@ -215,10 +222,72 @@ def run_batch(
             path, problem = write_report_safely(ledger, batch_id)
             if problem:
                 say(f"warning: {problem}")
+            _keep_backup(ledger, say)
             return RunReport(run_report.plan, result, path, problem)
 
-    with api_endpoint(settings, say) as endpoint:
-        return asyncio.run(flow(endpoint))
+    watch = _SendWatch()
+    try:
+        with api_endpoint(settings, say) as endpoint:
+            return asyncio.run(flow(endpoint))
+    except Exception as exc:
+        # Issue 12: once a payout has left, no failure (a full disk, a read-only folder, a
+        # lost ledger write) may exit 1 "nothing sent": rows are in flight, run again.
+        if watch.moved and not isinstance(exc, errors.StoppedAfterSendingError):
+            log.info("run stopped after sending", exc_info=True)
+            raise errors.StoppedAfterSendingError(exc) from exc
+        raise
+
+
+@dataclass
+class _SendWatch:
+    """Whether a run has sent payouts or left rows in flight, for the exit code of a failure."""
+
+    started: bool = False
+    sent_before: int | None = None
+    settled: bool | None = None  # None: not known (the ledger could not say)
+
+    def start(self, ledger: Ledger, batch_id: int) -> None:
+        """The runner starts now: remember how many attempts had been sent before."""
+        self.started, self.sent_before = True, _sent(ledger, batch_id)
+
+    def settle(self, ledger: Ledger, batch_id: int) -> None:
+        """The runner has ended (or failed): did it send, or leave rows in flight?"""
+        sent = _sent(ledger, batch_id)
+        if sent is None or self.sent_before is None:
+            self.settled = None
+            return
+        self.settled = sent != self.sent_before or _in_flight(ledger, batch_id)
+
+    @property
+    def moved(self) -> bool:
+        """Money may have moved: the runner started and sent, or nobody can tell."""
+        return self.started and self.settled is not False
+
+
+def _sent(ledger: Ledger, batch_id: int) -> int | None:
+    """How many of the batch's attempts have been sent (SUBMITTING committed), or None when
+    the ledger cannot say (then anything may have been sent)."""
+    try:
+        return ledger.sent_count(batch_id)
+    except Exception:
+        return None
+
+
+def _in_flight(ledger: Ledger, batch_id: int) -> bool:
+    """Whether rows of the batch are in flight (or the ledger cannot say)."""
+    try:
+        counts = ledger.counts(batch_id)
+    except Exception:
+        return True
+    return any(counts.get(s.value) for s in IN_FLIGHT)
+
+
+def _keep_backup(ledger: Ledger, say: Callable[[str], None]) -> None:
+    """A backup of the ledger after the run; failing to write one is a warning, not a failure."""
+    try:
+        ledger.backup()
+    except Exception as exc:
+        say(f"warning: could not back up the ledger ({type(exc).__name__}: {exc})")
 
 
 def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
@@ -235,13 +304,12 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 
     The report is a copy of what the ledger holds: failing to write it must not fail the run.
     """
-    from batch.report.files import load_report, safe_file_name, write_report
+    from batch.report.files import load_report, report_path, write_report
 
     try:
         report = load_report(ledger, batch_id, stream=True)  # the ledger is open till written
         suffix = ".xlsx" if report.rows <= AUTO_XLSX_MAX_ROWS else ".csv"
-        name = f"{safe_file_name(report.identity.name)}.report{suffix}"
-        path = ledger.path.resolve().parent / name
+        path = report_path(ledger.path, report.identity.name, suffix)
         write_report(report, path)
         return path, None
     except Exception as exc:  # any failure becomes one warning line; the ledger is untouched

@@ -24,6 +24,7 @@ from batch.report.files import (
     neutralise,
     report_json,
     write_report,
+    report_path,
     write_run_report,
 )
 from batch.report.xlsx import money_format
@@ -283,7 +284,7 @@ def test_unknown_format_is_refused(report: BatchReport, tmp_path: Path) -> None:
 def test_run_report_is_written_next_to_the_ledger(built: Built) -> None:
     with Ledger(built.path) as ledger:
         path = write_run_report(ledger, built.batch_id)
-    assert path == built.path.parent / f"{BATCH}.report.xlsx"
+    assert path == report_path(built.path, BATCH)
     assert openpyxl.load_workbook(path).sheetnames == ["Summary", "Payouts", "Attempts"]
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from batch.cli import main
 from batch.ledger import Ledger
 from batch.markets import from_minor
-from batch.report.files import load_report
+from batch.report.files import load_report, report_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def test_report_command_writes_each_format(tmp_path: Path, built: Built) -> None
         assert (tmp_path / name).stat().st_size > 0
     code, out, _ = invoke("report", BATCH, "--ledger", str(built.path), "--json")
     data = json.loads(out)
-    assert code == 0 and data["files"] == [str(built.path.parent / f"{BATCH}.report.xlsx")]
+    assert code == 0 and data["files"] == [str(report_path(built.path, BATCH))]
     assert data["batch_exit_code"] == 4
 
 

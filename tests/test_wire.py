@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from batch.cli import main
 from batch.ledger import Ledger
+from batch.report.files import report_path
 from tests.engine_helpers import QUICK_PAYOUTS, cli, env, subprocess_env, write_sheet
 
 
@@ -70,7 +71,7 @@ def test_cron_run_without_yes_exits_5_having_sent_nothing(quick, tmp_path: Path)
                       "without asking"]
     assert "Traceback" not in done.stderr
     assert quick.executions() == []
-    assert not (tmp_path / "nov.report.xlsx").exists()  # nothing ran, nothing to report
+    assert not report_path(ledger, "nov").exists()  # nothing ran, nothing to report
 
 
 def test_cron_run_yes_json_report_matches_status(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +85,7 @@ def test_cron_run_yes_json_report_matches_status(quick, tmp_path: Path) -> None:
     assert done.returncode == out["exit_code"] == 3, done.stderr
     assert out["counts"]["FAILED"] >= 1 and out["counts"]["COMPLETED"] >= 1
     report = Path(out["report"])
-    assert report == tmp_path / "nov.report.xlsx" and report.is_file()
+    assert report == report_path(ledger, "nov") and report.is_file()
     assert "Traceback" not in done.stderr
 
     status = paybatch(["status", "nov", "--json"], quick.base_url, ledger)
@@ -120,7 +121,7 @@ def test_reconcile_rewrites_the_report_with_rows_settled(sandbox, tmp_path: Path
 def test_a_report_that_cannot_be_written_is_a_warning(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     write_sheet(sheet, 2)
-    (tmp_path / "nov.report.xlsx").mkdir()  # the report's place is taken
+    report_path(ledger, "nov").mkdir()  # the report's place is taken
     code, out, err = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 0 and out["counts"] == {"COMPLETED": 2}
     assert out["report"] is None and "could not write the report" in out["report_error"]
@@ -137,8 +138,8 @@ def test_big_batches_get_a_csv_report(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(pipeline, "AUTO_XLSX_MAX_ROWS", 5)  # the sample batch has 10 rows
     with Ledger(built.path) as ledger:
         path, problem = pipeline.write_report_safely(ledger, built.batch_id)
-    assert problem is None and path == tmp_path / "payroll-2026-11.report.csv"
-    assert path.is_file() and (tmp_path / "payroll-2026-11.report.summary.csv").is_file()
+    assert problem is None and path == report_path(built.path, "payroll-2026-11", ".csv")
+    assert path.is_file() and path.with_name(f"{path.stem}.summary.csv").is_file()
 
 
 # -- progress and messages ---------------------------------------------------------------------
@@ -158,7 +159,7 @@ def test_plain_progress_off_a_terminal_and_in_the_log(quick, tmp_path: Path) -> 
     assert last.startswith("paying: submitted 4, completed 4/4, failed 0, in flight 0")
     # Plain text on stdout: totals, then the summary with the report's path.
     assert "total debit" in result.stdout and "COMPLETED 4" in result.stdout
-    assert f"report: {tmp_path / 'nov.report.xlsx'}" in result.stdout
+    assert f"report: {report_path(ledger, 'nov')}" in result.stdout
     log = logfile.read_text()
     assert "paybatch.progress: paying: submitted 4" in log
     assert "paybatch.engine: plan: batch 'nov'" in log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,7 @@ from batch import errors
 from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
 from batch.intake.validate import ValidationOptions
+from batch.ledger.integrity import damaged, is_damage
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 from batch.text import visible
 
@@ -30,6 +32,8 @@ EXIT_ABORTED = 5  # confirmation declined or a guard tripped
 
 def exit_code_for(exc: errors.BatchError) -> int:
     """The exit code of an error that ended a command."""
+    if isinstance(exc, errors.StoppedAfterSendingError):
+        return EXIT_IN_FLIGHT  # payouts left before it failed: never "nothing sent" (issue 12)
     if isinstance(exc, errors.AbortedError):
         return EXIT_ABORTED
     if isinstance(exc, errors.InputError):
@@ -64,12 +68,32 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        json_output = bool(kwargs.get("json_output"))
         try:
             return func(*args, **kwargs)
         except errors.BatchError as exc:
-            fail(exc, json_output=bool(kwargs.get("json_output")))
+            fail(_with_ledger(exc, kwargs.get("ledger")), json_output=json_output)
+        except sqlite3.Error as exc:  # a ledger read that was not translated where it ran
+            fail(_ledger_error(exc, kwargs.get("ledger")), json_output=json_output)
+        except OSError as exc:  # a disk that is full or read-only, a folder that is missing
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(errors.InputError(f"{where}{exc.strerror or exc}"), json_output=json_output)
 
     return wrapper
+
+
+def _with_ledger(exc: errors.BatchError, ledger: object) -> errors.BatchError:
+    """A LedgerDamagedError raised where the ledger's path was not known, told it."""
+    if isinstance(exc, errors.LedgerDamagedError) and exc.path is None and ledger is not None:
+        return damaged(Path(str(ledger)), exc.where, exc.detail)
+    return exc
+
+
+def _ledger_error(exc: sqlite3.Error, ledger: object) -> errors.LedgerError:
+    path = Path(str(ledger)) if ledger is not None else Path("paybatch.db")
+    if is_damage(exc):
+        return damaged(path, "a stored value", str(exc))
+    return errors.LedgerError(f"ledger {path}: {exc}")
 
 
 class DecimalAmount(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2

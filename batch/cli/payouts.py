@@ -182,8 +182,9 @@ def run(target: str, **kw: Any) -> None:
     """Pay a sheet or batch exactly once; running it again resumes where it stopped.
 
     Plans the sheet if needed, shows the totals per currency and asks before paying (no
-    terminal: refuses unless --yes). Afterwards the report BATCH.report.xlsx is written
-    next to the ledger and its path printed.
+    terminal: refuses unless --yes). Afterwards the report BATCH.LEDGER-TAG.report.xlsx is
+    written next to the ledger and its path printed, and the ledger is backed up beside
+    itself (LEDGER.backup-1, -2, -3).
 
     \b
     Exit codes:
@@ -224,7 +225,8 @@ def run(target: str, **kw: Any) -> None:
 def reconcile(batch_name: str, **kw: Any) -> None:
     """Settle rows still in flight by polling their status; starts no new payouts.
 
-    Rewrites the report BATCH.report.xlsx next to the ledger afterwards.
+    Rewrites the report BATCH.LEDGER-TAG.report.xlsx next to the ledger afterwards, and
+    backs the ledger up beside itself.
 
     \b
     Exit codes:

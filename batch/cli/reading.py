@@ -87,8 +87,8 @@ def _check_out(_ctx: click.Context, _param: click.Parameter, value: Path | None)
 @click.argument("batch_name", metavar="BATCH")
 @click.option("--out", "-o", type=click.Path(path_type=Path, dir_okay=False),
               callback=_check_out,
-              help="Report file: .xlsx, .csv or .json  [default: BATCH.report.xlsx beside "
-                   "the ledger]")
+              help="Report file: .xlsx, .csv or .json  [default: BATCH.LEDGER-TAG.report.xlsx "
+                   "beside the ledger]")
 @ledger_option
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @log_file_option
@@ -105,9 +105,9 @@ def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -
       paybatch report payroll-2026-11 --out payroll-2026-11.xlsx
       paybatch report payroll-2026-11 --out /srv/finance/payroll-2026-11.csv
     """
-    from batch.report.files import load_report, safe_file_name, write_report
+    from batch.report.files import load_report, report_path, write_report
 
-    target = out or ledger.resolve().parent / f"{safe_file_name(batch_name)}.report.xlsx"
+    target = out or report_path(ledger, batch_name)
     with open_existing(ledger) as book:
         # Streamed: the lines are made from the ledger's rows as they are written.
         built = load_report(book, _batch_id(book, batch_name), stream=True)

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 import batch
 from batch.errors import LedgerError
+from batch.ledger.integrity import check_file, damaged, is_damage, write_backup
 
 BUSY_SECONDS = 10.0  # how long a statement waits for another process's lock
 
@@ -40,14 +41,16 @@ def migration_files(directory: Path | None = None) -> list[Path]:
     return sorted((directory or sql_dir()).glob("[0-9][0-9][0-9]_*.sql"))
 
 
-def _create_private(path: Path) -> None:
-    """Create the ledger file with owner-only permissions before SQLite opens it."""
+def _create_private(path: Path) -> bool:
+    """Create the ledger file with owner-only permissions before SQLite opens it; whether it
+    is new (or still empty)."""
     if path.exists():
-        return
+        return path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
     os.close(fd)
     os.chmod(path, 0o600)  # umask cannot widen 0600, but be explicit
+    return True
 
 
 def _connect(path: Path, patience: float = BUSY_SECONDS) -> sqlite3.Connection:
@@ -112,9 +115,22 @@ class LedgerCore:
         self._group_open = False
         self._groups = 0  # groups opened so far (a deferred commit belongs to one of them)
         self._group_error: LedgerError | None = None
-        with translate_errors(f"opening {self.path}"):
-            _create_private(self.path)
+        try:
+            new = _create_private(self.path)
+        except OSError as exc:  # a read-only or missing folder: one line, not a traceback
+            raise LedgerError(f"ledger {self.path} cannot be created ({exc.strerror})") from None
+        try:
             self.conn = _connect(self.path)
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise damaged(self.path, "its file header", str(exc)) from None
+            raise LedgerError(f"ledger: opening {self.path} failed: {exc}") from exc
+        if not new:
+            try:
+                check_file(self.conn, self.path)  # issue 12: a damaged file is refused at once
+            except BaseException:
+                self.conn.close()
+                raise
         for suffix in ("-wal", "-shm"):
             side = Path(f"{self.path}{suffix}")
             if side.exists():
@@ -128,6 +144,13 @@ class LedgerCore:
         """Close the connection (committing grouped writes first)."""
         self.flush_group()
         self.conn.close()
+
+    def backup(self) -> Path:
+        """Keep a backup of this ledger next to it (PATH.backup-1, older ones moved down);
+        its path. Made after each run; README "Restoring the ledger" says how to use one."""
+        self.flush_group()
+        with translate_errors("writing a backup"):
+            return write_backup(self.conn, self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -303,18 +326,33 @@ class LedgerCore:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise LedgerError(f"ledger: a query failed: {exc}") from exc
+            raise self._query_error(exc) from exc
+
+    def _query_error(self, exc: sqlite3.Error) -> LedgerError:
+        """The LedgerError of a failed statement: LedgerDamagedError when the file is at fault
+        (text that is not UTF-8, a malformed page)."""
+        if is_damage(exc):
+            return damaged(self.path, "a stored value", str(exc))
+        return LedgerError(f"ledger: a query failed: {exc}")
 
     def _executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         with translate_errors("a query"):
             return self.conn.executemany(sql, params)
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._execute(sql, params).fetchone()
+        cursor = self._execute(sql, params)
+        try:  # values are decoded as they are fetched
+            row: sqlite3.Row | None = cursor.fetchone()
+        except sqlite3.Error as exc:
+            raise self._query_error(exc) from exc
         return row
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return list(self._execute(sql, params).fetchall())
+        cursor = self._execute(sql, params)
+        try:
+            return list(cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise self._query_error(exc) from exc
 
     # -- migrations --------------------------------------------------------------------------
 

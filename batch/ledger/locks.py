@@ -9,17 +9,9 @@ from contextlib import contextmanager
 
 from batch.errors import BatchLockedError
 from batch.ledger.core import LedgerCore
+from batch.tempfiles import pid_alive
 
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
+__all__ = ["Locks", "pid_alive"]
 
 
 class Locks(LedgerCore):

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from batch.engine.states import RowState
+from batch.errors import LedgerDamagedError
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, EventRecord, RowRecord
 
@@ -66,9 +67,7 @@ class Reads(LedgerCore):
             [*ids, RowState.SKIPPED.value],
         ):
             per = fees[r["batch_id"]]
-            per[r["fee_currency"]] = per.get(r["fee_currency"], Decimal(0)) + Decimal(
-                r["predicted_fee"]
-            )
+            per[r["fee_currency"]] = per.get(r["fee_currency"], Decimal(0)) + _fee(r)
         return [
             BatchSummary(
                 batch=b,
@@ -153,6 +152,17 @@ class Reads(LedgerCore):
                 (batch_id, row_id),
             )
         return [EventRecord.from_row(e) for e in found]
+
+
+def _fee(r: sqlite3.Row) -> Decimal:
+    """A row's predicted fee, exact; LedgerDamagedError when the text is no amount."""
+    try:
+        fee = Decimal(r["predicted_fee"])
+    except ArithmeticError:
+        fee = Decimal("NaN")
+    if not fee.is_finite():
+        raise LedgerDamagedError("rows (a predicted fee)", f"{r['predicted_fee']!r} is no amount")
+    return fee
 
 
 def _as_dict(r: sqlite3.Row) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from batch.engine.states import AttemptOutcome, RowState
-from batch.markets import from_minor
+from batch.ledger.integrity import read_values
+from batch.markets import CURRENCY_DECIMALS, from_minor
 
 RowLike = sqlite3.Row | Mapping[str, Any]  # a result row, or a dict of it (faster to read)
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class BatchRecord:
     finished_at: datetime | None
 
     @classmethod
+    @read_values("batches")
     def from_row(cls, r: sqlite3.Row) -> BatchRecord:
         created = parse_time(r["created_at"])
         assert created is not None
@@ -128,6 +130,7 @@ class AttemptRecord:
     resends: int = 0  # execute re-sent with this same reference_id (REFERENCE §4.2)
 
     @classmethod
+    @read_values("attempts", lambda a: _attempt_problem(a))
     def from_row(cls, r: RowLike) -> AttemptRecord:
         created = parse_time(r["created_at"])
         assert created is not None
@@ -225,6 +228,7 @@ class RowRecord:
         return _frozen(RowRecord, {**self.__dict__, "state": state, "attempts": attempts})
 
     @classmethod
+    @read_values("rows", lambda r: _row_problem(r))
     def from_row(cls, r: RowLike, attempts: tuple[AttemptRecord, ...] = ()) -> RowRecord:
         updated = parse_time(r["updated_at"])
         assert updated is not None
@@ -254,6 +258,28 @@ class RowRecord:
         })
 
 
+def _not_finite(**amounts: Decimal | None) -> str | None:
+    for column, value in amounts.items():
+        if value is not None and not value.is_finite():
+            return f"{column} {value} is no amount"
+    return None
+
+
+def _attempt_problem(a: AttemptRecord) -> str | None:
+    """What a damaged attempt holds that no attempt can (value checks on read, issue 12)."""
+    return _not_finite(payer_amount=a.payer_amount, payee_amount=a.payee_amount, fee=a.fee)
+
+
+def _row_problem(r: RowRecord) -> str | None:
+    """What a damaged row holds that no row can (value checks on read, issue 12)."""
+    if r.amount_minor is not None:
+        if type(r.amount_minor) is not int:
+            return f"amount_minor {r.amount_minor!r} is not a whole number"
+        if r.currency not in CURRENCY_DECIMALS:
+            return f"currency {r.currency!r} is not one paybatch pays in"
+    return _not_finite(predicted_fee=r.predicted_fee)
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """One entry of the append-only event log."""
@@ -268,6 +294,7 @@ class EventRecord:
     detail: str | None
 
     @classmethod
+    @read_values("events")
     def from_row(cls, r: sqlite3.Row) -> EventRecord:
         at = parse_time(r["at"])
         assert at is not None
@@ -314,6 +341,7 @@ class Recipient:
     relationship_type: str | None
 
     @classmethod
+    @read_values("recipients")
     def from_row(cls, r: sqlite3.Row) -> Recipient:
         return _frozen(cls, {
             "phone": r["phone"],

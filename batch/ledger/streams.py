@@ -64,6 +64,20 @@ class Streams(LedgerCore):
             for r in page:
                 yield RowRecord.from_row(r)
 
+    def sent_count(self, batch_id: int) -> int:
+        """How many of a batch's attempts were ever sent (their SUBMITTING committed)."""
+        found = self._one(
+            "SELECT COUNT(*) FROM attempts a JOIN rows r ON r.id = a.row_id "
+            "WHERE r.batch_id = ? AND a.submitted_at IS NOT NULL",
+            (batch_id,),
+        )
+        return int(found[0]) if found is not None else 0
+
+    def check_values(self, batch_id: int) -> int:
+        """Read every row and attempt of a batch as the engine will, so that a damaged value
+        raises LedgerDamagedError before anything is sent (issue 12); the rows read."""
+        return sum(1 for _ in self.each_row_with_attempts(batch_id))
+
     def row_stream(self, batch_id: int) -> RowStream:
         """The rows of a batch with their attempts, re-read from the ledger on each pass."""
         return RowStream(self, batch_id)

@@ -5,9 +5,9 @@ The I/O edge of `batch.report.lines`: one function per format, each writing atom
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -32,6 +32,7 @@ from batch.report.lines import (
 )
 from batch.report.text import cell_text
 from batch.report.text import neutralise as neutralise  # where it used to live
+from batch.tempfiles import remove_stale, temp_path
 from batch.text import json_text
 
 FORMATS = (".xlsx", ".csv", ".json")
@@ -84,10 +85,11 @@ def write_report(report: BatchReport, path: Path) -> list[Path]:
 
 
 def write_run_report(ledger: Ledger, batch_id: int, *, directory: Path | None = None) -> Path:
-    """The engine's end-of-run report: `<batch>.report.xlsx` next to the ledger; its path."""
+    """The engine's end-of-run report next to the ledger (see report_path); its path."""
     report = load_report(ledger, batch_id)
-    folder = directory or ledger.path.resolve().parent
-    path = folder / f"{safe_file_name(report.identity.name)}.report.xlsx"
+    path = report_path(ledger.path, report.identity.name)
+    if directory is not None:
+        path = directory / path.name
     write_report(report, path)
     return path
 
@@ -96,6 +98,17 @@ def safe_file_name(name: str) -> str:
     """A batch name made safe as a file name."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
     return cleaned or "batch"
+
+
+def report_path(ledger: Path, batch: str, suffix: str = ".xlsx") -> Path:
+    """Where a batch's report goes by default: next to the ledger, as
+    `BATCH.LEDGER-TAG.report.xlsx`. TAG is a hash of the ledger's file name and the exact
+    batch name, so two ledgers in one folder (or two names made the same by safe_file_name)
+    never overwrite each other's report (issue 12); the same batch always gets the same name."""
+    folder = ledger.resolve().parent
+    tag = hashlib.sha256(f"{ledger.name}\0{batch}".encode()).hexdigest()[:8]
+    stem = safe_file_name(ledger.stem)
+    return folder / f"{safe_file_name(batch)}.{stem}-{tag}.report{suffix}"
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -247,11 +260,13 @@ def _neutral(value: object) -> str | None:
 
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path`, moved over it only once it was written completely."""
+    """A temporary file beside `path`, moved over it only once it was written completely.
+    What an earlier writer killed halfway left beside it is removed first (issue 12)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    remove_stale(path)
+    tmp = temp_path(path)
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, 0o600)  # reports name people and amounts: owner-only, like the ledger
