@@ -17,7 +17,7 @@ from batch import errors
 from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
 from batch.intake.validate import ValidationOptions
-from batch.ledger.integrity import damaged, is_damage
+from batch.ledger.integrity import damaged, is_damage, unwritable_hint
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 from batch.text import visible
 
@@ -93,7 +93,7 @@ def _ledger_error(exc: sqlite3.Error, ledger: object) -> errors.LedgerError:
     path = Path(str(ledger)) if ledger is not None else Path("paybatch.db")
     if is_damage(exc):
         return damaged(path, "a stored value", str(exc))
-    return errors.LedgerError(f"ledger {path}: {exc}")
+    return errors.LedgerError(f"ledger {path}: {exc}{unwritable_hint(path)}")
 
 
 class DecimalAmount(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2

@@ -14,7 +14,13 @@ from typing import Any, Self
 
 import batch
 from batch.errors import LedgerError
-from batch.ledger.integrity import check_file, damaged, is_damage, write_backup
+from batch.ledger.integrity import (
+    check_file,
+    damaged,
+    is_damage,
+    unwritable_hint,
+    write_backup,
+)
 
 BUSY_SECONDS = 10.0  # how long a statement waits for another process's lock
 
@@ -124,7 +130,8 @@ class LedgerCore:
         except sqlite3.Error as exc:
             if is_damage(exc):
                 raise damaged(self.path, "its file header", str(exc)) from None
-            raise LedgerError(f"ledger: opening {self.path} failed: {exc}") from exc
+            hint = unwritable_hint(self.path)
+            raise LedgerError(f"ledger: opening {self.path} failed: {exc}{hint}") from exc
         if not new:
             try:
                 check_file(self.conn, self.path)  # issue 12: a damaged file is refused at once

@@ -50,6 +50,15 @@ def is_damage(exc: sqlite3.Error) -> bool:
     )
 
 
+def unwritable_hint(path: Path) -> str:
+    """A hint when the ledger's folder cannot be written (read-only disk): SQLite's own words
+    ("disk I/O error", "unable to open database file") do not say so."""
+    folder = path.resolve().parent
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return f"; {folder} cannot be written (a read-only file system?)"
+    return ""
+
+
 def check_file(conn: sqlite3.Connection, path: Path) -> None:
     """Raise LedgerDamagedError unless SQLite's quick check finds the file's structure sound
     (pages, b-trees, records; it reads every page once, without checking index contents)."""

@@ -110,6 +110,8 @@ def _fuzz(cases: int, limit: float) -> None:
             if kind == "traceback":
                 last = problem.strip().splitlines()[-1]
                 examples.setdefault(last[:120], suffix)
+            elif kind == "stderr is not one line":
+                examples.setdefault(problem[:160], suffix)
 
     started = time.perf_counter()
     case()
