@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from batch.text import redact_userinfo
+from batch.text import redact_userinfo, visible
 
 ENV_LOG_FILE = "PAYBATCH_LOG_FILE"
 LOGGER = "paybatch"
@@ -33,7 +33,7 @@ _SECRET = re.compile(
 def mask(text: str) -> str:
     """The text with phone numbers masked (231*******02) and secrets, tokens and the user
     info of URLs replaced."""
-    text = redact_userinfo(text)
+    text = visible(redact_userinfo(text), keep="\n")  # a sheet's escape codes stay inert
     text = _BEARER.sub(lambda m: f"{m.group(1)} ***", text)
     text = _SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     return _PHONE.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)) + m.group(4), text)

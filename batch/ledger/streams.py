@@ -9,9 +9,11 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 
-from batch.engine.states import RowState
+from batch.engine.states import AttemptOutcome, RowState
 from batch.ledger.core import LedgerCore
+from batch.ledger.integrity import damaged, find_bad_value
 from batch.ledger.records import AttemptRecord, RowRecord
+from batch.markets import CURRENCY_DECIMALS
 
 _PAGE = 2000  # rows read at a time
 _UNPREDICTED = "batch_id = ? AND state = ? AND predicted_fee IS NULL"
@@ -73,10 +75,19 @@ class Streams(LedgerCore):
         )
         return int(found[0]) if found is not None else 0
 
-    def check_values(self, batch_id: int) -> int:
-        """Read every row and attempt of a batch as the engine will, so that a damaged value
-        raises LedgerDamagedError before anything is sent (issue 12); the rows read."""
-        return sum(1 for _ in self.each_row_with_attempts(batch_id))
+    def check_values(self, batch_id: int) -> None:
+        """Raise LedgerDamagedError if any row or attempt of a batch holds a value the engine
+        could not read (text that is not UTF-8, a decimal, time, state or JSON that no write
+        makes): run checks this before it sends anything (issue 12)."""
+        try:
+            found = find_bad_value(
+                self.conn, batch_id, [s.value for s in RowState], sorted(CURRENCY_DECIMALS),
+                [o.value for o in AttemptOutcome],
+            )
+        except sqlite3.Error as exc:
+            raise self._query_error(exc) from exc
+        if found is not None:
+            raise damaged(self.path, *found)
 
     def row_stream(self, batch_id: int) -> RowStream:
         """The rows of a batch with their attempts, re-read from the ledger on each pass."""
