@@ -132,6 +132,15 @@ def test_percent_workbook_the_second_reader_cannot_open(
     assert code in (0, 1) and err.count("\n") <= 1 and "Traceback" not in err
 
 
+def test_a_worksheet_part_that_is_no_worksheet_is_one_line(tmp_path: Path) -> None:
+    # calamine logs "'x' not a valid worksheet" through Python's logging: with no handler
+    # (click's runner without pytest's), logging's last resort printed it on stderr.
+    path = tmp_path / "doctype.xlsx"
+    doctype = b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"
+    path.write_bytes(_without(_percent_book(tmp_path), "xl/worksheets/sheet1.xml", doctype))
+    _one_line_error(path, "no recognisable header row")
+
+
 def test_workbook_without_its_workbook_part(tmp_path: Path) -> None:
     path = tmp_path / "nobook.xlsx"
     path.write_bytes(_without(_percent_book(tmp_path), "xl/workbook.xml"))

@@ -4,6 +4,7 @@ can fail (exceptions, a Rust panic, a damaged package) into one SheetError line 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -14,6 +15,13 @@ import polars as pl
 
 from batch.errors import SheetError
 from batch.intake.headers import find_header
+
+# The native readers log through Python's logging (pyo3-log) under their crate names; with no
+# handler anywhere, logging's last resort would print a calamine warning ("'x' not a valid
+# worksheet") on stderr above paybatch's own one line. A --log-file does not take them either:
+# what is wrong with the file is said once, in paybatch's words.
+for _reader in ("calamine", "fastexcel"):
+    logging.getLogger(_reader).addHandler(logging.NullHandler())
 
 HEADER_SCAN_ROWS = 30  # the header must sit within this many rows of the top
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls, or an encrypted .xlsx
