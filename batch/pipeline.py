@@ -22,6 +22,7 @@ from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
+from batch.operations.payout import PayoutOperation
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
 from batch.planning.identity import over_limits
 
@@ -195,7 +196,10 @@ def run_batch(
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
                     options = run_options(request.run, endpoint)
-                    runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
+                    operation = PayoutOperation(ledger, api)
+                    runner = Runner(
+                        ledger, operation, batch_id, options, say=say, progress=progress
+                    )
                     try:
                         result = await runner.run()
                     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.ledger import Ledger
 from batch.engine.states import RowState
+from batch.ledger import Ledger
 from tests.engine_helpers import QUICK_PAYOUTS, cli, paid_exactly_once, write_sheet
 
 
@@ -222,13 +222,13 @@ def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: 
     assert lost is not None
     # A crashed run: the SUBMITTING mark was committed, the request never reached the API,
     # and its session has long expired.
-    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_recipient_ready(row.id, account_id=999)
     db.mark_session_open(
         row.id,
         lost,
         session_id=999,
         wallet_id=1,
-        payout_account_id=999,
+        account_id=999,
         expires_at=datetime.now(UTC) - timedelta(minutes=10),
     )
     db.mark_submitting([(row.id, lost)])
@@ -249,13 +249,13 @@ def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path)
     db = Ledger(ledger)
     row = db.rows(out["batch_id"])[0]
     ref = row.current_reference_id or ""
-    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_recipient_ready(row.id, account_id=999)
     db.mark_session_open(
         row.id,
         ref,
         session_id=999,
         wallet_id=1,
-        payout_account_id=999,
+        account_id=999,
         expires_at=datetime.now(UTC) + timedelta(minutes=10),  # could still land
     )
     db.mark_submitting([(row.id, ref)])

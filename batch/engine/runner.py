@@ -1,6 +1,7 @@
-"""The async runner: settle rows left in flight, then pay new rows with bounded concurrency.
+"""The async runner: settle rows left in flight, then start new rows with bounded concurrency.
 
-Per row: recipient (reused when known) -> session just in time -> SUBMITTING committed
+Generic over the operation kind (`batch.engine.operation.Operation`). Per row: prepare
+(recipient or payer, reused when known) -> session just in time -> SUBMITTING committed
 (group commit) -> execute once -> the monitor settles whatever is not terminal.
 """
 
@@ -13,25 +14,24 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from batch import errors
-from batch.engine.monitor import REJECTED, THROTTLED, Monitor, MonitorOptions, StatusApi
-from batch.engine.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
+from batch.engine.monitor import Monitor, MonitorOptions
+from batch.engine.operation import Operation
+from batch.engine.states import (
+    IN_FLIGHT,
+    TERMINAL,
+    Action,
+    ExecuteOutcome,
+    RowState,
+    may_retry,
+    next_action,
+)
 from batch.ledger import Ledger, RowRecord
 from batch.ledger.group_commit import SubmitGate
-from batch.operations.payout_recipients import ensure_recipient
 
 if TYPE_CHECKING:
-    from batch.dollr.models import (
-        Counterparty,
-        Execution,
-        Party,
-        PaymentAccount,
-        PayoutSession,
-        ProviderInfo,
-    )
     from batch.progress import Progress
 
 DEFAULT_WAIT = 300.0
@@ -40,36 +40,6 @@ MAX_DEFERRALS = 3  # pre-send calls still failing after the client's retries: th
 PROGRESS_EVERY = timedelta(seconds=0.5)  # how often the progress display reads the counts
 PROGRESS_COST_SHARE = 100  # ...but no more than 1% of the time (the count is ~20 ms at 100k rows)
 _PAYABLE = (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)  # not sent yet
-
-
-class PayoutApi(StatusApi, Protocol):
-    """The ApiClient calls the runner makes (api_contract.md)."""
-
-    async def mmo_provider_info(
-        self, phone: str, operation_type: str = "PAYOUT"
-    ) -> ProviderInfo: ...
-    async def create_party(
-        self, *, fullname: str, phone: str, country_code: str | None, email: str | None = None
-    ) -> Party: ...
-    async def create_counterparty(
-        self, *, party_id: int, relationship_type: str = "BENEFICIARY"
-    ) -> Counterparty: ...
-    async def create_payout_account(
-        self,
-        *,
-        party_id: int,
-        account_name: str,
-        provider: str,
-        method: str,
-        country_code: str | None,
-        account_number: str,
-    ) -> PaymentAccount: ...
-    async def create_payout_session(
-        self, *, payout_account_id: int, amount: Decimal, currency: str
-    ) -> PayoutSession: ...
-    async def execute_payout(
-        self, *, session_id: int, payout_account_id: int, reference_id: str
-    ) -> Execution: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +51,6 @@ class RunOptions:
     retry_failed: bool = False
     reconcile_only: bool = False  # settle rows in flight; start nothing new
     commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
-    relationship_type: str = "BENEFICIARY"
     monitor: MonitorOptions = field(default_factory=MonitorOptions)
 
 
@@ -130,7 +99,7 @@ class Runner:
     def __init__(
         self,
         ledger: Ledger,
-        api: PayoutApi,
+        operation: Operation,
         batch_id: int,
         options: RunOptions,
         *,
@@ -143,7 +112,7 @@ class Runner:
         self.progress = progress
         self.submitted = 0  # execute requests sent by this run
         self._progress_at: datetime | None = None
-        self.api = api
+        self.operation = operation
         self.batch_id = batch_id
         self.options = options
         self.sleep = sleep
@@ -157,7 +126,7 @@ class Runner:
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.monitor = Monitor(
             ledger,
-            api,
+            operation,
             options.monitor,
             mint=mint,
             on_new_attempt=self._requeue,
@@ -204,7 +173,8 @@ class Runner:
                 # A previous run died between commit and answer: the request may have left.
                 assert row.current_reference_id is not None
                 self.ledger.mark_unknown(
-                    row.id, row.current_reference_id, reason="run interrupted before the answer"
+                    row.id, row.current_reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
+                    reason="run interrupted before the answer",
                 )
                 self.monitor.watch(row.id)
             elif row.state in IN_FLIGHT:
@@ -361,17 +331,15 @@ class Runner:
                 )
 
     async def _recipient_account(self, row: RowRecord) -> int:
-        """The recipient's payout account id (one setup per phone at a time)."""
+        """The account to execute against (one preparation per phone at a time)."""
         assert row.phone is not None
         async with self._recipient_locks[row.phone]:
-            return await ensure_recipient(
-                self.ledger, self.api, row, relationship_type=self.options.relationship_type
-            )
+            return await self.operation.prepare(row)
 
     async def _open_session(
         self, row: RowRecord, *, account: int | None = None, recipient_ready: bool = False
     ) -> RowRecord:
-        """Open a payout session; `recipient_ready`: mark RECIPIENT_READY in the same commit.
+        """Open a session; `recipient_ready`: mark RECIPIENT_READY in the same commit.
 
         Returns the row as SESSION_OPEN with its attempt's new session.
         """
@@ -379,9 +347,7 @@ class Runner:
         assert row.current_reference_id is not None
         if account is None:
             account = await self._recipient_account(row)
-        session = await self.api.create_payout_session(
-            payout_account_id=account, amount=row.amount, currency=row.currency
-        )
+        session = await self.operation.open_session(row, account)
         expires_at = session.expires_by_our_clock(self.ledger.clock())  # clocks differ
         self.ledger.mark_session_open(
             row.id,
@@ -389,7 +355,7 @@ class Runner:
             session_id=session.id,
             wallet_id=session.wallet_id,
             expires_at=expires_at,
-            payout_account_id=account,
+            account_id=account,
             recipient_ready=recipient_ready,
             seen=row,
         )
@@ -398,19 +364,19 @@ class Runner:
             session_id=session.id,
             wallet_id=session.wallet_id,
             session_expires_at=expires_at,
-            payout_account_id=account,
+            account_id=account,
         )
 
     async def _submit(self, row: RowRecord) -> None:
         attempt = row.current_attempt
         reference_id = row.current_reference_id
         assert attempt is not None and reference_id is not None
-        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        assert attempt.session_id is not None and attempt.account_id is not None
         await self.gate.commit(row.id, reference_id)  # durable before the request leaves
         await self._send(
             row.moved(RowState.SUBMITTING),
             attempt.session_id,
-            attempt.payout_account_id,
+            attempt.account_id,
             reference_id,
         )
 
@@ -424,7 +390,7 @@ class Runner:
         if self.stopped is not None or self.options.reconcile_only or attempt is None:
             return False
         assert reference_id is not None
-        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        assert attempt.session_id is not None and attempt.account_id is not None
         self.ledger.mark_resending(
             row.id, reference_id, resends=attempt.resends + 1, run_session=self.gate.run_session
         )
@@ -432,7 +398,7 @@ class Runner:
         await self._send(
             row.moved(RowState.SUBMITTING, resends=attempt.resends + 1),
             attempt.session_id,
-            attempt.payout_account_id,
+            attempt.account_id,
             reference_id,
             resend=True,
         )
@@ -442,7 +408,7 @@ class Runner:
         self,
         row: RowRecord,
         session_id: int,
-        payout_account_id: int,
+        account_id: int,
         reference_id: str,
         *,
         resend: bool = False,
@@ -451,24 +417,29 @@ class Runner:
         assert row.state is RowState.SUBMITTING
         self.submitted += 1
         try:
-            execution = await self.api.execute_payout(
-                session_id=session_id,
-                payout_account_id=payout_account_id,
-                reference_id=reference_id,
+            execution = await self.operation.execute(
+                row, session_id=session_id, account_id=account_id, reference_id=reference_id
             )
         except errors.ApiValidationError as exc:
             # Rejected, probably nothing moved; confirm by status before any new attempt.
-            self.ledger.mark_unknown(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
+            self.ledger.mark_unknown(
+                row.id, reference_id, outcome=ExecuteOutcome.REJECTED,
+                reason=f"rejected (422): {exc}",
+            )
             self.monitor.watch(row.id, after=self.options.monitor.first_poll)
         except errors.RateLimitedError as exc:
             # Probably not processed (REFERENCE §4.2): status is asked once Retry-After has
             # passed (the throttle holds every request until then), and if not found the
             # same reference_id is sent again at once.
-            self.ledger.mark_unknown(row.id, reference_id, reason=f"{THROTTLED} (429): {exc}")
+            self.ledger.mark_unknown(
+                row.id, reference_id, outcome=ExecuteOutcome.THROTTLED,
+                reason=f"throttled (429): {exc}",
+            )
             self.monitor.watch(row.id)
         except errors.ApiError as exc:
             self.ledger.mark_unknown(
-                row.id, reference_id, reason=f"ambiguous: {type(exc).__name__}: {exc}"
+                row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
+                reason=f"ambiguous: {type(exc).__name__}: {exc}",
             )
             self.monitor.watch(row.id, after=self.options.monitor.first_poll)
             if isinstance(exc, errors.ForbiddenError | errors.AuthError):
@@ -478,10 +449,10 @@ class Runner:
                 # The first send may have landed unseen, and an API may answer a repeat with
                 # "session already executed": only status, by reference_id, may say FAILED.
                 self.ledger.mark_unknown(
-                    row.id, reference_id,
+                    row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
                     reason=f"resend answered FAILED ({execution.gateway_message or ''}); "
                     "confirming by status",
                 )
                 self.monitor.watch(row.id, after=self.options.monitor.first_poll)
                 return
-            self.monitor.apply(row, reference_id, execution, polls=0)
+            await self.monitor.settle(row, reference_id, execution, polls=0)

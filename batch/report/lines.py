@@ -216,7 +216,7 @@ def attempt_lines(row: RowRecord) -> list[Line]:
             "payee_currency": a.payee_currency,
             "fee": actual_fee(a),
             "session_id": a.session_id,
-            "payout_account_id": a.payout_account_id,
+            "account_id": a.account_id,
             "gateway_message": a.gateway_message,
             "wallet_message": a.wallet_message,
             "execute_error": a.execute_error,
