@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
+from batch.engine.operation import Operation
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
@@ -28,7 +29,7 @@ from batch.planning.identity import over_limits
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
-    from batch.progress import Progress
+    from batch.engine.progress import Progress
 
 __all__ = [
     "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
@@ -97,11 +98,12 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
         )
 
 
-def run_options(options: RunOptions, endpoint: Endpoint) -> RunOptions:
-    """The run's options, told when an earlier embedded sandbox's 404s become final."""
-    if endpoint.sandbox_started_at is None:
-        return options
-    monitor = replace(options.monitor, not_found_final_before=endpoint.sandbox_started_at)
+def run_options(options: RunOptions, endpoint: Endpoint, operation: Operation) -> RunOptions:
+    """The run's options with the operation's timings (unless overridden), told when an
+    earlier embedded sandbox's 404s become final."""
+    monitor = options.monitor or operation.monitor_defaults
+    if endpoint.sandbox_started_at is not None:
+        monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
     return replace(options, monitor=monitor)
 
 
@@ -195,8 +197,8 @@ def run_batch(
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    options = run_options(request.run, endpoint)
                     operation = PayoutOperation(ledger, api)
+                    options = run_options(request.run, endpoint, operation)
                     runner = Runner(
                         ledger, operation, batch_id, options, say=say, progress=progress
                     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ import click
 
 from batch import errors
 from batch.cli.common import (
-    EXIT_OK,
     handle_errors,
     output_options,
     sheet_options,
@@ -30,7 +30,9 @@ from batch.config import (
     credentials_from_env,
 )
 from batch.engine.monitor import MonitorOptions
+from batch.engine.outcome import EXIT_OK
 from batch.engine.runner import DEFAULT_WAIT, RunOptions
+from batch.operations.payout import PayoutOperation
 from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.planning.flow import PlanOptions, PlanResult
 from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
@@ -60,10 +62,9 @@ MONITOR_KNOBS: tuple[tuple[str, str, str], ...] = (
 
 
 def _monitor_knob(flag: str, field: str, envvar: str) -> Any:
-    """A hidden option defaulting to MonitorOptions' own value, of the same type."""
-    default = getattr(MonitorOptions, field)
-    return click.option(flag, field, type=type(default), default=default, hidden=True,
-                        envvar=envvar)
+    """A hidden option of MonitorOptions' type for that field; unset: the operation's own."""
+    kind = type(getattr(PayoutOperation.monitor_defaults, field))
+    return click.option(flag, field, type=kind, default=None, hidden=True, envvar=envvar)
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,11 +123,17 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     )
 
 
+def _monitor_options(kw: dict[str, Any]) -> MonitorOptions | None:
+    """The payout timings with the hidden knobs given; None when none was."""
+    given = {field: kw[field] for _, field, _ in MONITOR_KNOBS if kw[field] is not None}
+    return replace(PayoutOperation.monitor_defaults, **given) if given else None
+
+
 def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     return RunOptions(
         concurrency=kw["concurrency"], wait=kw["wait"],
         retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
-        monitor=MonitorOptions(**{field: kw[field] for _, field, _ in MONITOR_KNOBS}),
+        monitor=_monitor_options(kw),
     )
 
 

@@ -12,13 +12,14 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.operation import Operation
+from batch.engine.outcome import batch_exit_code
 from batch.engine.states import (
     IN_FLIGHT,
     TERMINAL,
@@ -32,7 +33,7 @@ from batch.ledger import Ledger, RowRecord
 from batch.ledger.group_commit import SubmitGate
 
 if TYPE_CHECKING:
-    from batch.progress import Progress
+    from batch.engine.progress import Progress
 
 DEFAULT_WAIT = 300.0
 MAX_STEPS = 8  # recipient, session (renewed a few times), submit
@@ -51,7 +52,7 @@ class RunOptions:
     retry_failed: bool = False
     reconcile_only: bool = False  # settle rows in flight; start nothing new
     commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
-    monitor: MonitorOptions = field(default_factory=MonitorOptions)
+    monitor: MonitorOptions | None = None  # None: the operation's own timings
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,7 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
-        if self.in_flight:
-            return 4
-        if self.failed:
-            return 3
-        if self.pending:
-            return 4
-        return 0
+        return batch_exit_code(self.counts)
 
 
 class Runner:
@@ -113,6 +108,7 @@ class Runner:
         self.submitted = 0  # execute requests sent by this run
         self._progress_at: datetime | None = None
         self.operation = operation
+        self.timings = options.monitor or operation.monitor_defaults
         self.batch_id = batch_id
         self.options = options
         self.sleep = sleep
@@ -127,7 +123,7 @@ class Runner:
         self.monitor = Monitor(
             ledger,
             operation,
-            options.monitor,
+            self.timings,
             mint=mint,
             on_new_attempt=self._requeue,
             on_stop=self.stop,
@@ -162,7 +158,7 @@ class Runner:
 
     async def _run(self) -> RunResult:
         if self.progress is not None:
-            from batch.progress import Phase
+            from batch.engine.progress import Phase
 
             counts = self.ledger.counts(self.batch_id)
             total = sum(counts.values()) - counts.get(RowState.SKIPPED.value, 0)
@@ -278,7 +274,7 @@ class Runner:
             self._queued.discard(row_id)
 
     async def _pay_steps(self, row_id: int) -> None:
-        margin = timedelta(seconds=self.options.monitor.session_margin)
+        margin = timedelta(seconds=self.timings.session_margin)
         # Read once: each step below returns the row as its transition left it (the ledger
         # checks the state each transition starts from, so a stale copy cannot slip through).
         row = self.ledger.row(row_id)
@@ -426,7 +422,7 @@ class Runner:
                 row.id, reference_id, outcome=ExecuteOutcome.REJECTED,
                 reason=f"rejected (422): {exc}",
             )
-            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+            self.monitor.watch(row.id, after=self.timings.first_poll)
         except errors.RateLimitedError as exc:
             # Probably not processed (REFERENCE §4.2): status is asked once Retry-After has
             # passed (the throttle holds every request until then), and if not found the
@@ -441,7 +437,7 @@ class Runner:
                 row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
                 reason=f"ambiguous: {type(exc).__name__}: {exc}",
             )
-            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+            self.monitor.watch(row.id, after=self.timings.first_poll)
             if isinstance(exc, errors.ForbiddenError | errors.AuthError):
                 self.stop(f"{type(exc).__name__}: {exc}")
         else:
@@ -453,6 +449,6 @@ class Runner:
                     reason=f"resend answered FAILED ({execution.gateway_message or ''}); "
                     "confirming by status",
                 )
-                self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+                self.monitor.watch(row.id, after=self.timings.first_poll)
                 return
             await self.monitor.settle(row, reference_id, execution, polls=0)

@@ -31,17 +31,10 @@ from batch.report.lines import (
     Value,
     build_report,
 )
+from batch.report.text import neutralise
 
 FORMATS = (".xlsx", ".csv", ".json")
 CSV_CHUNK = 5000  # report lines turned into a frame and written at a time
-
-# Spreadsheet apps run cells starting with these as formulas (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """A text cell that no spreadsheet will run as a formula: a leading quote when needed."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def load_report(

@@ -20,8 +20,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from batch.markets import CURRENCY_DECIMALS
-from batch.report.files import neutralise
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report.text import neutralise
 
 # openpyxl's Sheet: it borrows page setup, widths, filters and charts from
 # Worksheet at runtime, which its type stubs do not show.

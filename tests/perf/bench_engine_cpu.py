@@ -54,7 +54,7 @@ from batch.engine.monitor import MonitorOptions  # noqa: E402
 from batch.engine.runner import Runner, RunOptions  # noqa: E402
 from batch.ledger import Ledger, NewRow  # noqa: E402
 from batch.operations.payout import PayoutOperation  # noqa: E402
-from batch.progress import PlainProgress  # noqa: E402
+from batch.cli.progress import PlainProgress  # noqa: E402
 
 
 class InstantApi:

@@ -1,0 +1,37 @@
+"""The one exit-code rule (DESIGN.md): where a batch's rows stand -> the code cron sees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from batch.engine.states import IN_FLIGHT, TERMINAL, RowState
+
+EXIT_OK = 0  # every row completed (or: the sheet is valid)
+EXIT_INPUT = 1  # bad input or configuration, nothing sent
+EXIT_USAGE = 2  # usage error (click's own)
+EXIT_FAILED_ROWS = 3  # finished, some rows FAILED
+EXIT_IN_FLIGHT = 4  # rows still in flight or unknown, run again later
+EXIT_ABORTED = 5  # confirmation declined or a guard tripped
+
+SITUATIONS = {
+    EXIT_OK: "every row completed",
+    EXIT_FAILED_ROWS: "finished; some rows FAILED",
+    EXIT_IN_FLIGHT: "rows still in flight or not yet sent: run again later",
+}
+
+
+def batch_exit_code(counts: Mapping[str, int]) -> int:
+    """0 every row completed, 3 some FAILED, 4 rows in flight or not yet sent."""
+    states = [RowState(s) for s, n in counts.items() if n]
+    if any(s in IN_FLIGHT for s in states):
+        return EXIT_IN_FLIGHT
+    if RowState.FAILED in states:
+        return EXIT_FAILED_ROWS
+    if any(s not in TERMINAL for s in states):
+        return EXIT_IN_FLIGHT  # not sent yet
+    return EXIT_OK
+
+
+def situation(exit_code: int) -> str:
+    """A batch's situation in words, from its exit code."""
+    return SITUATIONS.get(exit_code, f"exit code {exit_code}")
