@@ -207,9 +207,7 @@ def run_batch(
                     finally:
                         if progress is not None:
                             progress.close()
-                    result = RunResult(
-                        result.batch_id, result.counts, result.stopped, api.request_count
-                    )
+                    result = replace(result, requests=api.request_count)
                     if result.exit_code in (0, 3) and not result.pending:
                         ledger.mark_batch_finished(batch_id)
             run_report = RunReport(plan_result(ledger, planned.batch), result)

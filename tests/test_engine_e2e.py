@@ -300,8 +300,11 @@ def test_forbidden_passcode_stops_the_batch(quick, tmp_path: Path) -> None:  # t
         ledger,
         DOLLR_PASSCODE="9999",
     )
-    assert code == 4 and "Forbidden" in (out["stopped"] or "")
-    assert out["counts"].get("NEW", 0) >= 3  # nothing else was started
+    # A 403 is the API's gate (REFERENCE §4.2): nothing was processed, so this is a
+    # configuration error (exit 1) naming what to fix, and the refused row is not in flight.
+    assert code == 1 and "DOLLR_PASSCODE" in (out["stopped"] or "")
+    assert set(out["counts"]) <= {"NEW", "SESSION_OPEN"}, out["counts"]
+    assert out["counts"].get("NEW", 0) >= 4  # nothing else was started
     assert quick.executions() == []
 
 

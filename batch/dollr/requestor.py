@@ -39,6 +39,7 @@ from batch.dollr.models import (
 from batch.dollr.retry import call_with_retries, parse_retry_after
 from batch.dollr.throttle import Throttle
 
+DEFAULT_DEADLINE = 60.0  # seconds for one whole request/answer exchange once it has left
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 TOKEN_PATH = "/v1/jwt/client/obtain/token"
 STATUS_PATH = "/v1/status/payout/"
@@ -93,17 +94,33 @@ def _egress_ip(host: str, port: int) -> str:
 
 
 class _MeteredTransport(httpx.AsyncBaseTransport):
-    """Every request waits for the shared throttle, is counted, and reports 429s to it."""
+    """Every request waits for the shared throttle, is counted, and reports 429s to it.
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, throttle: Throttle) -> None:
+    Once it leaves, the whole exchange (connect, headers, body) must end within `deadline`
+    seconds: httpx's timeouts are per read, so a server answering a byte every few seconds
+    would otherwise hold a row (and the batch's lock) forever. The throttle's wait is not
+    counted: a request that never left must not look like a lost answer.
+    """
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, throttle: Throttle, deadline: float
+    ) -> None:
         self._inner = inner
         self._throttle = throttle
+        self._deadline = deadline
         self.count = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self._throttle.acquire()
         self.count += 1
-        response = await self._inner.handle_async_request(request)
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await self._inner.handle_async_request(request)
+                await response.aread()  # the body inside the deadline too
+        except TimeoutError:
+            raise httpx.ReadTimeout(
+                f"no complete answer within {self._deadline:g} s", request=request
+            ) from None
         if response.status_code == 429:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
             self._throttle.pause(retry_after)
@@ -126,6 +143,7 @@ class Requestor:
         transport: httpx.AsyncBaseTransport | None = None,
         rate: float = 20.0,
         timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         device: DeviceInfo | None = None,
@@ -142,7 +160,7 @@ class Requestor:
         self.user_agent = f"paybatch/{_package_version()}"
         self.throttle = Throttle(rate, clock=clock, sleep=sleep)
         self._transport = _MeteredTransport(
-            transport or httpx.AsyncHTTPTransport(retries=0), self.throttle
+            transport or httpx.AsyncHTTPTransport(retries=0), self.throttle, deadline
         )
         self.auth = TokenAuth(self._obtain_token, clock=clock)
         self._urls: dict[str, httpx.URL] = {}

@@ -32,6 +32,17 @@ def batch_exit_code(counts: Mapping[str, int]) -> int:
     return EXIT_OK
 
 
+def run_exit_code(counts: Mapping[str, int], *, refused: bool, accepted: int) -> int:
+    """A run's exit code: the batch's, except 1 when the API refused at its gate (bad
+    credentials or passcode) and this run moved nothing: a configuration error, nothing sent.
+    """
+    code = batch_exit_code(counts)
+    nothing_moving = not any(RowState(s) in IN_FLIGHT for s, n in counts.items() if n)
+    if refused and accepted == 0 and nothing_moving and code != EXIT_OK:
+        return EXIT_INPUT
+    return code
+
+
 def situation(exit_code: int) -> str:
     """A batch's situation in words, from its exit code."""
     return SITUATIONS.get(exit_code, f"exit code {exit_code}")

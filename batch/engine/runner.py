@@ -8,6 +8,8 @@ Generic over the operation kind (`batch.engine.operation.Operation`). Per row: p
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 import uuid
 from collections import defaultdict, deque
@@ -17,9 +19,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
+from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.operation import Operation
-from batch.engine.outcome import batch_exit_code
+from batch.engine.outcome import run_exit_code
 from batch.engine.states import (
     IN_FLIGHT,
     TERMINAL,
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
 
 DEFAULT_WAIT = 300.0
 MAX_STEPS = 8  # recipient, session (renewed a few times), submit
-MAX_DEFERRALS = 3  # pre-send calls still failing after the client's retries: then stop
 PROGRESS_EVERY = timedelta(seconds=0.5)  # how often the progress display reads the counts
 PROGRESS_COST_SHARE = 100  # ...but no more than 1% of the time (the count is ~20 ms at 100k rows)
 _PAYABLE = (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)  # not sent yet
@@ -63,6 +65,9 @@ class RunResult:
     counts: dict[str, int]
     stopped: str | None  # why new payouts were stopped, if they were
     requests: int | None = None
+    # Set when the API refused at its gate (401/403, REFERENCE §4.2): what to fix.
+    refused: str | None = None
+    accepted: int = 0  # execute requests of this run the API answered (any status)
 
     @property
     def in_flight(self) -> int:
@@ -84,8 +89,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
-        return batch_exit_code(self.counts)
+        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent; 1 when
+        the API refused at its gate before this run moved anything."""
+        return run_exit_code(self.counts, refused=self.refused is not None, accepted=self.accepted)
 
 
 class Runner:
@@ -106,6 +112,12 @@ class Runner:
         self.ledger = ledger
         self.progress = progress
         self.submitted = 0  # execute requests sent by this run
+        self.accepted = 0  # ...and answered by the API
+        self.refused: str | None = None  # the API's gate refused us (401/403): what to fix
+        self.health = CallHealth()
+        self._deferrals: dict[int, int] = {}  # row id -> times deferred in this run
+        self._deferred: list[tuple[datetime, int, int]] = []  # (due, seq, row id), a heap
+        self._seq = itertools.count()
         self._progress_at: datetime | None = None
         self.operation = operation
         self.timings = options.monitor or operation.monitor_defaults
@@ -117,7 +129,6 @@ class Runner:
         self.stopped: str | None = None
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
-        self.deferrals = 0
         self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()), batch_id=batch_id)
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.monitor = Monitor(
@@ -186,7 +197,9 @@ class Runner:
         counts = self.ledger.counts(self.batch_id)
         if self.progress is not None:
             self.progress.sync(counts, submitted=self.submitted)
-        return RunResult(self.batch_id, counts, self.stopped)
+        return RunResult(
+            self.batch_id, counts, self.stopped, refused=self.refused, accepted=self.accepted
+        )
 
     def _show_progress(self) -> None:
         """Refresh the progress display from the ledger's counts (one GROUP BY, rate-limited)."""
@@ -222,6 +235,7 @@ class Runner:
         deadline = None
         try:
             while True:
+                self._release_deferred()
                 while (
                     self.work and self.stopped is None and len(workers) < self.options.concurrency
                 ):
@@ -230,13 +244,19 @@ class Runner:
                 for watch in self.monitor.take_due(limit=max(0, free)):
                     polls.add(asyncio.create_task(self.monitor.poll(watch)))
                 now = self.ledger.clock()
-                idle = not workers and (not self.work or self.stopped is not None)
+                waiting = self.stopped is None and bool(self.work or self._deferred)
+                idle = not workers and not waiting
                 if idle and deadline is None:
                     deadline = now + timedelta(seconds=self.options.wait)
-                if idle and not polls and (not self.monitor.watches or now >= (deadline or now)):
+                if idle and not polls and not self.monitor.watches:
                     return
+                if idle and deadline is not None and now >= deadline:
+                    return  # --wait is over: polls still running are reads, cancelled below
                 timeout: float | None = None
                 next_due = self.monitor.next_due()
+                if self._deferred and self.stopped is None:
+                    due = self._deferred[0][0]
+                    next_due = due if next_due is None else min(next_due, due)
                 if next_due is not None:
                     timeout = max(0.0, (next_due - now).total_seconds())
                 if idle and deadline is not None:
@@ -296,9 +316,11 @@ class Runner:
                     # SESSION_OPEN, one transaction instead of two (a crash in between only
                     # repeats the session call, which moves no money).
                     row = await self._open_session(row, account=account, recipient_ready=True)
+                    self.health.record(True)
                     margin = timedelta(0)
                 elif action is Action.OPEN_SESSION:
                     row = await self._open_session(row)
+                    self.health.record(True)
                     # Just opened: submit now, however short the session's life (no margin).
                     margin = timedelta(0)
                 elif action is Action.SUBMIT:
@@ -308,14 +330,15 @@ class Runner:
                     return
             self.say(f"row {row_id}: its session keeps expiring before submit; left for later")
         except (errors.ForbiddenError, errors.AuthError) as exc:
-            self.stop(f"{type(exc).__name__}: {exc}")
+            self._refused(exc)
         except errors.ApiError as exc:
             if isinstance(exc, errors.Transient):
-                # Still failing after the client's retries: leave the row for the next run.
-                self.deferrals += 1
-                self.say(f"row {row_id}: deferred ({type(exc).__name__}: {exc})")
-                if self.deferrals >= MAX_DEFERRALS:
-                    self.stop(f"the API keeps failing ({type(exc).__name__}: {exc})")
+                # Still failing after the client's retries: try the row again later in this
+                # run (backoff), and stop starting rows only if most recent calls fail.
+                self.health.record(False, f"{type(exc).__name__}: {exc}")
+                self._defer(row_id, exc)
+                if self.health.failing():
+                    self.stop(self.health.describe())
                 return
             row = self.ledger.row(row_id)
             assert row is not None
@@ -325,6 +348,43 @@ class Runner:
                     row.current_reference_id,
                     reason=f"{type(exc).__name__}: {exc}",
                 )
+
+    def _defer(self, row_id: int, exc: errors.ApiError) -> None:
+        """Try this row again after a backoff, a few times per run; then the next run."""
+        times = self._deferrals.get(row_id, 0) + 1
+        self._deferrals[row_id] = times
+        if times > MAX_ROW_DEFERRALS:
+            self.say(f"row {row_id}: left for the next run ({type(exc).__name__}: {exc})")
+            return
+        delay = deferral_delay(times)
+        self.say(f"row {row_id}: deferred {delay:g} s ({type(exc).__name__}: {exc})")
+        due = self.ledger.clock() + timedelta(seconds=delay)
+        heapq.heappush(self._deferred, (due, next(self._seq), row_id))
+
+    def _release_deferred(self) -> None:
+        """Queue the deferred rows whose backoff is over."""
+        now = self.ledger.clock()
+        while self._deferred and self._deferred[0][0] <= now:
+            self._enqueue(heapq.heappop(self._deferred)[2])
+
+    def _refused(self, exc: errors.ApiError) -> None:
+        """The API refused us at its gate (REFERENCE §4.2: 401 after a refresh, 403): stop
+        the batch and say which setting to fix. Rows not sent stay as they are."""
+        if isinstance(exc, errors.TokenUnavailableError):
+            # No token at all (the token call kept failing): not a refusal, run again later.
+            self.stop(f"{type(exc).__name__}: {exc}")
+            return
+        if isinstance(exc, errors.AuthError):
+            fix = "check DOLLR_CLIENT_ID and DOLLR_CLIENT_SECRET"
+        else:
+            fix = (
+                "check DOLLR_PASSCODE and DOLLR_PASSCODE_PHONE (or DOLLR_PASSCODE_USER_ID), "
+                "and that the merchant account is verified"
+            )
+        message = f"the API refused at its gate (HTTP {exc.status}: {exc}): {fix}"
+        if self.refused is None:
+            self.refused = message
+        self.stop(f"{type(exc).__name__}: {message}")
 
     async def _recipient_account(self, row: RowRecord) -> int:
         """The account to execute against (one preparation per phone at a time)."""
@@ -432,15 +492,20 @@ class Runner:
                 reason=f"throttled (429): {exc}",
             )
             self.monitor.watch(row.id)
+        except (errors.ForbiddenError, errors.AuthError) as exc:
+            # Refused at the gate, nothing processed (REFERENCE §4.2): the row goes back to
+            # its open session with the same reference_id, so a later send of it cannot pay
+            # twice even if this one had landed after all.
+            self.ledger.mark_refused(row.id, reference_id, reason=f"{type(exc).__name__}: {exc}")
+            self._refused(exc)
         except errors.ApiError as exc:
             self.ledger.mark_unknown(
                 row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
                 reason=f"ambiguous: {type(exc).__name__}: {exc}",
             )
             self.monitor.watch(row.id, after=self.timings.first_poll)
-            if isinstance(exc, errors.ForbiddenError | errors.AuthError):
-                self.stop(f"{type(exc).__name__}: {exc}")
         else:
+            self.accepted += 1
             if resend and execution.is_failed:
                 # The first send may have landed unseen, and an API may answer a repeat with
                 # "session already executed": only status, by reference_id, may say FAILED.

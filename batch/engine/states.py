@@ -68,8 +68,11 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
     RowState.SESSION_OPEN: frozenset(
         {RowState.SESSION_OPEN, RowState.SUBMITTING, RowState.RECIPIENT_READY, RowState.FAILED}
     ),
+    # SUBMITTING -> SESSION_OPEN: refused at the API's gate (401/403), nothing processed;
+    # the attempt and its reference_id stay for the next send.
     RowState.SUBMITTING: frozenset(
-        {RowState.SUBMITTED, RowState.UNKNOWN, RowState.COMPLETED, RowState.FAILED}
+        {RowState.SUBMITTED, RowState.UNKNOWN, RowState.COMPLETED, RowState.FAILED,
+         RowState.SESSION_OPEN}
     ),
     RowState.SUBMITTED: frozenset({RowState.COMPLETED, RowState.FAILED}),
     # UNKNOWN -> SUBMITTING: the same reference_id re-sent after status "not found".

@@ -239,6 +239,14 @@ class Transitions(LedgerCore):
             seen=None if seen is None else (seen.batch_id, seen.state),
         )
 
+    def mark_refused(self, row_id: int, reference_id: str, *, reason: str) -> None:
+        """SUBMITTING -> SESSION_OPEN: the API refused the execute at its gate (401/403,
+        REFERENCE §4.2), nothing processed; the same reference_id is sent next time."""
+        self._transition(
+            row_id, [S.SUBMITTING], S.SESSION_OPEN, reference_id=reference_id, detail=reason,
+            attempt_sets={"execute_error": reason},
+        )
+
     def mark_unknown(
         self, row_id: int, reference_id: str, *, outcome: ExecuteOutcome, reason: str
     ) -> None:
