@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_LEDGER = Path("paybatch.db")
-DEFAULT_CONCURRENCY = 8
-DEFAULT_RATE = 20.0  # requests per second, client-side ceiling
+DEFAULT_CONCURRENCY = 16  # rows worked on at once (the API's rate is the real limit)
+DEFAULT_MAX_RATE = 200.0  # requests per second the adaptive ceiling never passes
 
 # Environment variable names (DESIGN.md "Command-line contract").
 ENV_LEDGER = "PAYBATCH_LEDGER"
@@ -46,7 +46,10 @@ class Settings(BaseModel):
     base_url: str | None = None  # None: start the embedded sandbox
     credentials: Credentials | None = None
     concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
-    rate: float = Field(default=DEFAULT_RATE, gt=0)  # requests per second, client-side
+    # Requests per second, client-side: a fixed ceiling, or None to find the API's limit
+    # (adaptive, never above max_rate).
+    rate: float | None = Field(default=None, gt=0)
+    max_rate: float = Field(default=DEFAULT_MAX_RATE, gt=0)
     json_output: bool = False
     quiet: bool = False
 

@@ -111,7 +111,9 @@ def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     """The API client for this endpoint."""
     from batch.dollr.client import ApiClient
 
-    return ApiClient(endpoint.base_url, endpoint.credentials, rate=settings.rate)
+    return ApiClient(
+        endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate
+    )
 
 
 # -- run / reconcile -------------------------------------------------------------------------

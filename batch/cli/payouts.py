@@ -23,7 +23,7 @@ from batch.cli.output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
-    DEFAULT_RATE,
+    DEFAULT_MAX_RATE,
     ENV_BASE_URL,
     ENV_LEDGER,
     Settings,
@@ -78,8 +78,12 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Dollr API base URL; without it the embedded sandbox is used."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Rows paid at once."),
-        click.option("--rate", type=click.FloatRange(min=0.1), default=DEFAULT_RATE,
-                     show_default=True, help="Requests per second, at most."),
+        click.option("--rate", type=click.FloatRange(min=0.1), default=None,
+                     help="A fixed ceiling of requests per second (default: find the API's "
+                     "limit, starting moderate, backing off on 429)."),
+        click.option("--max-rate", type=click.FloatRange(min=0.1), default=DEFAULT_MAX_RATE,
+                     show_default=True, help="Requests per second the adaptive ceiling never "
+                     "passes."),
         *(_monitor_knob(*knob) for knob in MONITOR_KNOBS),
     ]
     for option in reversed(options):
@@ -108,7 +112,7 @@ def _settings(kw: dict[str, Any]) -> Settings:
     return Settings(
         ledger=kw["ledger"], base_url=kw["base_url"] or None,
         credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
-        rate=kw["rate"], json_output=kw["json_output"], quiet=kw["quiet"],
+        rate=kw["rate"], max_rate=kw["max_rate"], json_output=kw["json_output"], quiet=kw["quiet"],
     )
 
 

@@ -37,7 +37,7 @@ from batch.dollr.models import (
     parse_json,
 )
 from batch.dollr.retry import call_with_retries, parse_retry_after
-from batch.dollr.throttle import Throttle
+from batch.dollr.throttle import DEFAULT_MAX_RATE, Throttle
 
 DEFAULT_DEADLINE = 60.0  # seconds for one whole request/answer exchange once it has left
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -141,7 +141,8 @@ class Requestor:
         credentials: Credentials,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        rate: float = 20.0,
+        rate: float | None = None,
+        max_rate: float = DEFAULT_MAX_RATE,
         timeout: float = 30.0,
         deadline: float = DEFAULT_DEADLINE,
         clock: Callable[[], float] = time.monotonic,
@@ -158,7 +159,7 @@ class Requestor:
         self._device = device or DeviceInfo()
         self._resolved_device: PasscodeDevice | None = None
         self.user_agent = f"paybatch/{_package_version()}"
-        self.throttle = Throttle(rate, clock=clock, sleep=sleep)
+        self.throttle = Throttle(rate, clock=clock, sleep=sleep, max_rate=max_rate)
         self._transport = _MeteredTransport(
             transport or httpx.AsyncHTTPTransport(retries=0), self.throttle, deadline
         )
