@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.operation import Operation
-from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.outcome import RunResult
+from batch.engine.runner import Runner, RunOptions
 from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.engine.runner import RunResult, SubmitGate
+from batch.engine.outcome import RunResult
+from batch.ledger.group_commit import SubmitGate
 from batch.errors import TransitionError
 from batch.ledger import Ledger, NewRow
 

@@ -1,8 +1,10 @@
-"""The one exit-code rule (DESIGN.md): where a batch's rows stand -> the code cron sees."""
+"""The one exit-code rule (DESIGN.md): where a batch's rows stand -> the code cron sees;
+and a run's result, which carries it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from batch.engine.states import IN_FLIGHT, TERMINAL, RowState
 
@@ -46,3 +48,40 @@ def run_exit_code(counts: Mapping[str, int], *, refused: bool, accepted: int) ->
 def situation(exit_code: int) -> str:
     """A batch's situation in words, from its exit code."""
     return SITUATIONS.get(exit_code, f"exit code {exit_code}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a batch stands after a run."""
+
+    batch_id: int
+    counts: dict[str, int]
+    stopped: str | None  # why new payouts were stopped, if they were
+    requests: int | None = None
+    # Set when the API refused at its gate (401/403, REFERENCE §4.2): what to fix.
+    refused: str | None = None
+    accepted: int = 0  # execute requests of this run the API answered (any status)
+
+    @property
+    def in_flight(self) -> int:
+        """Rows sent but not settled."""
+        return sum(n for s, n in self.counts.items() if RowState(s) in IN_FLIGHT)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(RowState.FAILED.value, 0)
+
+    @property
+    def pending(self) -> int:
+        """Rows not sent yet."""
+        return sum(
+            n
+            for s, n in self.counts.items()
+            if RowState(s) not in TERMINAL and RowState(s) not in IN_FLIGHT
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent; 1 when
+        the API refused at its gate before this run moved anything."""
+        return run_exit_code(self.counts, refused=self.refused is not None, accepted=self.accepted)

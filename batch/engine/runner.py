@@ -22,10 +22,9 @@ from batch import errors
 from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.operation import Operation
-from batch.engine.outcome import run_exit_code
+from batch.engine.outcome import RunResult
 from batch.engine.states import (
     IN_FLIGHT,
-    TERMINAL,
     Action,
     ExecuteOutcome,
     RowState,
@@ -55,43 +54,6 @@ class RunOptions:
     reconcile_only: bool = False  # settle rows in flight; start nothing new
     commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
     monitor: MonitorOptions | None = None  # None: the operation's own timings
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Where a batch stands after a run."""
-
-    batch_id: int
-    counts: dict[str, int]
-    stopped: str | None  # why new payouts were stopped, if they were
-    requests: int | None = None
-    # Set when the API refused at its gate (401/403, REFERENCE §4.2): what to fix.
-    refused: str | None = None
-    accepted: int = 0  # execute requests of this run the API answered (any status)
-
-    @property
-    def in_flight(self) -> int:
-        """Rows sent but not settled."""
-        return sum(n for s, n in self.counts.items() if RowState(s) in IN_FLIGHT)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(RowState.FAILED.value, 0)
-
-    @property
-    def pending(self) -> int:
-        """Rows not sent yet."""
-        return sum(
-            n
-            for s, n in self.counts.items()
-            if RowState(s) not in TERMINAL and RowState(s) not in IN_FLIGHT
-        )
-
-    @property
-    def exit_code(self) -> int:
-        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent; 1 when
-        the API refused at its gate before this run moved anything."""
-        return run_exit_code(self.counts, refused=self.refused is not None, accepted=self.accepted)
 
 
 class Runner:
@@ -144,10 +106,10 @@ class Runner:
     # -- control -----------------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
-        """Start no new payouts; rows already sent are still settled."""
+        """Start no new rows; rows already sent are still settled."""
         if self.stopped is None:
             self.stopped = reason
-            self.say(f"stopping new payouts: {reason}")
+            self.say(f"stopping new {self.operation.kind}s: {reason}")
 
     def _requeue(self, row_id: int) -> None:
         if not self.options.reconcile_only:
