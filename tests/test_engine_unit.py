@@ -14,6 +14,7 @@ import itertools
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -193,11 +194,6 @@ def answer(status: str) -> Execution:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def ledger_at(tmp_path: Path, clock: VirtualClock) -> Ledger:
-    """A real ledger file whose clock is the virtual one."""
-    return Ledger(
-        tmp_path / "l.db", clock=lambda: EPOCH + timedelta(seconds=clock.now - CLOCK_START)
-    )
 
 
 def plan(ledger: Ledger, n: int) -> list[RowRecord]:
@@ -248,13 +244,21 @@ def clock() -> VirtualClock:
     return VirtualClock(start=CLOCK_START)
 
 
+@pytest.fixture
+def ledger(tmp_path: Path, clock: VirtualClock) -> Iterator[Ledger]:
+    """A real ledger file whose clock is the virtual one."""
+    with Ledger(
+        tmp_path / "l.db", clock=lambda: EPOCH + timedelta(seconds=clock.now - CLOCK_START)
+    ) as ledger:
+        yield ledger
+
+
 # -- the tests ---------------------------------------------------------------------------------
 
 
 def test_rows_left_in_flight_are_settled_before_any_new_row_starts(
-    tmp_path: Path, clock: VirtualClock
+    ledger: Ledger, clock: VirtualClock
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     api = FakeApi(clock)
     submitting, unknown, submitted, *new = plan(ledger, 5)
     for row in (submitting, unknown, submitted):  # a previous run sent these, then died
@@ -282,9 +286,8 @@ def test_rows_left_in_flight_are_settled_before_any_new_row_starts(
 
 @pytest.mark.parametrize("final", ["COMPLETED", "FAILED"])
 def test_an_ambiguous_execute_goes_unknown_and_is_settled_by_status(
-    tmp_path: Path, clock: VirtualClock, final: str
+    ledger: Ledger, clock: VirtualClock, final: str
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     api = FakeApi(clock)
     (row,) = plan(ledger, 1)
     api.execute_script[row.id] = [LOST]
@@ -309,9 +312,8 @@ def test_an_ambiguous_execute_goes_unknown_and_is_settled_by_status(
 
 
 def test_not_found_is_trusted_only_after_the_grace_then_a_new_attempt(
-    tmp_path: Path, clock: VirtualClock
+    ledger: Ledger, clock: VirtualClock
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     api = FakeApi(clock, session_life=60.0)
     (row,) = plan(ledger, 1)
     first_ref = row.current_reference_id
@@ -347,9 +349,8 @@ def test_not_found_is_trusted_only_after_the_grace_then_a_new_attempt(
 
 @pytest.mark.parametrize("landed", [True, False], ids=["first-send-landed", "never-arrived"])
 def test_a_resend_after_not_found_uses_the_same_reference_id(
-    tmp_path: Path, clock: VirtualClock, landed: bool
+    ledger: Ledger, clock: VirtualClock, landed: bool
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     # A landed execution stays invisible to status for a minute (REFERENCE §4.3).
     api = FakeApi(clock, visibility_delay=60.0 if landed else 0.0)
     (row,) = plan(ledger, 1)
@@ -370,9 +371,8 @@ def test_a_resend_after_not_found_uses_the_same_reference_id(
 
 
 def test_a_new_attempt_only_after_the_earlier_one_is_confirmed_failed(
-    tmp_path: Path, clock: VirtualClock
+    ledger: Ledger, clock: VirtualClock
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     api = FakeApi(clock)
     refused, stuck = plan(ledger, 2)
     api.execute_script[refused.id] = [LOST]
@@ -401,8 +401,7 @@ def test_a_new_attempt_only_after_the_earlier_one_is_confirmed_failed(
     assert len(api.paid(refused.id)) == 1
 
 
-def test_an_expired_session_is_renewed_before_submit(tmp_path: Path, clock: VirtualClock) -> None:
-    ledger = ledger_at(tmp_path, clock)
+def test_an_expired_session_is_renewed_before_submit(ledger: Ledger, clock: VirtualClock) -> None:
     api = FakeApi(clock)
     expired, closing, fresh = plan(ledger, 3)
     old = {
@@ -433,9 +432,8 @@ def test_an_expired_session_is_renewed_before_submit(tmp_path: Path, clock: Virt
     ids=["forbidden", "auth"],
 )
 def test_a_forbidden_or_auth_error_stops_new_rows_and_sent_rows_are_still_settled(
-    tmp_path: Path, clock: VirtualClock, where: str, error: errors.ApiError
+    ledger: Ledger, clock: VirtualClock, where: str, error: errors.ApiError
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     api = FakeApi(clock)
     sent, refused, *rest = plan(ledger, 6)
     if where == "execute":
@@ -495,9 +493,8 @@ class RecordingDollr(FakeDollr):
 
 
 def test_a_throttled_execute_is_resent_with_its_id_after_retry_after_and_paid_once(
-    tmp_path: Path, clock: VirtualClock
+    ledger: Ledger, clock: VirtualClock
 ) -> None:
-    ledger = ledger_at(tmp_path, clock)
     fake = RecordingDollr(clock)
     fake.script("POST /v1/executions/payout", httpx.Response(
         429, headers={"Retry-After": "30"}, json={"detail": "Too many requests"}))
