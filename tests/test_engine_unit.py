@@ -450,11 +450,14 @@ def test_a_forbidden_or_auth_error_stops_new_rows_and_sent_rows_are_still_settle
     (settling,) = api.of("status", row_id=sent.id)
     assert settling.at > stop_at and row_of(ledger, sent.id).state is RowState.COMPLETED
     after = row_of(ledger, refused.id)
-    if where == "execute":  # it may have landed: UNKNOWN, polled, never re-sent once stopped
-        assert after.state is RowState.UNKNOWN and len(api.of("execute", row_id=refused.id)) == 1
-        assert api.of("status", ref=refused.current_reference_id)
-        assert after.current_attempt is not None
-        assert after.current_attempt.execute_outcome is ExecuteOutcome.AMBIGUOUS
+    if where == "execute":
+        # Refused at the gate (REFERENCE §4.2), nothing processed: back in its session with
+        # the same reference_id (a later send of it cannot pay twice), not in flight.
+        assert after.state is RowState.SESSION_OPEN
+        assert len(api.of("execute", row_id=refused.id)) == 1
+        assert after.current_reference_id == refused.current_reference_id
+        assert len(after.attempts) == 1 and after.current_attempt is not None
+        assert after.current_attempt.execute_outcome is None
     else:  # nothing sent: left for the next run, not FAILED
         assert after.state is RowState.NEW and api.of("execute", row_id=refused.id) == []
     assert result.exit_code == 4
