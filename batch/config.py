@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_LEDGER = Path("paybatch.db")
-DEFAULT_CONCURRENCY = 8
-DEFAULT_RATE = 20.0  # requests per second, client-side ceiling
+DEFAULT_CONCURRENCY = 16  # rows worked on at once (the API's rate is the real limit)
+DEFAULT_MAX_RATE = 200.0  # requests per second the adaptive ceiling never passes
 
 # Environment variable names (DESIGN.md "Command-line contract").
 ENV_LEDGER = "PAYBATCH_LEDGER"
@@ -35,21 +34,22 @@ class Credentials(BaseModel):
 
 
 class Settings(BaseModel):
-    """Everything a command needs to know, decided once in cli.py."""
+    """What every networked command shares, decided once in the CLI and passed down.
 
-    model_config = ConfigDict(frozen=True)
+    What a sheet becomes and how a run behaves are the stages' own option objects
+    (`PlanOptions`, `RunOptions`, `MonitorOptions`), built beside this one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     ledger: Path = DEFAULT_LEDGER
     base_url: str | None = None  # None: start the embedded sandbox
     credentials: Credentials | None = None
-    default_country: str | None = None
-    default_currency: str | None = None
-    concurrency: int = DEFAULT_CONCURRENCY
-    rate: float = DEFAULT_RATE
-    max_amount: Decimal | None = None
-    allow_duplicates: bool = False
-    skip_invalid: bool = False
-    sheet: str | None = None
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
+    # Requests per second, client-side: a fixed ceiling, or None to find the API's limit
+    # (adaptive, never above max_rate).
+    rate: float | None = Field(default=None, gt=0)
+    max_rate: float = Field(default=DEFAULT_MAX_RATE, gt=0)
     json_output: bool = False
     quiet: bool = False
 

@@ -20,15 +20,18 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
-from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.operation import Operation
+from batch.engine.outcome import RunResult
+from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import IN_FLIGHT
 from batch.ledger import Ledger
+from batch.operations.payout import PayoutOperation
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
 from batch.planning.identity import over_limits
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
-    from batch.progress import Progress
+    from batch.engine.progress import Progress
 
 __all__ = [
     "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
@@ -100,11 +103,12 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
         )
 
 
-def run_options(options: RunOptions, endpoint: Endpoint) -> RunOptions:
-    """The run's options, told when an earlier embedded sandbox's 404s become final."""
-    if endpoint.sandbox_started_at is None:
-        return options
-    monitor = replace(options.monitor, not_found_final_before=endpoint.sandbox_started_at)
+def run_options(options: RunOptions, endpoint: Endpoint, operation: Operation) -> RunOptions:
+    """The run's options with the operation's timings (unless overridden), told when an
+    earlier embedded sandbox's 404s become final."""
+    monitor = options.monitor or operation.monitor_defaults
+    if endpoint.sandbox_started_at is not None:
+        monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
     return replace(options, monitor=monitor)
 
 
@@ -112,7 +116,9 @@ def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     """The API client for this endpoint."""
     from batch.dollr.client import ApiClient
 
-    return ApiClient(endpoint.base_url, endpoint.credentials, rate=settings.rate)
+    return ApiClient(
+        endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate
+    )
 
 
 # -- run / reconcile -------------------------------------------------------------------------
@@ -199,8 +205,11 @@ def run_batch(
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    options = run_options(request.run, endpoint)
-                    runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
+                    operation = PayoutOperation(ledger, api)
+                    options = run_options(request.run, endpoint, operation)
+                    runner = Runner(
+                        ledger, operation, batch_id, options, say=say, progress=progress
+                    )
                     watch.start(ledger, batch_id)
                     try:
                         result = await runner.run()
@@ -211,9 +220,7 @@ def run_batch(
                         if progress is not None:
                             progress.close()
                     watch.settle(ledger, batch_id)
-                    result = RunResult(
-                        result.batch_id, result.counts, result.stopped, api.request_count
-                    )
+                    result = replace(result, requests=api.request_count)
                     if result.exit_code in (0, 3) and not result.pending:
                         ledger.mark_batch_finished(batch_id)
             run_report = RunReport(plan_result(ledger, planned.batch), result)

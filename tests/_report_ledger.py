@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from batch.engine.states import ExecuteOutcome
 from batch.ledger import Ledger, NewRow, SkippedRow
 
 BATCH = "payroll-2026-11"
@@ -91,10 +92,10 @@ def build(path: Path) -> Built:
     refs: dict[int, list[str]] = {}
 
     def send(sheet_row: int, ref: str) -> None:
-        ledger.mark_recipient_ready(ids[sheet_row], payout_account_id=500 + sheet_row)
+        ledger.mark_recipient_ready(ids[sheet_row], account_id=500 + sheet_row)
         ledger.mark_session_open(ids[sheet_row], ref, session_id=900 + sheet_row, wallet_id=1,
                                  expires_at=T0 + timedelta(hours=1),
-                                 payout_account_id=500 + sheet_row)
+                                 account_id=500 + sheet_row)
         ledger.mark_submitting([(ids[sheet_row], ref)])
         refs.setdefault(sheet_row, []).append(ref)
 
@@ -112,7 +113,7 @@ def build(path: Path) -> Built:
     for r in (4, 5):
         ledger.mark_failed(ids[r], first[r], reason=f"payout FAILED: {NO_MONEY}",
                            execution=answer(r, "FAILED", gateway_message=NO_MONEY))
-    ledger.mark_unknown(ids[6], first[6], reason="ServerError: 502 from execute")
+    ledger.mark_unknown(ids[6], first[6], outcome=ExecuteOutcome.AMBIGUOUS, reason="ServerError: 502 from execute")
     ledger.mark_submitted(ids[7], first[7], answer(7, "PROCESSING"))
     # Row 9: the first attempt failed, the second (new reference_id) completed.
     ledger.mark_failed(ids[9], first[9], reason="payout FAILED: timeout at operator",
@@ -141,9 +142,9 @@ def small_batch(path: Path, name: str, outcomes: list[str], *, day: int = 0) -> 
         assert ref is not None
         if outcome == "new":
             continue
-        ledger.mark_recipient_ready(row.id, payout_account_id=1)
+        ledger.mark_recipient_ready(row.id, account_id=1)
         ledger.mark_session_open(row.id, ref, session_id=1, wallet_id=1,
-                                 expires_at=T0 + timedelta(hours=1), payout_account_id=1)
+                                 expires_at=T0 + timedelta(hours=1), account_id=1)
         ledger.mark_submitting([(row.id, ref)])
         done = Answer(outcome.upper(), Decimal("10.15"), "USD", Decimal("10.00"), "USD")
         if outcome == "completed":
@@ -151,5 +152,5 @@ def small_batch(path: Path, name: str, outcomes: list[str], *, day: int = 0) -> 
         elif outcome == "failed":
             ledger.mark_failed(row.id, ref, reason="payout FAILED", execution=done)
         else:
-            ledger.mark_unknown(row.id, ref, reason="timeout")
+            ledger.mark_unknown(row.id, ref, outcome=ExecuteOutcome.AMBIGUOUS, reason="timeout")
     ledger.close()

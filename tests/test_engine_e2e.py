@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.ledger import Ledger
 from batch.engine.states import RowState
+from batch.ledger import Ledger
 from tests.engine_helpers import QUICK_PAYOUTS, cli, paid_exactly_once, write_sheet
 
 
@@ -222,13 +222,13 @@ def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: 
     assert lost is not None
     # A crashed run: the SUBMITTING mark was committed, the request never reached the API,
     # and its session has long expired.
-    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_recipient_ready(row.id, account_id=999)
     db.mark_session_open(
         row.id,
         lost,
         session_id=999,
         wallet_id=1,
-        payout_account_id=999,
+        account_id=999,
         expires_at=datetime.now(UTC) - timedelta(minutes=10),
     )
     db.mark_submitting([(row.id, lost)])
@@ -249,13 +249,13 @@ def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path)
     db = Ledger(ledger)
     row = db.rows(out["batch_id"])[0]
     ref = row.current_reference_id or ""
-    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_recipient_ready(row.id, account_id=999)
     db.mark_session_open(
         row.id,
         ref,
         session_id=999,
         wallet_id=1,
-        payout_account_id=999,
+        account_id=999,
         expires_at=datetime.now(UTC) + timedelta(minutes=10),  # could still land
     )
     db.mark_submitting([(row.id, ref)])
@@ -300,8 +300,11 @@ def test_forbidden_passcode_stops_the_batch(quick, tmp_path: Path) -> None:  # t
         ledger,
         DOLLR_PASSCODE="9999",
     )
-    assert code == 4 and "Forbidden" in (out["stopped"] or "")
-    assert out["counts"].get("NEW", 0) >= 3  # nothing else was started
+    # A 403 is the API's gate (REFERENCE §4.2): nothing was processed, so this is a
+    # configuration error (exit 1) naming what to fix, and the refused row is not in flight.
+    assert code == 1 and "DOLLR_PASSCODE" in (out["stopped"] or "")
+    assert set(out["counts"]) <= {"NEW", "SESSION_OPEN"}, out["counts"]
+    assert out["counts"].get("NEW", 0) >= 4  # nothing else was started
     assert quick.executions() == []
 
 

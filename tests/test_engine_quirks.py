@@ -68,9 +68,9 @@ def test_status_422_for_a_lost_attempt_is_trusted_after_the_grace_window(
     db = Ledger(ledger)
     row = db.rows(out["batch_id"])[0]
     lost = row.current_reference_id or ""
-    db.mark_recipient_ready(row.id, payout_account_id=999)
+    db.mark_recipient_ready(row.id, account_id=999)
     db.mark_session_open(
-        row.id, lost, session_id=999, wallet_id=None, payout_account_id=999,
+        row.id, lost, session_id=999, wallet_id=None, account_id=999,
         expires_at=datetime.now(UTC) - timedelta(minutes=10),
     )
     db.mark_submitting([(row.id, lost)])  # a crash: the request never reached the API

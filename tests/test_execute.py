@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from batch.engine.outcome import RunResult
+from batch.ledger.group_commit import SubmitGate
 from batch.errors import TransitionError
-from batch.engine.runner import RunResult, SubmitGate
 from batch.ledger import Ledger, NewRow
 
 
@@ -36,13 +37,13 @@ def _ready_rows(ledger: Ledger, n: int) -> list[tuple[int, str]]:
     pairs = []
     for row in ledger.rows(batch_id):
         ref = row.current_reference_id or ""
-        ledger.mark_recipient_ready(row.id, payout_account_id=1)
+        ledger.mark_recipient_ready(row.id, account_id=1)
         ledger.mark_session_open(
             row.id,
             ref,
             session_id=row.id,
             wallet_id=1,
-            payout_account_id=1,
+            account_id=1,
             expires_at=datetime.now(UTC) + timedelta(minutes=5),
         )
         pairs.append((row.id, ref))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from batch.engine.states import AttemptOutcome, ExecuteOutcome, RowState
 from batch.errors import BatchLockedError, LedgerError, TransitionError
 from batch.ledger import Ledger, NewRow, SkippedRow, migration_files
-from batch.engine.states import AttemptOutcome, RowState
 
 
 @dataclass
@@ -66,10 +66,10 @@ def walk_to_submitting(ledger: Ledger, row_id: int) -> str:
     row = ledger.row(row_id)
     assert row is not None and row.current_reference_id
     ref = row.current_reference_id
-    ledger.mark_recipient_ready(row_id, payout_account_id=7)
+    ledger.mark_recipient_ready(row_id, account_id=7)
     ledger.mark_session_open(
         row_id, ref, session_id=11, wallet_id=1,
-        expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+        expires_at=datetime.now(UTC) + timedelta(minutes=5), account_id=7,
     )
     ledger.mark_submitting([(row_id, ref)])
     return ref
@@ -187,11 +187,11 @@ def test_transitions_refuse_the_wrong_state(ledger: Ledger, action: str, state_n
         elif action == "completed":
             ledger.mark_completed(row.id, ref, Answer("COMPLETED"))
         elif action == "unknown":
-            ledger.mark_unknown(row.id, ref, reason="timeout")
+            ledger.mark_unknown(row.id, ref, outcome=ExecuteOutcome.AMBIGUOUS, reason="timeout")
         else:
             ledger.mark_session_open(
                 row.id, ref, session_id=1, wallet_id=1, expires_at=datetime.now(UTC),
-                payout_account_id=1,
+                account_id=1,
             )
     assert ledger.row(row.id).state is RowState.NEW  # type: ignore[union-attr]
     assert len(ledger.events(batch_id)) == 1  # only PLANNED: nothing logged
@@ -201,10 +201,10 @@ def test_group_commit_is_all_or_nothing(ledger: Ledger) -> None:
     batch_id = make_batch(ledger, 2)
     first, second = ledger.rows(batch_id)
     ref1 = walk_to_submitting(ledger, first.id)  # already SUBMITTING
-    ledger.mark_recipient_ready(second.id, payout_account_id=7)
+    ledger.mark_recipient_ready(second.id, account_id=7)
     ledger.mark_session_open(
         second.id, second.current_reference_id or "", session_id=12, wallet_id=1,
-        expires_at=datetime.now(UTC), payout_account_id=7,
+        expires_at=datetime.now(UTC), account_id=7,
     )
     with pytest.raises(TransitionError):
         ledger.mark_submitting([(second.id, second.current_reference_id or ""), (first.id, ref1)])
@@ -223,15 +223,15 @@ def test_atomic_rolls_back_and_nests(ledger: Ledger) -> None:
     batch_id = make_batch(ledger, 2)
     first, second = ledger.rows(batch_id)
     with pytest.raises(RuntimeError), ledger.atomic():
-        ledger.mark_recipient_ready(first.id, payout_account_id=1)
+        ledger.mark_recipient_ready(first.id, account_id=1)
         raise RuntimeError("boom")
     assert ledger.row(first.id).state is RowState.NEW  # type: ignore[union-attr]
     with ledger.atomic():
-        ledger.mark_recipient_ready(first.id, payout_account_id=1)
+        ledger.mark_recipient_ready(first.id, account_id=1)
         with pytest.raises(TransitionError):
             with ledger.atomic():
-                ledger.mark_recipient_ready(second.id, payout_account_id=1)
-                ledger.mark_recipient_ready(second.id, payout_account_id=1)  # wrong state now
+                ledger.mark_recipient_ready(second.id, account_id=1)
+                ledger.mark_recipient_ready(second.id, account_id=1)  # wrong state now
     assert ledger.row(first.id).state is RowState.RECIPIENT_READY  # type: ignore[union-attr]
     assert ledger.row(second.id).state is RowState.NEW  # type: ignore[union-attr]
 
@@ -240,7 +240,7 @@ def test_new_attempt_only_after_confirmed_not_paid(ledger: Ledger) -> None:
     batch_id = make_batch(ledger, 1)
     row_id = ledger.rows(batch_id)[0].id
     ref = walk_to_submitting(ledger, row_id)
-    ledger.mark_unknown(row_id, ref, reason="connection reset")
+    ledger.mark_unknown(row_id, ref, outcome=ExecuteOutcome.AMBIGUOUS, reason="connection reset")
     with pytest.raises(TransitionError, match="not confirmed"):
         ledger.start_new_attempt(row_id, str(uuid.uuid4()), reason="retry")
     fresh = str(uuid.uuid4())
@@ -298,10 +298,10 @@ def test_recipients_and_fee_quotes_cache(ledger: Ledger) -> None:
         method="MTN_MOMO_LBR", provider="PAWAPAY",
     )
     ledger.save_recipient_ids("231770120000", party_id=5)
-    ledger.save_recipient_ids("231770120000", counterparty_id=6, payout_account_id=7)
+    ledger.save_recipient_ids("231770120000", counterparty_id=6, account_id=7)
     rec = ledger.recipient("231770120000")
     assert rec is not None
-    assert (rec.party_id, rec.counterparty_id, rec.payout_account_id) == (5, 6, 7)
+    assert (rec.party_id, rec.counterparty_id, rec.account_id) == (5, 6, 7)
     assert rec.method == "MTN_MOMO_LBR" and rec.currencies == ["USD", "LRD"]
     key = dict(amount=Decimal("10.00"), currency="USD", target_currency="USD",
                method="MTN_MOMO_LBR", provider="PAWAPAY")
@@ -377,10 +377,10 @@ def test_records_read_fast_are_the_records_their_constructor_builds(ledger: Ledg
 
     batch_id = make_batch(ledger, 1)
     row_id = ledger.rows(batch_id)[0].id
-    ledger.mark_recipient_ready(row_id, payout_account_id=7)
+    ledger.mark_recipient_ready(row_id, account_id=7)
     ref = ledger.rows(batch_id)[0].current_reference_id or ""
     ledger.mark_session_open(
-        row_id, ref, session_id=9, wallet_id=3, payout_account_id=7,
+        row_id, ref, session_id=9, wallet_id=3, account_id=7,
         expires_at=datetime.now(UTC) + timedelta(minutes=5),
     )
     ledger.mark_submitting([(row_id, ref)])
@@ -425,8 +425,8 @@ def test_grouped_commits_land_together_after_the_window(ledger: Ledger) -> None:
     first, second = ledger.rows(batch_id)
     scheduled = Scheduled()
     with ledger.grouped_commits(scheduled, window=0.1):
-        ledger.mark_recipient_ready(first.id, payout_account_id=7)
-        ledger.mark_recipient_ready(second.id, payout_account_id=7)
+        ledger.mark_recipient_ready(first.id, account_id=7)
+        ledger.mark_recipient_ready(second.id, account_id=7)
         assert [d for d, _ in scheduled.calls] == [0.1]  # one commit for both
         assert ledger.row(first.id).state is RowState.RECIPIENT_READY  # type: ignore[union-attr]
         assert _state_seen_by_another_process(ledger.path, first.id) == "NEW"
@@ -435,7 +435,7 @@ def test_grouped_commits_land_together_after_the_window(ledger: Ledger) -> None:
         # A refused transition undoes only itself; the group's other writes stay.
         ledger.mark_session_open(
             first.id, first.current_reference_id or "", session_id=11, wallet_id=1,
-            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), account_id=7,
         )
         with pytest.raises(TransitionError):
             ledger.mark_completed(second.id, second.current_reference_id or "", Answer("COMPLETED"))
@@ -452,16 +452,16 @@ def test_a_durable_commit_in_a_group_makes_the_earlier_writes_durable_first(
     ref = row.current_reference_id or ""
     scheduled = Scheduled()
     with ledger.grouped_commits(scheduled):
-        ledger.mark_recipient_ready(row.id, payout_account_id=7)
+        ledger.mark_recipient_ready(row.id, account_id=7)
         ledger.mark_session_open(
             row.id, ref, session_id=11, wallet_id=1,
-            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), account_id=7,
         )
         ledger.mark_submitting([(row.id, ref)])  # the reference_id before the request leaves
         # Committed at once, with everything before it: no deferred commit was needed.
         assert _state_seen_by_another_process(ledger.path, row.id) == "SUBMITTING"
         scheduled.run_due()  # the deferred commit finds nothing left to do
-        ledger.mark_unknown(row.id, ref, reason="timeout")
+        ledger.mark_unknown(row.id, ref, outcome=ExecuteOutcome.AMBIGUOUS, reason="timeout")
         assert _state_seen_by_another_process(ledger.path, row.id) == "SUBMITTING"
     assert _state_seen_by_another_process(ledger.path, row.id) == "UNKNOWN"
     path = [e.to_state for e in ledger.events(batch_id, row_id=row.id)]
@@ -474,7 +474,7 @@ def test_session_open_with_recipient_ready_is_one_all_or_nothing_step(ledger: Le
     expires = datetime.now(UTC) + timedelta(minutes=5)
     ledger.mark_session_open(
         first.id, first.current_reference_id or "", session_id=11, wallet_id=1,
-        expires_at=expires, payout_account_id=7, recipient_ready=True,
+        expires_at=expires, account_id=7, recipient_ready=True,
     )
     moves = [(e.from_state, e.to_state) for e in ledger.events(batch_id, row_id=first.id)]
     assert moves == [("NEW", "RECIPIENT_READY"), ("RECIPIENT_READY", "SESSION_OPEN")]
@@ -482,7 +482,7 @@ def test_session_open_with_recipient_ready_is_one_all_or_nothing_step(ledger: Le
     with pytest.raises(TransitionError, match="no attempt"):
         ledger.mark_session_open(
             second.id, "not-its-reference", session_id=12, wallet_id=1,
-            expires_at=expires, payout_account_id=7, recipient_ready=True,
+            expires_at=expires, account_id=7, recipient_ready=True,
         )
     assert ledger.row(second.id).state is RowState.NEW  # type: ignore[union-attr]
     assert ledger.events(batch_id, row_id=second.id) == []
@@ -494,11 +494,11 @@ def test_moved_record_matches_the_ledger_after_the_transition(ledger: Ledger) ->
     expires = datetime.now(UTC) + timedelta(minutes=5)
     ledger.mark_session_open(
         row.id, row.current_reference_id or "", session_id=11, wallet_id=1,
-        expires_at=expires, payout_account_id=7, recipient_ready=True,
+        expires_at=expires, account_id=7, recipient_ready=True,
     )
     carried = row.moved(
         RowState.SESSION_OPEN, session_id=11, wallet_id=1, session_expires_at=expires,
-        payout_account_id=7,
+        account_id=7,
     )
     read = ledger.row(row.id)
     assert read is not None and carried.state is read.state
@@ -521,7 +521,7 @@ def test_single_statement_writes_join_the_group_and_fail_alone(ledger: Ledger) -
     with ledger.grouped_commits(scheduled, window=0.1):
         ledger.save_recipient_ids("231770120000", party_id=5)  # opens the group's transaction
         assert [d for d, _ in scheduled.calls] == [0.1]
-        ledger.mark_recipient_ready(row.id, payout_account_id=7)
+        ledger.mark_recipient_ready(row.id, account_id=7)
         with pytest.raises(LedgerError):  # one failing statement undoes only itself
             ledger._write("INSERT INTO rows (id) VALUES (?)", (row.id,))
         ledger.save_recipient_ids("231770120000", counterparty_id=6)
@@ -531,9 +531,9 @@ def test_single_statement_writes_join_the_group_and_fail_alone(ledger: Ledger) -
     known = ledger.recipient("231770120000")
     assert known is not None and (known.party_id, known.counterparty_id) == (5, 6)
     # Outside any transaction a write is still its own transaction.
-    ledger.save_recipient_ids("231770120000", payout_account_id=8)
+    ledger.save_recipient_ids("231770120000", account_id=8)
     assert not ledger.conn.in_transaction
-    assert ledger.recipient("231770120000").payout_account_id == 8  # type: ignore[union-attr]
+    assert ledger.recipient("231770120000").account_id == 8  # type: ignore[union-attr]
 
 
 def test_a_deferred_commit_belongs_to_its_own_group(ledger: Ledger) -> None:
@@ -541,15 +541,15 @@ def test_a_deferred_commit_belongs_to_its_own_group(ledger: Ledger) -> None:
     first, second = ledger.rows(batch_id)
     scheduled = Scheduled()
     with ledger.grouped_commits(scheduled, window=0.1):
-        ledger.mark_recipient_ready(first.id, payout_account_id=7)  # group 1
+        ledger.mark_recipient_ready(first.id, account_id=7)  # group 1
         ref = first.current_reference_id or ""
         ledger.mark_session_open(
             first.id, ref, session_id=11, wallet_id=1,
-            expires_at=datetime.now(UTC) + timedelta(minutes=5), payout_account_id=7,
+            expires_at=datetime.now(UTC) + timedelta(minutes=5), account_id=7,
         )
         ledger.mark_submitting([(first.id, ref)])  # durable: commits group 1 with it
         assert _state_seen_by_another_process(ledger.path, first.id) == "SUBMITTING"
-        ledger.mark_recipient_ready(second.id, payout_account_id=7)  # group 2, its own window
+        ledger.mark_recipient_ready(second.id, account_id=7)  # group 2, its own window
         group_one_due, group_two_due = scheduled.calls
         group_one_due[1]()
         assert _state_seen_by_another_process(ledger.path, second.id) == "NEW"

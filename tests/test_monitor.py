@@ -9,10 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from batch.dollr.models import Execution
-from batch.errors import NotFoundError
-from batch.ledger import Ledger, NewRow
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.states import RowState
+from batch.errors import NotFoundError
+from batch.ledger import Ledger, NewRow
+from batch.operations.payout import PayoutOperation
 
 
 def _execution(status: str) -> Execution:
@@ -47,7 +48,7 @@ def test_a_row_left_submitted_is_polled_and_settled_without_reading_it(tmp_path:
     row = ledger.rows(batch_id)[0]
     ref = row.current_reference_id or ""
     ledger.mark_session_open(
-        row.id, ref, session_id=1, wallet_id=1, payout_account_id=1, recipient_ready=True,
+        row.id, ref, session_id=1, wallet_id=1, account_id=1, recipient_ready=True,
         expires_at=datetime.now(UTC) + timedelta(minutes=5),
     )
     ledger.mark_submitting([(row.id, ref)])
@@ -55,7 +56,7 @@ def test_a_row_left_submitted_is_polled_and_settled_without_reading_it(tmp_path:
     assert submitting is not None
     api = StatusAnswers(NotFoundError("no such reference_id"), _execution("COMPLETED"))
     monitor = Monitor(
-        ledger, api, MonitorOptions(first_poll=0.0), mint=lambda: str(uuid.uuid4()),
+        ledger, PayoutOperation(ledger, api), MonitorOptions(first_poll=0.0), mint=lambda: str(uuid.uuid4()),
         on_new_attempt=lambda _: None, on_stop=lambda _: None,
     )
     monitor.apply(submitting, ref, _execution("PENDING"), polls=0)  # the execute answer

@@ -8,17 +8,8 @@ import logging
 import pytest
 from rich.console import Console
 
-from batch.progress import (
-    Moved,
-    Phase,
-    PlainProgress,
-    Predicted,
-    RichProgress,
-    Tally,
-    console_for,
-    describe,
-    make_progress,
-)
+from batch.cli.progress import PlainProgress, RichProgress, console_for, make_progress
+from batch.engine.progress import Moved, Phase, Predicted, Tally, describe
 from batch.engine.states import RowState as S
 
 

@@ -12,15 +12,16 @@ from typing import Any
 import openpyxl
 from click.testing import CliRunner
 
-from batch.dollr.client import ApiClient
 from batch.cli import main
+from batch.dollr.client import ApiClient
+from batch.engine.monitor import MonitorOptions
 from batch.engine.runner import Runner, RunOptions
 from batch.ledger import Ledger
 from batch.models import PayoutRow
-from batch.engine.monitor import MonitorOptions
+from batch.operations.payout import PayoutOperation
 from batch.pipeline import SANDBOX_CREDENTIALS
-from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.planning.flow import predict_batch
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.report.files import load_report, write_run_report
 
 N = 12
@@ -45,7 +46,7 @@ async def pay(ledger: Ledger, base_url: str) -> int:
         ledger.mark_batch_started(batch_id)
         options = RunOptions(concurrency=4, wait=30, monitor=MonitorOptions(
             first_poll=0.1, max_poll_interval=0.3, not_found_grace=0.5))
-        await Runner(ledger, api, batch_id, options).run()
+        await Runner(ledger, PayoutOperation(ledger, api), batch_id, options).run()
     return batch_id
 
 

@@ -195,3 +195,52 @@ def test_works_with_the_real_clock_and_sleep() -> None:
         await asyncio.gather(*(throttle.acquire() for _ in range(20)))
 
     asyncio.run(go())  # 20 slots at 2000/s: about 10 ms of real time
+
+
+async def _against_a_limited_server(
+    throttle: Throttle, clock: VirtualClock, limit: float, seconds: float, workers: int = 48
+) -> tuple[int, int]:
+    """Workers send through the throttle to a server allowing `limit` requests in any 1 s
+    (as the sandbox counts), answering after 40 ms; a 429 carries Retry-After: 1."""
+    arrivals: list[float] = []
+    answered = limited = 0
+    end = clock() + seconds
+
+    async def worker() -> None:
+        nonlocal answered, limited
+        while clock() < end:
+            await throttle.acquire()
+            now = clock()
+            while arrivals and arrivals[0] <= now - 1.0:
+                arrivals.pop(0)
+            over = len(arrivals) >= limit
+            arrivals.append(now)
+            await clock.sleep(0.04)
+            if over:
+                limited += 1
+                throttle.pause(1.0)
+            else:
+                answered += 1
+                throttle.answered()
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return answered, limited
+
+
+@pytest.mark.parametrize("limit", [20.0, 100.0])
+def test_the_adaptive_ceiling_finds_the_servers_limit(limit: float) -> None:
+    """No --rate: ≥ 90 % of an unknown limit, ≤ 1 % of requests answered 429 (issue 15)."""
+    clock = VirtualClock(settle=5)
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+    answered, limited = asyncio.run(_against_a_limited_server(throttle, clock, limit, 120.0))
+    assert answered / 120.0 >= 0.9 * limit
+    assert limited <= 0.01 * (answered + limited)
+    assert throttle.learned is not None and throttle.learned <= limit * 1.05
+
+
+def test_the_adaptive_ceiling_never_passes_its_maximum() -> None:
+    clock = VirtualClock(settle=5)
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep, max_rate=50.0)
+    answered, limited = asyncio.run(_against_a_limited_server(throttle, clock, 1000.0, 30.0))
+    assert limited == 0 and throttle.rate == 50.0
+    assert answered / 30.0 <= 50.0

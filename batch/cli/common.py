@@ -16,18 +16,11 @@ import click
 from batch import errors
 from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
+from batch.engine.outcome import EXIT_ABORTED, EXIT_IN_FLIGHT, EXIT_INPUT
 from batch.intake.validate import ValidationOptions
 from batch.ledger.integrity import damaged, is_damage, unwritable_hint
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 from batch.text import visible
-
-# Exit codes for cron (DESIGN.md): one table, used by every command.
-EXIT_OK = 0  # every row completed (or: the sheet is valid)
-EXIT_INPUT = 1  # bad input or configuration, nothing sent
-EXIT_USAGE = 2  # usage error (click's own)
-EXIT_FAILED_ROWS = 3  # finished, some rows FAILED
-EXIT_IN_FLIGHT = 4  # rows still in flight or unknown, run again later
-EXIT_ABORTED = 5  # confirmation declined or a guard tripped
 
 
 def exit_code_for(exc: errors.BatchError) -> int:

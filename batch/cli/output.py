@@ -13,10 +13,11 @@ from typing import Any
 import click
 from rich.console import Console
 
+from batch.cli.progress import RichProgress, console_for, make_progress
 from batch.cli.summary import format_plan, format_run, plan_json, run_json
+from batch.engine.progress import Progress
 from batch.pipeline import RunReport
 from batch.planning.flow import PlanResult
-from batch.progress import Progress, RichProgress, console_for, make_progress
 from batch.text import visible
 
 log = logging.getLogger("paybatch.engine")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ import click
 
 from batch import errors
 from batch.cli.common import (
-    EXIT_OK,
     handle_errors,
     output_options,
     sheet_options,
@@ -23,14 +23,16 @@ from batch.cli.output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
-    DEFAULT_RATE,
+    DEFAULT_MAX_RATE,
     ENV_BASE_URL,
     ENV_LEDGER,
     Settings,
     credentials_from_env,
 )
 from batch.engine.monitor import MonitorOptions
+from batch.engine.outcome import EXIT_OK
 from batch.engine.runner import DEFAULT_WAIT, RunOptions
+from batch.operations.payout import PayoutOperation
 from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.planning.flow import PlanOptions, PlanResult
 from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
@@ -60,10 +62,9 @@ MONITOR_KNOBS: tuple[tuple[str, str, str], ...] = (
 
 
 def _monitor_knob(flag: str, field: str, envvar: str) -> Any:
-    """A hidden option defaulting to MonitorOptions' own value, of the same type."""
-    default = getattr(MonitorOptions, field)
-    return click.option(flag, field, type=type(default), default=default, hidden=True,
-                        envvar=envvar)
+    """A hidden option of MonitorOptions' type for that field; unset: the operation's own."""
+    kind = type(getattr(PayoutOperation.monitor_defaults, field))
+    return click.option(flag, field, type=kind, default=None, hidden=True, envvar=envvar)
 
 
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,8 +78,12 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Dollr API base URL; without it the embedded sandbox is used."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
                      show_default=True, help="Rows paid at once."),
-        click.option("--rate", type=click.FloatRange(min=0.1), default=DEFAULT_RATE,
-                     show_default=True, help="Requests per second, at most."),
+        click.option("--rate", type=click.FloatRange(min=0.1), default=None,
+                     help="A fixed ceiling of requests per second (default: find the API's "
+                     "limit, starting moderate, backing off on 429)."),
+        click.option("--max-rate", type=click.FloatRange(min=0.1), default=DEFAULT_MAX_RATE,
+                     show_default=True, help="Requests per second the adaptive ceiling never "
+                     "passes."),
         *(_monitor_knob(*knob) for knob in MONITOR_KNOBS),
     ]
     for option in reversed(options):
@@ -107,7 +112,7 @@ def _settings(kw: dict[str, Any]) -> Settings:
     return Settings(
         ledger=kw["ledger"], base_url=kw["base_url"] or None,
         credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
-        rate=kw["rate"], json_output=kw["json_output"], quiet=kw["quiet"],
+        rate=kw["rate"], max_rate=kw["max_rate"], json_output=kw["json_output"], quiet=kw["quiet"],
     )
 
 
@@ -122,11 +127,17 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     )
 
 
+def _monitor_options(kw: dict[str, Any]) -> MonitorOptions | None:
+    """The payout timings with the hidden knobs given; None when none was."""
+    given = {field: kw[field] for _, field, _ in MONITOR_KNOBS if kw[field] is not None}
+    return replace(PayoutOperation.monitor_defaults, **given) if given else None
+
+
 def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
     return RunOptions(
         concurrency=kw["concurrency"], wait=kw["wait"],
         retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
-        monitor=MonitorOptions(**{field: kw[field] for _, field, _ in MONITOR_KNOBS}),
+        monitor=_monitor_options(kw),
     )
 
 

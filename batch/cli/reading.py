@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from batch import errors
-from batch.cli.common import EXIT_OK, handle_errors, ledger_option
+from batch.cli.common import handle_errors, ledger_option
 from batch.cli.logs import log_file_option
+from batch.cli.progress import console_for
 from batch.config import ENV_LEDGER
+from batch.engine.outcome import EXIT_OK
 from batch.ledger import Ledger
-from batch.progress import console_for
 
 
 def open_existing(path: Path) -> Ledger:

@@ -10,14 +10,13 @@ import click
 from rich.console import Console
 
 from batch.cli.common import (
-    EXIT_INPUT,
-    EXIT_OK,
     handle_errors,
     output_options,
     sheet_options,
     validation_options,
 )
 from batch.cli.validation import render_validation
+from batch.engine.outcome import EXIT_INPUT, EXIT_OK
 from batch.intake.load import load_sheet
 from batch.intake.validate import validate_sheet
 from batch.text import json_text

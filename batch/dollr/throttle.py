@@ -7,15 +7,25 @@ with its own stalls a server counting per second then sees more than the rate. S
 is checked again when a request really leaves.
 After a 429 every worker waits out Retry-After, and the rate steps down a little, creeping back
 up with each answered request, so a server limit is approached, not hammered.
+
+Dollr publishes no rate limit, so by default the ceiling itself adapts (issue 15): it starts
+moderate and rises additively while answers come back clean (ADDITIVE requests/s more per
+second; it doubles each second until the first 429, like TCP's slow start). A 429 cuts it
+to just under what was really sent in the last second (the server's limit, as measured, not
+the rate aimed at, which may have overshot it), and from then on it rises only slowly past
+that (probing), never above the maximum. A fixed `rate` (`--rate R`) keeps the old behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+log = logging.getLogger("paybatch.throttle")
 
 SAFETY = 0.97  # aim just under the ceiling: arrival jitter must not burst past a server limit
 SLOWDOWN = 0.9  # rate factor applied on each 429 ...
@@ -31,6 +41,12 @@ DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 without Retry-After
 MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the run
 WINDOW = 1.0  # seconds: how servers count a requests-per-second limit
 BURST = 1  # requests that may leave early, beyond the even spacing, after a stall
+# The adaptive ceiling (no --rate): requests/s.
+ADAPTIVE_START = 20.0
+DEFAULT_MAX_RATE = 200.0
+ADDITIVE = 10.0  # req/s gained per second of clean answers, below the learned limit
+PROBE = 0.1  # req/s gained per second past it (a 429 costs a whole Retry-After pause)
+LEARNED_MARGIN = 0.92  # aim this far under what was really sent in the second before a 429
 
 
 class Throttle:
@@ -41,17 +57,23 @@ class Throttle:
 
     def __init__(
         self,
-        rate: float,
+        rate: float | None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         safety: float = SAFETY,
+        max_rate: float = DEFAULT_MAX_RATE,
     ) -> None:
-        if rate <= 0:
+        if rate is not None and rate <= 0:
             raise ValueError(f"rate must be positive, not {rate}")
         if not 0 < safety <= 1:
             raise ValueError(f"safety must be in (0, 1], not {safety}")
-        self.rate = rate
+        if max_rate <= 0:
+            raise ValueError(f"max_rate must be positive, not {max_rate}")
+        self.adaptive = rate is None  # None: find the server's limit (see the module's doc)
+        self.max_rate = max_rate
+        self.rate = min(ADAPTIVE_START, max_rate) if rate is None else rate
+        self.learned: float | None = None  # adaptive: just under the rate that drew a 429
         self._clock = clock
         self._sleep = sleep
         self._safety = safety
@@ -132,11 +154,33 @@ class Throttle:
         wait = DEFAULT_PAUSE if seconds is None else min(MAX_PAUSE, max(0.0, seconds))
         self._paused_until = max(self._paused_until, now + wait)
         self._next_slot = max(self._next_slot, self._paused_until)
-        if not same_episode:
+        if same_episode:
+            return
+        if self.adaptive:
+            while self._sent and self._sent[0] <= now - WINDOW:
+                self._sent.popleft()
+            # What was sent overshot the limit (that drew the 429): aim a little under it.
+            measured = max(1.0, len(self._sent) * LEARNED_MARGIN / self._safety)
+            self.learned = measured if self.learned is None else min(self.learned, measured)
+            self.rate = min(self.rate, self.learned)
+            log.info(
+                "429: rate ceiling now %.1f req/s (%d requests left in the last second)",
+                self.rate, len(self._sent),
+            )
+        else:
             self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
             self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
 
     def answered(self) -> None:
         """A request was answered without a 429: regain a little of the rate."""
+        if self.adaptive:
+            # `rate` answers come back per second at this rate: +step per second. Before any
+            # 429 the rate doubles each second (slow start); then additive, then probing.
+            if self.learned is None:
+                step = max(ADDITIVE, self.rate)
+            else:
+                step = ADDITIVE if self.rate < self.learned else PROBE
+            self.rate = min(self.max_rate, self.rate + step / self.rate)
+            return
         self._ceiling = min(1.0, self._ceiling + CEILING_RECOVERY)
         self._factor = min(self._ceiling, self._factor + RECOVERY)

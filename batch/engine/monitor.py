@@ -13,25 +13,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from batch import errors
-from batch.engine.states import RowState, not_found_trusted_at, poll_delay, resend_due_at
+from batch.engine.states import (
+    ExecuteOutcome,
+    RowState,
+    not_found_trusted_at,
+    poll_delay,
+    resend_due_at,
+)
 from batch.ledger import Ledger, RowRecord
 
 if TYPE_CHECKING:
-    from batch.dollr.models import Execution
-
-REJECTED = "rejected"  # execute_error prefix of a 422 answer to execute
-THROTTLED = "throttled"  # execute_error prefix of a 429 answer to execute
+    from batch.engine.operation import Answer, Operation
 
 log = logging.getLogger("paybatch")
-
-
-class StatusApi(Protocol):
-    """The one call the monitor makes."""
-
-    async def payout_status(self, reference_id: str) -> Execution: ...
 
 
 @dataclass
@@ -88,7 +85,7 @@ class Monitor:
     def __init__(
         self,
         ledger: Ledger,
-        api: StatusApi,
+        operation: Operation,
         options: MonitorOptions,
         *,
         mint: Callable[[], str],
@@ -98,7 +95,7 @@ class Monitor:
     ) -> None:
         self.ledger = ledger
         self.resend = resend  # sends the row's current attempt again; False if it may not now
-        self.api = api
+        self.operation = operation
         self.options = options
         self.mint = mint
         self.on_new_attempt = on_new_attempt
@@ -151,20 +148,30 @@ class Monitor:
 
     # -- answers -----------------------------------------------------------------------------
 
+    async def settle(
+        self, row: RowRecord | Accepted, reference_id: str, execution: Answer, polls: int
+    ) -> None:
+        """Record an answer (`apply`), then the operation's work after a final one."""
+        self.apply(row, reference_id, execution, polls)
+        if execution.is_completed or execution.is_failed:
+            await self.operation.after_final(row.id, reference_id, execution)
+
     def apply(
-        self, row: RowRecord | Accepted, reference_id: str, execution: Execution, polls: int
+        self, row: RowRecord | Accepted, reference_id: str, execution: Answer, polls: int
     ) -> None:
         """Record an execute or status answer and decide what follows."""
         if execution.is_completed:
             self.ledger.mark_completed(row.id, reference_id, execution, seen=row)
             self.watches.pop(row.id, None)
         elif execution.is_failed:
-            reason = execution.wallet_message or execution.gateway_message or "payout FAILED"
+            reason = execution.wallet_message or execution.gateway_message or (
+                f"{self.operation.kind} FAILED"
+            )
             self.ledger.mark_failed(row.id, reference_id, reason=reason, execution=execution)
             self.watches.pop(row.id, None)
-            if execution.wallet_message:
-                # The wallet is short: the rest would fail too (REFERENCE §4.5).
-                self.on_stop(f"wallet: {execution.wallet_message}")
+            stop = self.operation.stop_reason(execution)
+            if stop is not None:
+                self.on_stop(stop)
         else:
             if not execution.is_known_status:
                 # Not one of the four: in flight, never terminal (REFERENCE §4.2); say so.
@@ -214,7 +221,7 @@ class Monitor:
             watch.polls, first=self.options.first_poll, cap=self.options.max_poll_interval
         )
         try:
-            execution = await self.api.payout_status(reference_id)
+            execution = await self.operation.status(reference_id)
         except errors.NotFoundError:
             if row.state is RowState.SUBMITTED:
                 # The API accepted it once: a 404 now is its inconsistency, never "not paid".
@@ -252,19 +259,19 @@ class Monitor:
             # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
             self.watch(row.id, after=delay, polls=watch.polls + 1, accepted=accepted)
             return
-        self.apply(row, reference_id, execution, watch.polls)
+        await self.settle(row, reference_id, execution, watch.polls)
 
     def _resend_due_at(self, row: RowRecord) -> datetime | None:
         """When this UNKNOWN row's attempt may be re-sent as it is, or None."""
         attempt = row.current_attempt
         if self.resend is None or row.state is not RowState.UNKNOWN or attempt is None:
             return None
-        if (attempt.execute_error or "").startswith(REJECTED):
+        if attempt.execute_outcome is ExecuteOutcome.REJECTED:
             return None  # a 422 would only be rejected again: a new session and id instead
         # A 429 was "probably not processed" (REFERENCE §4.2): once Retry-After has passed and
         # status says not found, resend at once, however often (each waits out Retry-After);
         # the grace and the limit are for answers lost after the work.
-        throttled = (attempt.execute_error or "").startswith(THROTTLED)
+        throttled = attempt.execute_outcome is ExecuteOutcome.THROTTLED
         return resend_due_at(
             sent_at=attempt.submitted_at or attempt.created_at,
             session_expires_at=attempt.session_expires_at,
@@ -278,7 +285,7 @@ class Monitor:
         """The attempt never landed: a fresh attempt, or FAILED after repeated rejections."""
         self.watches.pop(row.id, None)
         attempt = row.current_attempt
-        rejected = bool(attempt and (attempt.execute_error or "").startswith(REJECTED))
+        rejected = attempt is not None and attempt.execute_outcome is ExecuteOutcome.REJECTED
         if rejected and len(row.attempts) >= self.options.max_rejected_attempts:
             self.ledger.mark_failed(
                 row.id,

@@ -1,75 +1,47 @@
-"""The async runner: settle rows left in flight, then pay new rows with bounded concurrency.
+"""The async runner: settle rows left in flight, then start new rows with bounded concurrency.
 
-Per row: recipient (reused when known) -> session just in time -> SUBMITTING committed
+Generic over the operation kind (`batch.engine.operation.Operation`). Per row: prepare
+(recipient or payer, reused when known) -> session just in time -> SUBMITTING committed
 (group commit) -> execute once -> the monitor settles whatever is not terminal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from batch import errors
-from batch.engine.monitor import REJECTED, THROTTLED, Monitor, MonitorOptions, StatusApi
-from batch.engine.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
+from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
+from batch.engine.monitor import Monitor, MonitorOptions
+from batch.engine.operation import Operation
+from batch.engine.outcome import RunResult
+from batch.engine.states import (
+    IN_FLIGHT,
+    Action,
+    ExecuteOutcome,
+    RowState,
+    may_retry,
+    next_action,
+)
 from batch.ledger import Ledger, RowRecord
 from batch.ledger.group_commit import SubmitGate
-from batch.operations.payout_recipients import ensure_recipient
 
 if TYPE_CHECKING:
-    from batch.dollr.models import (
-        Counterparty,
-        Execution,
-        Party,
-        PaymentAccount,
-        PayoutSession,
-        ProviderInfo,
-    )
-    from batch.progress import Progress
+    from batch.engine.progress import Progress
 
 DEFAULT_WAIT = 300.0
 MAX_STEPS = 8  # recipient, session (renewed a few times), submit
-MAX_DEFERRALS = 3  # pre-send calls still failing after the client's retries: then stop
 PROGRESS_EVERY = timedelta(seconds=0.5)  # how often the progress display reads the counts
 PROGRESS_COST_SHARE = 100  # ...but no more than 1% of the time (the count is ~20 ms at 100k rows)
 _PAYABLE = (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)  # not sent yet
-
-
-class PayoutApi(StatusApi, Protocol):
-    """The ApiClient calls the runner makes (api_contract.md)."""
-
-    async def mmo_provider_info(
-        self, phone: str, operation_type: str = "PAYOUT"
-    ) -> ProviderInfo: ...
-    async def create_party(
-        self, *, fullname: str, phone: str, country_code: str | None, email: str | None = None
-    ) -> Party: ...
-    async def create_counterparty(
-        self, *, party_id: int, relationship_type: str = "BENEFICIARY"
-    ) -> Counterparty: ...
-    async def create_payout_account(
-        self,
-        *,
-        party_id: int,
-        account_name: str,
-        provider: str,
-        method: str,
-        country_code: str | None,
-        account_number: str,
-    ) -> PaymentAccount: ...
-    async def create_payout_session(
-        self, *, payout_account_id: int, amount: Decimal, currency: str
-    ) -> PayoutSession: ...
-    async def execute_payout(
-        self, *, session_id: int, payout_account_id: int, reference_id: str
-    ) -> Execution: ...
 
 
 @dataclass(frozen=True)
@@ -81,47 +53,7 @@ class RunOptions:
     retry_failed: bool = False
     reconcile_only: bool = False  # settle rows in flight; start nothing new
     commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
-    relationship_type: str = "BENEFICIARY"
-    monitor: MonitorOptions = field(default_factory=MonitorOptions)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """Where a batch stands after a run."""
-
-    batch_id: int
-    counts: dict[str, int]
-    stopped: str | None  # why new payouts were stopped, if they were
-    requests: int | None = None
-
-    @property
-    def in_flight(self) -> int:
-        """Rows sent but not settled."""
-        return sum(n for s, n in self.counts.items() if RowState(s) in IN_FLIGHT)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get(RowState.FAILED.value, 0)
-
-    @property
-    def pending(self) -> int:
-        """Rows not sent yet."""
-        return sum(
-            n
-            for s, n in self.counts.items()
-            if RowState(s) not in TERMINAL and RowState(s) not in IN_FLIGHT
-        )
-
-    @property
-    def exit_code(self) -> int:
-        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
-        if self.in_flight:
-            return 4
-        if self.failed:
-            return 3
-        if self.pending:
-            return 4
-        return 0
+    monitor: MonitorOptions | None = None  # None: the operation's own timings
 
 
 class Runner:
@@ -130,7 +62,7 @@ class Runner:
     def __init__(
         self,
         ledger: Ledger,
-        api: PayoutApi,
+        operation: Operation,
         batch_id: int,
         options: RunOptions,
         *,
@@ -142,8 +74,15 @@ class Runner:
         self.ledger = ledger
         self.progress = progress
         self.submitted = 0  # execute requests sent by this run
+        self.accepted = 0  # ...and answered by the API
+        self.refused: str | None = None  # the API's gate refused us (401/403): what to fix
+        self.health = CallHealth()
+        self._deferrals: dict[int, int] = {}  # row id -> times deferred in this run
+        self._deferred: list[tuple[datetime, int, int]] = []  # (due, seq, row id), a heap
+        self._seq = itertools.count()
         self._progress_at: datetime | None = None
-        self.api = api
+        self.operation = operation
+        self.timings = options.monitor or operation.monitor_defaults
         self.batch_id = batch_id
         self.options = options
         self.sleep = sleep
@@ -152,13 +91,12 @@ class Runner:
         self.stopped: str | None = None
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
-        self.deferrals = 0
         self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()), batch_id=batch_id)
         self._recipient_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.monitor = Monitor(
             ledger,
-            api,
-            options.monitor,
+            operation,
+            self.timings,
             mint=mint,
             on_new_attempt=self._requeue,
             on_stop=self.stop,
@@ -168,10 +106,10 @@ class Runner:
     # -- control -----------------------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
-        """Start no new payouts; rows already sent are still settled."""
+        """Start no new rows; rows already sent are still settled."""
         if self.stopped is None:
             self.stopped = reason
-            self.say(f"stopping new payouts: {reason}")
+            self.say(f"stopping new {self.operation.kind}s: {reason}")
 
     def _requeue(self, row_id: int) -> None:
         if not self.options.reconcile_only:
@@ -193,7 +131,7 @@ class Runner:
 
     async def _run(self) -> RunResult:
         if self.progress is not None:
-            from batch.progress import Phase
+            from batch.engine.progress import Phase
 
             counts = self.ledger.counts(self.batch_id)
             total = sum(counts.values()) - counts.get(RowState.SKIPPED.value, 0)
@@ -204,7 +142,8 @@ class Runner:
                 # A previous run died between commit and answer: the request may have left.
                 assert row.current_reference_id is not None
                 self.ledger.mark_unknown(
-                    row.id, row.current_reference_id, reason="run interrupted before the answer"
+                    row.id, row.current_reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
+                    reason="run interrupted before the answer",
                 )
                 self.monitor.watch(row.id)
             elif row.state in IN_FLIGHT:
@@ -220,7 +159,9 @@ class Runner:
         counts = self.ledger.counts(self.batch_id)
         if self.progress is not None:
             self.progress.sync(counts, submitted=self.submitted)
-        return RunResult(self.batch_id, counts, self.stopped)
+        return RunResult(
+            self.batch_id, counts, self.stopped, refused=self.refused, accepted=self.accepted
+        )
 
     def _show_progress(self) -> None:
         """Refresh the progress display from the ledger's counts (one GROUP BY, rate-limited)."""
@@ -256,6 +197,7 @@ class Runner:
         deadline = None
         try:
             while True:
+                self._release_deferred()
                 while (
                     self.work and self.stopped is None and len(workers) < self.options.concurrency
                 ):
@@ -264,13 +206,19 @@ class Runner:
                 for watch in self.monitor.take_due(limit=max(0, free)):
                     polls.add(asyncio.create_task(self.monitor.poll(watch)))
                 now = self.ledger.clock()
-                idle = not workers and (not self.work or self.stopped is not None)
+                waiting = self.stopped is None and bool(self.work or self._deferred)
+                idle = not workers and not waiting
                 if idle and deadline is None:
                     deadline = now + timedelta(seconds=self.options.wait)
-                if idle and not polls and (not self.monitor.watches or now >= (deadline or now)):
+                if idle and not polls and not self.monitor.watches:
                     return
+                if idle and deadline is not None and now >= deadline:
+                    return  # --wait is over: polls still running are reads, cancelled below
                 timeout: float | None = None
                 next_due = self.monitor.next_due()
+                if self._deferred and self.stopped is None:
+                    due = self._deferred[0][0]
+                    next_due = due if next_due is None else min(next_due, due)
                 if next_due is not None:
                     timeout = max(0.0, (next_due - now).total_seconds())
                 if idle and deadline is not None:
@@ -308,7 +256,7 @@ class Runner:
             self._queued.discard(row_id)
 
     async def _pay_steps(self, row_id: int) -> None:
-        margin = timedelta(seconds=self.options.monitor.session_margin)
+        margin = timedelta(seconds=self.timings.session_margin)
         # Read once: each step below returns the row as its transition left it (the ledger
         # checks the state each transition starts from, so a stale copy cannot slip through).
         row = self.ledger.row(row_id)
@@ -330,9 +278,11 @@ class Runner:
                     # SESSION_OPEN, one transaction instead of two (a crash in between only
                     # repeats the session call, which moves no money).
                     row = await self._open_session(row, account=account, recipient_ready=True)
+                    self.health.record(True)
                     margin = timedelta(0)
                 elif action is Action.OPEN_SESSION:
                     row = await self._open_session(row)
+                    self.health.record(True)
                     # Just opened: submit now, however short the session's life (no margin).
                     margin = timedelta(0)
                 elif action is Action.SUBMIT:
@@ -342,14 +292,15 @@ class Runner:
                     return
             self.say(f"row {row_id}: its session keeps expiring before submit; left for later")
         except (errors.ForbiddenError, errors.AuthError) as exc:
-            self.stop(f"{type(exc).__name__}: {exc}")
+            self._refused(exc)
         except errors.ApiError as exc:
             if isinstance(exc, errors.Transient):
-                # Still failing after the client's retries: leave the row for the next run.
-                self.deferrals += 1
-                self.say(f"row {row_id}: deferred ({type(exc).__name__}: {exc})")
-                if self.deferrals >= MAX_DEFERRALS:
-                    self.stop(f"the API keeps failing ({type(exc).__name__}: {exc})")
+                # Still failing after the client's retries: try the row again later in this
+                # run (backoff), and stop starting rows only if most recent calls fail.
+                self.health.record(False, f"{type(exc).__name__}: {exc}")
+                self._defer(row_id, exc)
+                if self.health.failing():
+                    self.stop(self.health.describe())
                 return
             row = self.ledger.row(row_id)
             assert row is not None
@@ -360,18 +311,53 @@ class Runner:
                     reason=f"{type(exc).__name__}: {exc}",
                 )
 
+    def _defer(self, row_id: int, exc: errors.ApiError) -> None:
+        """Try this row again after a backoff, a few times per run; then the next run."""
+        times = self._deferrals.get(row_id, 0) + 1
+        self._deferrals[row_id] = times
+        if times > MAX_ROW_DEFERRALS:
+            self.say(f"row {row_id}: left for the next run ({type(exc).__name__}: {exc})")
+            return
+        delay = deferral_delay(times)
+        self.say(f"row {row_id}: deferred {delay:g} s ({type(exc).__name__}: {exc})")
+        due = self.ledger.clock() + timedelta(seconds=delay)
+        heapq.heappush(self._deferred, (due, next(self._seq), row_id))
+
+    def _release_deferred(self) -> None:
+        """Queue the deferred rows whose backoff is over."""
+        now = self.ledger.clock()
+        while self._deferred and self._deferred[0][0] <= now:
+            self._enqueue(heapq.heappop(self._deferred)[2])
+
+    def _refused(self, exc: errors.ApiError) -> None:
+        """The API refused us at its gate (REFERENCE §4.2: 401 after a refresh, 403): stop
+        the batch and say which setting to fix. Rows not sent stay as they are."""
+        if isinstance(exc, errors.TokenUnavailableError):
+            # No token at all (the token call kept failing): not a refusal, run again later.
+            self.stop(f"{type(exc).__name__}: {exc}")
+            return
+        if isinstance(exc, errors.AuthError):
+            fix = "check DOLLR_CLIENT_ID and DOLLR_CLIENT_SECRET"
+        else:
+            fix = (
+                "check DOLLR_PASSCODE and DOLLR_PASSCODE_PHONE (or DOLLR_PASSCODE_USER_ID), "
+                "and that the merchant account is verified"
+            )
+        message = f"the API refused at its gate (HTTP {exc.status}: {exc}): {fix}"
+        if self.refused is None:
+            self.refused = message
+        self.stop(f"{type(exc).__name__}: {message}")
+
     async def _recipient_account(self, row: RowRecord) -> int:
-        """The recipient's payout account id (one setup per phone at a time)."""
+        """The account to execute against (one preparation per phone at a time)."""
         assert row.phone is not None
         async with self._recipient_locks[row.phone]:
-            return await ensure_recipient(
-                self.ledger, self.api, row, relationship_type=self.options.relationship_type
-            )
+            return await self.operation.prepare(row)
 
     async def _open_session(
         self, row: RowRecord, *, account: int | None = None, recipient_ready: bool = False
     ) -> RowRecord:
-        """Open a payout session; `recipient_ready`: mark RECIPIENT_READY in the same commit.
+        """Open a session; `recipient_ready`: mark RECIPIENT_READY in the same commit.
 
         Returns the row as SESSION_OPEN with its attempt's new session.
         """
@@ -379,9 +365,7 @@ class Runner:
         assert row.current_reference_id is not None
         if account is None:
             account = await self._recipient_account(row)
-        session = await self.api.create_payout_session(
-            payout_account_id=account, amount=row.amount, currency=row.currency
-        )
+        session = await self.operation.open_session(row, account)
         expires_at = session.expires_by_our_clock(self.ledger.clock())  # clocks differ
         self.ledger.mark_session_open(
             row.id,
@@ -389,7 +373,7 @@ class Runner:
             session_id=session.id,
             wallet_id=session.wallet_id,
             expires_at=expires_at,
-            payout_account_id=account,
+            account_id=account,
             recipient_ready=recipient_ready,
             seen=row,
         )
@@ -398,19 +382,19 @@ class Runner:
             session_id=session.id,
             wallet_id=session.wallet_id,
             session_expires_at=expires_at,
-            payout_account_id=account,
+            account_id=account,
         )
 
     async def _submit(self, row: RowRecord) -> None:
         attempt = row.current_attempt
         reference_id = row.current_reference_id
         assert attempt is not None and reference_id is not None
-        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        assert attempt.session_id is not None and attempt.account_id is not None
         await self.gate.commit(row.id, reference_id)  # durable before the request leaves
         await self._send(
             row.moved(RowState.SUBMITTING),
             attempt.session_id,
-            attempt.payout_account_id,
+            attempt.account_id,
             reference_id,
         )
 
@@ -424,7 +408,7 @@ class Runner:
         if self.stopped is not None or self.options.reconcile_only or attempt is None:
             return False
         assert reference_id is not None
-        assert attempt.session_id is not None and attempt.payout_account_id is not None
+        assert attempt.session_id is not None and attempt.account_id is not None
         self.ledger.mark_resending(
             row.id, reference_id, resends=attempt.resends + 1, run_session=self.gate.run_session
         )
@@ -432,7 +416,7 @@ class Runner:
         await self._send(
             row.moved(RowState.SUBMITTING, resends=attempt.resends + 1),
             attempt.session_id,
-            attempt.payout_account_id,
+            attempt.account_id,
             reference_id,
             resend=True,
         )
@@ -442,7 +426,7 @@ class Runner:
         self,
         row: RowRecord,
         session_id: int,
-        payout_account_id: int,
+        account_id: int,
         reference_id: str,
         *,
         resend: bool = False,
@@ -451,37 +435,47 @@ class Runner:
         assert row.state is RowState.SUBMITTING
         self.submitted += 1
         try:
-            execution = await self.api.execute_payout(
-                session_id=session_id,
-                payout_account_id=payout_account_id,
-                reference_id=reference_id,
+            execution = await self.operation.execute(
+                row, session_id=session_id, account_id=account_id, reference_id=reference_id
             )
         except errors.ApiValidationError as exc:
             # Rejected, probably nothing moved; confirm by status before any new attempt.
-            self.ledger.mark_unknown(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
-            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+            self.ledger.mark_unknown(
+                row.id, reference_id, outcome=ExecuteOutcome.REJECTED,
+                reason=f"rejected (422): {exc}",
+            )
+            self.monitor.watch(row.id, after=self.timings.first_poll)
         except errors.RateLimitedError as exc:
             # Probably not processed (REFERENCE §4.2): status is asked once Retry-After has
             # passed (the throttle holds every request until then), and if not found the
             # same reference_id is sent again at once.
-            self.ledger.mark_unknown(row.id, reference_id, reason=f"{THROTTLED} (429): {exc}")
+            self.ledger.mark_unknown(
+                row.id, reference_id, outcome=ExecuteOutcome.THROTTLED,
+                reason=f"throttled (429): {exc}",
+            )
             self.monitor.watch(row.id)
+        except (errors.ForbiddenError, errors.AuthError) as exc:
+            # Refused at the gate, nothing processed (REFERENCE §4.2): the row goes back to
+            # its open session with the same reference_id, so a later send of it cannot pay
+            # twice even if this one had landed after all.
+            self.ledger.mark_refused(row.id, reference_id, reason=f"{type(exc).__name__}: {exc}")
+            self._refused(exc)
         except errors.ApiError as exc:
             self.ledger.mark_unknown(
-                row.id, reference_id, reason=f"ambiguous: {type(exc).__name__}: {exc}"
+                row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
+                reason=f"ambiguous: {type(exc).__name__}: {exc}",
             )
-            self.monitor.watch(row.id, after=self.options.monitor.first_poll)
-            if isinstance(exc, errors.ForbiddenError | errors.AuthError):
-                self.stop(f"{type(exc).__name__}: {exc}")
+            self.monitor.watch(row.id, after=self.timings.first_poll)
         else:
+            self.accepted += 1
             if resend and execution.is_failed:
                 # The first send may have landed unseen, and an API may answer a repeat with
                 # "session already executed": only status, by reference_id, may say FAILED.
                 self.ledger.mark_unknown(
-                    row.id, reference_id,
+                    row.id, reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
                     reason=f"resend answered FAILED ({execution.gateway_message or ''}); "
                     "confirming by status",
                 )
-                self.monitor.watch(row.id, after=self.options.monitor.first_poll)
+                self.monitor.watch(row.id, after=self.timings.first_poll)
                 return
-            self.monitor.apply(row, reference_id, execution, polls=0)
+            await self.monitor.settle(row, reference_id, execution, polls=0)

@@ -30,6 +30,26 @@ class AttemptOutcome(StrEnum):
     NOT_SENT = "NOT_SENT"  # never sent (the row failed before SUBMITTING)
 
 
+class ExecuteOutcome(StrEnum):
+    """What an execute request without a clear answer was (typed, so no decision reads text)."""
+
+    REJECTED = "rejected"  # 422: probably nothing moved; confirm by status, then a new attempt
+    THROTTLED = "throttled"  # 429: "probably not processed" (REFERENCE §4.2); resend same id
+    AMBIGUOUS = "ambiguous"  # lost answer, timeout, 5xx: may have landed; settle by status
+
+
+class OperationKind(StrEnum):
+    """What a batch does: pay each row, or request payment from each row (via an invoice)."""
+
+    PAYOUT = "payout"
+    COLLECTION = "collection"
+
+
+# The API's operation_type values (REFERENCE §3.4): recipient accounts are keyed by them.
+PAYOUT = "PAYOUT"
+COLLECTION = "COLLECTION"
+
+
 # Outcomes after which a fresh attempt cannot pay twice.
 CONFIRMED_NOT_PAID: frozenset[AttemptOutcome] = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.NOT_FOUND, AttemptOutcome.NOT_SENT}
@@ -48,8 +68,11 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
     RowState.SESSION_OPEN: frozenset(
         {RowState.SESSION_OPEN, RowState.SUBMITTING, RowState.RECIPIENT_READY, RowState.FAILED}
     ),
+    # SUBMITTING -> SESSION_OPEN: refused at the API's gate (401/403), nothing processed;
+    # the attempt and its reference_id stay for the next send.
     RowState.SUBMITTING: frozenset(
-        {RowState.SUBMITTED, RowState.UNKNOWN, RowState.COMPLETED, RowState.FAILED}
+        {RowState.SUBMITTED, RowState.UNKNOWN, RowState.COMPLETED, RowState.FAILED,
+         RowState.SESSION_OPEN}
     ),
     RowState.SUBMITTED: frozenset({RowState.COMPLETED, RowState.FAILED}),
     # UNKNOWN -> SUBMITTING: the same reference_id re-sent after status "not found".

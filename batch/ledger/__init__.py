@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from batch.ledger.batches import BatchWrites
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
+from batch.ledger.journal import Journal
 from batch.ledger.locks import Locks, pid_alive
 from batch.ledger.reads import Reads
 from batch.ledger.records import (
@@ -24,8 +25,8 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks):
-    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal):
+    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal."""
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from batch.engine.states import RowState
+from batch.engine.states import PAYOUT, OperationKind, RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import BatchRecord, NewRow, Recipient, SkippedRow
 
@@ -31,15 +31,16 @@ class BatchWrites(LedgerCore):
         rows: Iterable[NewRow],
         skipped: Sequence[SkippedRow] = (),
         options: dict[str, Any] | None = None,
+        kind: OperationKind = OperationKind.PAYOUT,
     ) -> int:
         """Record a new batch, its rows (NEW) with their first attempt, and SKIPPED rows."""
         now = self.now()
         with self.atomic():
             cur = self._execute(
                 "INSERT INTO batches (name, source_file, content_hash, payout_set_hash, "
-                "options_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "options_json, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (name, source_file, content_hash, payout_set_hash,
-                 json.dumps(options or {}, sort_keys=True, default=str), now),
+                 json.dumps(options or {}, sort_keys=True, default=str), now, kind.value),
             )
             batch_id = cur.lastrowid
             assert batch_id is not None
@@ -130,24 +131,27 @@ class BatchWrites(LedgerCore):
 
     # -- recipients (reused across batches) --------------------------------------------------
 
-    def recipient(self, phone: str) -> Recipient | None:
-        """What the ledger knows about this phone."""
+    def recipient(self, phone: str, operation_type: str = PAYOUT) -> Recipient | None:
+        """What the ledger knows about this phone for this operation type."""
         r = self._one(
-            "SELECT * FROM recipients WHERE environment = ? AND phone = ?",
-            (self.environment, phone),
+            "SELECT * FROM recipients WHERE environment = ? AND phone = ? AND operation_type = ?",
+            (self.environment, phone, operation_type),
         )
         return Recipient.from_row(r) if r else None
 
-    def recipients(self, phones: Sequence[str]) -> dict[str, Recipient]:
-        """Known recipients among these phones."""
+    def recipients(
+        self, phones: Sequence[str], operation_type: str = PAYOUT
+    ) -> dict[str, Recipient]:
+        """Known recipients among these phones, for this operation type."""
         found: dict[str, Recipient] = {}
         chunk = 500
         for i in range(0, len(phones), chunk):
             part = list(phones[i : i + chunk])
             marks = ", ".join("?" * len(part))
             for r in self._all(
-                f"SELECT * FROM recipients WHERE environment = ? AND phone IN ({marks})",
-                [self.environment, *part],
+                "SELECT * FROM recipients WHERE environment = ? AND operation_type = ? "
+                f"AND phone IN ({marks})",
+                [self.environment, operation_type, *part],
             ):
                 found[r["phone"]] = Recipient.from_row(r)
         return found
@@ -161,18 +165,21 @@ class BatchWrites(LedgerCore):
         currencies: Sequence[str],
         method: str,
         provider: str,
+        operation_type: str = PAYOUT,
     ) -> None:
-        """Cache a phone's operator prediction (mmo-provider-info)."""
+        """Cache a phone's operator prediction (mmo-provider-info) for this operation type."""
         now = self.now()
         self._write(
-            "INSERT INTO recipients (environment, phone, carrier, country, currencies_json, "
-            "method, provider, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (environment, phone) DO UPDATE SET carrier = excluded.carrier, "
+            "INSERT INTO recipients (environment, phone, operation_type, carrier, country, "
+            "currencies_json, method, provider, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (environment, phone, operation_type) DO UPDATE SET "
+            "carrier = excluded.carrier, "
             "country = excluded.country, currencies_json = excluded.currencies_json, "
             "method = excluded.method, provider = excluded.provider, "
             "updated_at = excluded.updated_at",
-            (self.environment, phone, carrier, country, json.dumps(list(currencies)), method,
-             provider, now, now),
+            (self.environment, phone, operation_type, carrier, country,
+             json.dumps(list(currencies)), method, provider, now, now),
         )
 
     def save_recipient_ids(
@@ -181,22 +188,24 @@ class BatchWrites(LedgerCore):
         *,
         party_id: int | None = None,
         counterparty_id: int | None = None,
-        payout_account_id: int | None = None,
+        account_id: int | None = None,
         relationship_type: str | None = None,
+        operation_type: str = PAYOUT,
     ) -> None:
-        """Remember the API ids created for this phone (only the ones given change)."""
+        """Remember the API ids created for this phone and operation type (only the ones
+        given change)."""
         now = self.now()
         self._write(
-            "INSERT INTO recipients (environment, phone, party_id, counterparty_id, "
-            "payout_account_id, relationship_type, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (environment, phone) DO UPDATE SET "
+            "INSERT INTO recipients (environment, phone, operation_type, party_id, "
+            "counterparty_id, account_id, relationship_type, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (environment, phone, operation_type) DO UPDATE SET "
             "party_id = COALESCE(excluded.party_id, party_id), "
             "counterparty_id = COALESCE(excluded.counterparty_id, counterparty_id), "
-            "payout_account_id = COALESCE(excluded.payout_account_id, payout_account_id), "
+            "account_id = COALESCE(excluded.account_id, account_id), "
             "relationship_type = COALESCE(excluded.relationship_type, relationship_type), "
             "updated_at = excluded.updated_at",
-            (self.environment, phone, party_id, counterparty_id, payout_account_id,
+            (self.environment, phone, operation_type, party_id, counterparty_id, account_id,
              relationship_type, now, now),
         )
 

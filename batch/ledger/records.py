@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
-from batch.engine.states import AttemptOutcome, RowState
+from batch.engine.states import AttemptOutcome, ExecuteOutcome, OperationKind, RowState
 from batch.ledger.integrity import read_values
 from batch.markets import CURRENCY_DECIMALS, from_minor
 
@@ -82,6 +82,7 @@ class BatchRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    kind: OperationKind = OperationKind.PAYOUT
 
     @classmethod
     @read_values("batches")
@@ -98,6 +99,7 @@ class BatchRecord:
             created_at=created,
             started_at=parse_time(r["started_at"]),
             finished_at=parse_time(r["finished_at"]),
+            kind=OperationKind(r["kind"]),
         )
 
 
@@ -112,7 +114,7 @@ class AttemptRecord:
     session_id: int | None
     wallet_id: int | None
     session_expires_at: datetime | None
-    payout_account_id: int | None
+    account_id: int | None  # the payout account (or payer account) executed against
     created_at: datetime
     submitted_at: datetime | None
     settled_at: datetime | None
@@ -128,6 +130,8 @@ class AttemptRecord:
     outcome: AttemptOutcome | None
     execute_error: str | None
     resends: int = 0  # execute re-sent with this same reference_id (REFERENCE §4.2)
+    # What an execute without a clear answer was: rejected (422), throttled (429), ambiguous.
+    execute_outcome: ExecuteOutcome | None = None
 
     @classmethod
     @read_values("attempts", lambda a: _attempt_problem(a))
@@ -142,7 +146,7 @@ class AttemptRecord:
             "session_id": r["session_id"],
             "wallet_id": r["wallet_id"],
             "session_expires_at": parse_time(r["session_expires_at"]),
-            "payout_account_id": r["payout_account_id"],
+            "account_id": r["account_id"],
             "created_at": created,
             "submitted_at": parse_time(r["submitted_at"]),
             "settled_at": parse_time(r["settled_at"]),
@@ -158,6 +162,9 @@ class AttemptRecord:
             "outcome": AttemptOutcome(r["outcome"]) if r["outcome"] else None,
             "execute_error": r["execute_error"],
             "resends": r["resends"],
+            "execute_outcome": (
+                ExecuteOutcome(r["execute_outcome"]) if r["execute_outcome"] else None
+            ),
         })
 
 
@@ -337,7 +344,7 @@ class Recipient:
     provider: str | None
     party_id: int | None
     counterparty_id: int | None
-    payout_account_id: int | None
+    account_id: int | None
     relationship_type: str | None
 
     @classmethod
@@ -352,7 +359,7 @@ class Recipient:
             "provider": r["provider"],
             "party_id": r["party_id"],
             "counterparty_id": r["counterparty_id"],
-            "payout_account_id": r["payout_account_id"],
+            "account_id": r["account_id"],
             "relationship_type": r["relationship_type"],
         })
 

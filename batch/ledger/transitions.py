@@ -9,7 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from batch.engine.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
+from batch.engine.states import (
+    CONFIRMED_NOT_PAID,
+    AttemptOutcome,
+    ExecuteOutcome,
+    RowState,
+    can_transition,
+)
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import ExecutionLike, SeenRow
@@ -131,11 +137,9 @@ class Transitions(LedgerCore):
             raise TransitionError(f"row {row_id} changed under us", row_id=row_id)
         return found["batch_id"], current
 
-    def mark_recipient_ready(self, row_id: int, *, payout_account_id: int) -> None:
-        """NEW -> RECIPIENT_READY: party, counterparty and payout account exist."""
-        self._transition(
-            row_id, [S.NEW], S.RECIPIENT_READY, detail=f"payout account {payout_account_id}"
-        )
+    def mark_recipient_ready(self, row_id: int, *, account_id: int) -> None:
+        """NEW -> RECIPIENT_READY: the row's party and account (payout or payer) exist."""
+        self._transition(row_id, [S.NEW], S.RECIPIENT_READY, detail=f"account {account_id}")
 
     def mark_session_open(
         self,
@@ -145,7 +149,7 @@ class Transitions(LedgerCore):
         session_id: int,
         wallet_id: int | None,
         expires_at: datetime,
-        payout_account_id: int,
+        account_id: int,
         recipient_ready: bool = False,
         seen: SeenRow | None = None,
     ) -> None:
@@ -162,7 +166,7 @@ class Transitions(LedgerCore):
                 self._transition(
                     row_id, [S.NEW], S.RECIPIENT_READY,
                     savepoint=False,
-                    detail=f"payout account {payout_account_id}", seen=state,
+                    detail=f"account {account_id}", seen=state,
                 )
                 state = None if seen is None else (seen.batch_id, S.RECIPIENT_READY)
             self._transition(
@@ -174,7 +178,7 @@ class Transitions(LedgerCore):
                     "session_id": session_id,
                     "wallet_id": wallet_id,
                     "session_expires_at": expires,
-                    "payout_account_id": payout_account_id,
+                    "account_id": account_id,
                 },
             )
 
@@ -235,11 +239,24 @@ class Transitions(LedgerCore):
             seen=None if seen is None else (seen.batch_id, seen.state),
         )
 
-    def mark_unknown(self, row_id: int, reference_id: str, *, reason: str) -> None:
-        """SUBMITTING -> UNKNOWN: the answer was lost or ambiguous; settle by status polling."""
+    def mark_refused(self, row_id: int, reference_id: str, *, reason: str) -> None:
+        """SUBMITTING -> SESSION_OPEN: the API refused the execute at its gate (401/403,
+        REFERENCE §4.2), nothing processed; the same reference_id is sent next time."""
+        self._transition(
+            row_id, [S.SUBMITTING], S.SESSION_OPEN, reference_id=reference_id, detail=reason,
+            attempt_sets={"execute_error": reason},
+        )
+
+    def mark_unknown(
+        self, row_id: int, reference_id: str, *, outcome: ExecuteOutcome, reason: str
+    ) -> None:
+        """SUBMITTING -> UNKNOWN: the answer was lost, ambiguous or a refusal to confirm;
+        settle by status polling. `outcome` is what later decisions read; `reason` is for people.
+        """
         self._transition(
             row_id, [S.SUBMITTING], S.UNKNOWN, reference_id=reference_id, detail=reason,
-            row_sets={"failure_reason": None}, attempt_sets={"execute_error": reason},
+            row_sets={"failure_reason": None},
+            attempt_sets={"execute_error": reason, "execute_outcome": outcome.value},
         )
 
     def mark_completed(

@@ -32,9 +32,9 @@ PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
 if TYPE_CHECKING:
     from batch.dollr.models import FeeQuote, ProviderInfo
+    from batch.engine.progress import Progress
     from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
-    from batch.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ async def predict_batch(
     if not total:
         return []
     if progress is not None:
-        from batch.progress import Phase
+        from batch.engine.progress import Phase
 
         progress.start(Phase.PLAN, total)
         api = _CountingLookups(api, progress)
@@ -243,7 +243,7 @@ class _CountingLookups:
     """The API, counting operator look-ups (one per new phone: most of planning's time)."""
 
     def __init__(self, api: Any, progress: Progress) -> None:
-        from batch.progress import Predicted
+        from batch.engine.progress import Predicted
 
         self.api, self.progress, self.counted = api, progress, 0
         self._one = Predicted()
@@ -260,7 +260,7 @@ class _CountingLookups:
 
     def finish(self, total: int) -> None:
         """Rows whose operator was cached are predicted too."""
-        from batch.progress import Predicted
+        from batch.engine.progress import Predicted
 
         if total > self.counted:
             self.progress.advance(Predicted(total - self.counted))

@@ -84,7 +84,7 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     *_PAYER_AND_PAYEE,
     _money("fee", "Fee", "payer_currency"),
     Column("session_id", "Session", "int", width=9),
-    Column("payout_account_id", "Payout account", "int", width=9),
+    Column("account_id", "Payout account", "int", width=9),
     *_MESSAGES,
     Column("resends", "Resends (same ID)", "int", width=9),
     Column("created_at", "Created (UTC)", "time", width=20),

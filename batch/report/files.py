@@ -38,6 +38,7 @@ from batch.text import json_text
 FORMATS = (".xlsx", ".csv", ".json")
 CSV_CHUNK = 5000  # report lines turned into a frame and written at a time
 
+
 def load_report(
     ledger: Ledger, batch: str | int, *, now: datetime | None = None, stream: bool = False
 ) -> BatchReport:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import overload
 
+from batch.engine.outcome import batch_exit_code, situation
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
@@ -98,25 +99,6 @@ class BatchReport:
     def situation(self) -> str:
         """Where the batch stands, in words."""
         return situation(self.exit_code)
-
-
-def batch_exit_code(counts: dict[str, int]) -> int:
-    """DESIGN.md's exit code for a batch in this situation (0 done, 3 some FAILED, 4 not done)."""
-    from batch.engine.runner import RunResult  # the one place this is decided
-
-    return RunResult(0, {s: n for s, n in counts.items() if n}, None).exit_code
-
-
-SITUATIONS = {
-    0: "every row completed",
-    3: "finished; some rows FAILED",
-    4: "rows still in flight or not yet sent: run again later",
-}
-
-
-def situation(exit_code: int) -> str:
-    """A batch's situation in words, from its exit code (DESIGN.md)."""
-    return SITUATIONS.get(exit_code, f"exit code {exit_code}")
 
 
 def exact(amount: Decimal, currency: str) -> Decimal:
@@ -216,7 +198,7 @@ def attempt_lines(row: RowRecord) -> list[Line]:
             "payee_currency": a.payee_currency,
             "fee": actual_fee(a),
             "session_id": a.session_id,
-            "payout_account_id": a.payout_account_id,
+            "account_id": a.account_id,
             "gateway_message": a.gateway_message,
             "wallet_message": a.wallet_message,
             "execute_error": a.execute_error,

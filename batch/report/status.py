@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from batch.engine.outcome import batch_exit_code
 from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
 from batch.markets import from_minor
-from batch.report.lines import BatchReport, batch_exit_code, exact
+from batch.report.lines import BatchReport, exact
 
 NOT_SENT: frozenset[RowState] = frozenset(
     {RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN}

@@ -1,5 +1,6 @@
-"""The report's text cells: safe in a spreadsheet and readable as written (one place, every
-format): formula starts neutralised, control and bidi-override characters shown as escapes."""
+"""Text from a sheet as it goes into a report cell: safe for a spreadsheet to open and readable
+as written (one place, every format): formula starts neutralised, control and bidi-override
+characters shown as escapes."""
 
 from __future__ import annotations
 

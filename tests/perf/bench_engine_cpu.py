@@ -50,10 +50,11 @@ from batch.dollr.models import (  # noqa: E402
     PayoutSession,
     ProviderInfo,
 )
+from batch.engine.monitor import MonitorOptions  # noqa: E402
 from batch.engine.runner import Runner, RunOptions  # noqa: E402
 from batch.ledger import Ledger, NewRow  # noqa: E402
-from batch.engine.monitor import MonitorOptions  # noqa: E402
-from batch.progress import PlainProgress  # noqa: E402
+from batch.operations.payout import PayoutOperation  # noqa: E402
+from batch.cli.progress import PlainProgress  # noqa: E402
 
 
 class InstantApi:
@@ -147,7 +148,10 @@ def run_engine(
         concurrency=concurrency, wait=60, monitor=MonitorOptions(first_poll=0.0)
     )
     progress = PlainProgress(lambda _: None)
-    runner = Runner(ledger, api, batch_id, options, progress=progress, sleep=_instant_sleep)
+    operation = PayoutOperation(ledger, api)
+    runner = Runner(
+        ledger, operation, batch_id, options, progress=progress, sleep=_instant_sleep
+    )
     started = time.process_time()
     result = asyncio.run(runner.run())
     return time.process_time() - started, api.calls, result.counts
