@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from batch import errors
+from batch.cli.approval import approval_policy_options, policy_from, recorded_from
 from batch.cli.common import (
     EXIT_OK,
     handle_errors,
@@ -100,7 +101,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return approval_policy_options(func)
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -118,7 +119,7 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"],
+        repeat_window_days=kw["repeat_window"], recorded=recorded_from(kw),
     )
 
 
@@ -200,7 +201,7 @@ def run(target: str, **kw: Any) -> None:
     settings = _settings(kw)
     request = RunRequest(
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
-        max_total=_max_total(kw["max_total"]),
+        max_total=_max_total(kw["max_total"]), approval=policy_from(kw),
     )
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from batch.ledger.approvals import ApprovalRecord, Approvals, HistoryLine, PlanLine
 from batch.ledger.batches import BatchWrites
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.locks import Locks, pid_alive
@@ -24,19 +25,22 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks):
-    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Approvals):
+    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, approvals."""
 
 
 __all__ = [
+    "ApprovalRecord",
     "AttemptRecord",
     "BatchRecord",
     "BatchSummary",
     "EventRecord",
     "ExecutionLike",
+    "HistoryLine",
     "Ledger",
     "LedgerCore",
     "NewRow",
+    "PlanLine",
     "Recipient",
     "RowRecord",
     "SkippedRow",
