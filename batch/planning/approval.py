@@ -240,11 +240,10 @@ def _why_not(
 ) -> str | None:
     if a.revoked_at is not None:
         return f"revoked {a.revoked_at:%Y-%m-%d %H:%M} UTC"
-    if a.plan_hash != plan:
-        return (f"void: the plan changed after approval (approved {a.plan_hash[:16]}, "
-                f"now {plan[:16]})")
     if a.voided_at is not None:
-        return f"void: {a.void_reason}"
+        return str(a.void_reason or "voided")
+    if a.plan_hash != plan:
+        return f"the plan changed after approval (approved {a.plan_hash[:16]}, now {plan[:16]})"
     if same_person(a.approver, maker):
         return "the maker (who planned the batch) cannot approve it"
     if signature == "invalid":

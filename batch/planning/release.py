@@ -203,7 +203,7 @@ def approve(
         )
     if same_person(approver, check.maker):
         raise errors.ApprovalRefusedError(
-            f"{name}: {approver} planned this batch; an approval must come from someone else "
+            f"{name}: {check.maker} planned this batch; an approval must come from someone else "
             "(maker-checker)"
         )
     policy = batch_policy(batch).stricter(runtime or ApprovalPolicy())

@@ -25,7 +25,7 @@ BATCH_RATIO = Decimal(3)  # ... and at least this far from the batch's median
 BATCH_MAD_SCORE = Decimal("3.5")  # robust z-score (log amounts) beyond which a row stands out
 BATCH_MIN_ROWS = 5  # fewer rows in a currency: no distribution to stand out from
 HISTORY_DEPTH = 12  # earlier amounts per recipient kept for the median
-LARGEST = 10  # largest amounts listed per currency
+LARGEST = 5  # largest amounts listed per currency
 
 
 class Kind(StrEnum):
