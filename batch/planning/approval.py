@@ -198,11 +198,9 @@ class ApprovalCheck:
             f"({'; '.join(self.reasons)}) and has {len(have)}"
             + (f" ({', '.join(have)})" if have else "")
         ]
-        for j in self.judged:
-            if j.why_not and j.approval.revoked_at is None and (
-                j.approval.voided_at is None or j.approval.plan_hash != self.plan_hash
-            ):
-                parts.append(f"approval by {j.approval.approver}: {j.why_not}")
+        unused = [j for j in self.judged if j.why_not and j.approval.revoked_at is None]
+        for j in unused[-3:]:  # the latest few: why the approvals given do not count
+            parts.append(f"approval by {j.approval.approver}: {j.why_not}")
         parts.append(
             f"nothing was sent; have the plan {self.plan_hash[:16]} reviewed and approved: "
             f"`paybatch review {self.batch}`, then `paybatch approve {self.batch} --as NAME`"
