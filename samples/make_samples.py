@@ -128,12 +128,12 @@ def write_liberia(path: Path) -> None:
 
 
 def write_liberia_next(path: Path) -> None:
-    """Next month's Liberian payroll with what a checker must catch (README "Two-person
-    release"): a ghost employee, a changed phone, a salary with an extra zero, a leaver."""
+    """Next month's Liberian payroll with what a checker must look at (README "Two-person
+    release"): a new name nobody knows, a changed phone, a raise, a leaver."""
     header = ["Employee ID", "Full Name", "MoMo Number", "Net Pay", "Currency", "Country"]
     changes = {
         "LIB-008": (None, "0776 231 450", None),  # Garmai Sumo's pay goes to another phone
-        "LIB-018": (None, None, "7,600.00"),  # 760.00 typed with an extra zero
+        "LIB-018": (None, None, "800.00"),  # a raise from 760.00
     }
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)

@@ -171,9 +171,11 @@ def _batch(ledger: Ledger, name: str, rows: list[tuple[str, str, int, str | None
 def two_months(tmp_path: Path) -> Path:
     path = tmp_path / "l.db"
     with Ledger(path) as ledger:
-        _batch(ledger, "oct", [("Musu Dolo", "231770000001", 100_000, "E1"),
-                               ("Sando Kollie", "231770000002", 80_000, "E2"),
-                               ("Fatu Kamara", "231770000003", 90_000, "E3")])
+        oct_id = _batch(ledger, "oct", [("Musu Dolo", "231770000001", 100_000, "E1"),
+                                        ("Sando Kollie", "231770000002", 80_000, "E2"),
+                                        ("Fatu Kamara", "231770000003", 90_000, "E3")])
+        ledger.mark_batch_started(oct_id)  # run: what was paid last time
+        _batch(ledger, "abandoned", [("Peter Ghost", "231770000099", 1, "E9")])  # never run
         _batch(ledger, "nov", [("Musu Dolo", "231880000555", 100_000, "E1"),  # changed phone
                                ("Sando Kollie", "231770000002", 800_000, "E2"),  # extra zero
                                ("Peter Ghost", "231770000099", 95_000, "E9")])  # ghost; E3 gone

@@ -85,7 +85,7 @@ def review(batch_name: str, ledger: Path, out: Path | None, json_output: bool) -
     """Show what a checker should see before approving a batch: totals and what changed.
 
     Totals per currency and operator, predicted fees, the largest amounts, and findings
-    against earlier batches of the same kind on this ledger: new and missing recipients,
+    against earlier batches of the same kind run from this ledger: new and missing recipients,
     changed amounts, a phone now under another name, a name now at another phone, one phone
     on several names, amounts far outside a recipient's history or the batch's own range.
     Each finding names its sheet row. Prints the plan hash that `approve` binds to.

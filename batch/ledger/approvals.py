@@ -202,6 +202,18 @@ class Approvals(LedgerCore):
             )
         ]
 
+    def operator_totals(self, batch_id: int) -> list[tuple[str, str, int, int]]:
+        """(currency, operator, rows, amount in minor units) of the rows to pay."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._all(
+                "SELECT currency, COALESCE(operator, method, 'unknown'), COUNT(*), "
+                "SUM(amount_minor) FROM rows WHERE batch_id = ? AND state != ? "
+                "AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY 1, 2",
+                (batch_id, RowState.SKIPPED.value),
+            )
+        ]
+
     def history_lines(self, batch_ids: Sequence[int]) -> Iterator[HistoryLine]:
         """Planned (not SKIPPED) rows of these batches, batch by batch in the order given."""
         for batch_id in batch_ids:

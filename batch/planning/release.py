@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.engine.states import RowState, may_retry
-from batch.ledger import ApprovalRecord, BatchRecord, Ledger
+from batch.ledger import ApprovalRecord, BatchRecord, HistoryLine, Ledger
 from batch.planning.approval import (
     ApprovalCheck,
     ApprovalPolicy,
@@ -25,7 +25,7 @@ from batch.planning.approval import (
     plan_hash,
     same_person,
 )
-from batch.planning.identity import CurrencyTotals, totals
+from batch.planning.identity import CurrencyTotals
 from batch.planning.review import (
     Finding,
     History,
@@ -116,11 +116,47 @@ def check_approvals(
     """The batch's approvals judged against its plan now and the stricter of its recorded
     policy and `runtime` (this command's flags and environment). Writes nothing."""
     policy = batch_policy(batch).stricter(runtime or ApprovalPolicy())
-    by_currency = by_currency if by_currency is not None else totals(ledger.each_row(batch.id))
+    if by_currency is not None:
+        debit = debits(by_currency)
+    else:
+        debit = _debits(ledger, batch.id) if policy.tiers else {}
     return judge(
         batch=batch.name, plan=current_plan_hash(ledger, batch), maker=batch_maker(batch),
-        policy=policy, debits=debits(by_currency), approvals=ledger.approvals(batch.id),
+        policy=policy, debits=debit, approvals=ledger.approvals(batch.id),
     )
+
+
+def _totals(ledger: Ledger, batch_id: int) -> dict[str, CurrencyTotals]:
+    """CurrencyTotals of the rows to pay, from grouped sums (no row read one by one)."""
+    from batch.markets import from_minor
+
+    summary = ledger.summary(batch_id)
+    assert summary is not None
+    out: dict[str, CurrencyTotals] = {}
+    for currency, operator, n, minor in ledger.operator_totals(batch_id):
+        t = out.setdefault(currency, CurrencyTotals(currency))
+        t.rows += n
+        t.payouts += from_minor(minor, currency)
+        t.operators[operator] += n
+    for currency, fees in summary.fees.items():
+        out.setdefault(currency, CurrencyTotals(currency)).fees += fees
+    return out
+
+
+def _debits(ledger: Ledger, batch_id: int) -> dict[str, Decimal]:
+    """Total debit per currency from the ledger's grouped sums (no row read one by one):
+    the amounts of every row not SKIPPED plus the predicted fees charged in that currency."""
+    from batch.markets import from_minor
+
+    summary = ledger.summary(batch_id)
+    assert summary is not None
+    out: dict[str, Decimal] = {}
+    for currency, by_state in summary.money.items():
+        paid = sum(n for s, n in by_state.items() if s != RowState.SKIPPED.value)
+        out[currency] = from_minor(paid, currency)
+    for currency, fees in summary.fees.items():
+        out[currency] = out.get(currency, Decimal(0)) + fees
+    return out
 
 
 def void_stale(ledger: Ledger, check: ApprovalCheck, reason: str | None = None) -> int:
@@ -261,18 +297,21 @@ def build_review(ledger: Ledger, name: str, runtime: ApprovalPolicy | None = Non
     batch = find_batch(ledger, name)
     kind = batch_kind(batch)
     purpose = _fact(batch, "purpose")
-    earlier = [b for b in ledger.earlier_batches(batch) if batch_kind(b) == kind]
+    # Only batches that were run: one planned and abandoned is not what was paid last time.
+    earlier = [b for b in ledger.earlier_batches(batch)
+               if batch_kind(b) == kind and b.started_at is not None]
     # The previous batch of the same purpose when batches have one (a bonus is not payroll).
     same = [b for b in earlier if _fact(b, "purpose") == purpose] or earlier
     previous = same[0] if same else None
     rows = [
-        ReviewRow(r.sheet_row, r.name, r.phone, r.amount_minor, r.currency, r.external_id)
-        for r in ledger.each_row(batch.id) if r.state is not RowState.SKIPPED
+        ReviewRow(h.sheet_row, h.name, h.phone, h.amount_minor, h.currency, h.external_id)
+        for h in ledger.history_lines([batch.id])
     ]
-    by_currency = totals(ledger.each_row(batch.id))
+    by_currency = _totals(ledger, batch.id)
     names = {b.id: b.name for b in earlier}
-    history = History.of(ledger.history_lines([b.id for b in earlier]), names)
-    before = list(ledger.history_lines([previous.id])) if previous else []
+    before: list[HistoryLine] = []
+    history = History.of(ledger.history_lines([b.id for b in earlier]), names,
+                         keep=previous.id if previous else None, kept=before)
     return Review(
         batch=batch, kind=kind, period=batch_period(batch), party=PARTY.get(kind, "recipient"),
         totals=by_currency, largest=largest(rows),

@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 
 from batch.ledger.approvals import HistoryLine
@@ -68,9 +68,12 @@ class Finding:
     data: dict[str, str] = field(default_factory=dict)
 
 
+_PUNCTUATION = re.compile(r"[^\w]+")
+
+
 def norm_name(name: str | None) -> str:
-    """A name as compared: case, accents' case, punctuation and spacing ignored."""
-    return " ".join(re.sub(r"[^\w]+", " ", (name or "").casefold()).split())
+    """A name as compared: case, punctuation and spacing ignored."""
+    return " ".join(_PUNCTUATION.sub(" ", (name or "").casefold()).split())
 
 
 def _person(external_id: str | None, name: str | None) -> tuple[str, str]:
@@ -107,10 +110,16 @@ class History:
     )
 
     @classmethod
-    def of(cls, lines: Iterable[HistoryLine], names: dict[int, str]) -> History:
-        """Built from earlier rows given newest batch first."""
+    def of(
+        cls, lines: Iterable[HistoryLine], names: dict[int, str], *,
+        keep: int | None = None, kept: list[HistoryLine] | None = None,
+    ) -> History:
+        """Built from earlier rows given newest batch first; the lines of batch `keep` are
+        also appended to `kept` (the previous batch, read in the same pass)."""
         h = cls(names)
         for line in lines:
+            if kept is not None and line.batch_id == keep:
+                kept.append(line)
             if line.phone:
                 h.phone_last.setdefault(line.phone, line)
             person = _person(line.external_id, line.name)
@@ -144,31 +153,34 @@ def find_changes(
     return sorted(findings, key=lambda f: (f.row is None, f.row or 0, order[f.kind]))
 
 
+def _ext(external_id: str | None) -> str:
+    return external_id.strip().casefold() if external_id else ""
+
+
 def _match(rows: Sequence[ReviewRow], previous: Sequence[HistoryLine]) -> tuple[
     list[tuple[ReviewRow, HistoryLine]], list[ReviewRow], list[HistoryLine]
 ]:
-    """Pair rows with the previous batch's: by external id, else phone, else name."""
-    free = list(previous)
-    taken: set[int] = set()
-    index: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, p in enumerate(free):
-        if p.external_id:
-            index[("id", p.external_id.strip().casefold())].append(i)
+    """Pair rows with the previous batch's: by external id, else phone, else name (never two
+    rows whose external ids differ)."""
+    exts = [_ext(p.external_id) for p in previous]
+    by_id: dict[str, list[int]] = defaultdict(list)
+    by_phone: dict[str, list[int]] = defaultdict(list)
+    by_name: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(previous):
+        if exts[i]:
+            by_id[exts[i]].append(i)
         if p.phone:
-            index[("phone", p.phone)].append(i)
-        index[("name", norm_name(p.name))].append(i)
+            by_phone[p.phone].append(i)
+        by_name[norm_name(p.name)].append(i)
+    taken: set[int] = set()
     pairs, new = [], []
     for r in rows:
-        keys = [("phone", r.phone or ""), ("name", norm_name(r.name))]
-        if r.external_id:
-            keys.insert(0, ("id", r.external_id.strip().casefold()))
+        ext = _ext(r.external_id)
         found = None
-        for key in keys:
-            for i in index.get(key, ()):
-                other = free[i].external_id
-                ids_differ = bool(r.external_id and other) and (
-                    r.external_id or "").strip().casefold() != (other or "").strip().casefold()
-                if i not in taken and not ids_differ:
+        for candidates in (by_id.get(ext, ()) if ext else (), by_phone.get(r.phone or "", ()),
+                           by_name.get(norm_name(r.name), ())):
+            for i in candidates:
+                if i not in taken and not (ext and exts[i] and ext != exts[i]):
                     found = i
                     break
             if found is not None:
@@ -177,8 +189,8 @@ def _match(rows: Sequence[ReviewRow], previous: Sequence[HistoryLine]) -> tuple[
             new.append(r)
         else:
             taken.add(found)
-            pairs.append((r, free[found]))
-    return pairs, new, [p for i, p in enumerate(free) if i not in taken]
+            pairs.append((r, previous[found]))
+    return pairs, new, [p for i, p in enumerate(previous) if i not in taken]
 
 
 def _against_previous(
@@ -197,7 +209,8 @@ def _against_previous(
                            data={"previous_batch": prev_name}))
     for p in missing:
         out.append(Finding(Kind.MISSING, None, p.name, p.phone,
-                           f"{party} missing since batch {prev_name!r} (its row {p.sheet_row}, "
+                           f"{party} {p.name!r} ({p.phone}) missing since batch "
+                           f"{prev_name!r} (its row {p.sheet_row}, "
                            f"{_money(p.amount_minor, p.currency)})",
                            batch=prev_name, batch_row=p.sheet_row))
     for r, p in pairs:
@@ -286,7 +299,10 @@ def _batch_outliers(rows: Sequence[ReviewRow]) -> list[Finding]:
         if len(group) < BATCH_MIN_ROWS:
             continue
         median = _median(r.amount_minor or 0 for r in group)
-        logs = [(Decimal(r.amount_minor or 0) / median).ln() for r in group]
+        with localcontext() as ctx:
+            ctx.prec = 12  # plenty for a ratio; Decimal.ln costs ~3x more at the default 28
+            ln = {a: (Decimal(a) / median).ln() for a in {r.amount_minor or 0 for r in group}}
+        logs = [ln[r.amount_minor or 0] for r in group]
         mad = Decimal(statistics.median(abs(x) for x in logs))
         limit = max(BATCH_RATIO.ln(), BATCH_MAD_SCORE * Decimal("1.4826") * mad)
         for r, x in zip(group, logs, strict=True):

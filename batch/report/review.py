@@ -67,7 +67,7 @@ def review_text(review: Review) -> str:
         out.append(f"Compared with {c.name} (planned {c.created_at:%Y-%m-%d}); "
                    f"{review.earlier} earlier {review.kind} batch(es) on this ledger")
     else:
-        out.append(f"No earlier {review.kind} batch on this ledger to compare with")
+        out.append(f"No earlier {review.kind} batch was run on this ledger: nothing to compare")
     out.append("")
     out.append("Totals:")
     for currency, t in sorted(review.totals.items()):
