@@ -99,7 +99,10 @@ def _approval(approver: str, *, plan: str = PLAN, key: Ed25519PrivateKey | None 
     return ApprovalRecord(**fields)  # type: ignore[arg-type]
 
 
-def _judge(approvals: list[ApprovalRecord], policy: ApprovalPolicy = ApprovalPolicy(required=2),
+TWO = ApprovalPolicy(required=2)
+
+
+def _judge(approvals: list[ApprovalRecord], policy: ApprovalPolicy = TWO,
            debits: dict[str, Decimal] | None = None):  # type: ignore[no-untyped-def]
     return judge(batch="nov", plan=PLAN, maker="Alice", policy=policy,
                  debits=debits or {}, approvals=approvals)

@@ -57,7 +57,9 @@ def test_unapproved_batch_is_refused_with_exit_5_then_paid_once_approved(  # typ
     assert approve(ledger, "nov", "--as", "alice")[0] == 1  # the maker may not approve
     code, done, _ = approve(ledger, "nov", "--as", "bob")
     assert code == 0 and done["satisfied"]
-    code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger)
+    # Planning the same sheet again changes nothing: the approval still holds.
+    assert cli(["plan", str(sheet)], quick.base_url, ledger)[0] == 0
+    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 0 and out["counts"] == {"COMPLETED": 3}
     assert paid_exactly_once(quick, phones) == {}
     report = tmp_path / "nov.json"
@@ -165,3 +167,33 @@ def test_a_forged_signed_approval_is_refused(quick, tmp_path: Path) -> None:  # 
     code, _, err = cli(["run", "nov", "--yes"], quick.base_url, ledger)
     assert code == 5 and "signature does not verify" in err
     assert quick.executions() == []
+
+
+def test_readme_story_flags_the_ghost_and_the_changed_phone(  # type: ignore[no-untyped-def]
+    quick, tmp_path: Path, samples: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    assert cli(["run", str(samples / "payroll_liberia.csv"), "--yes"], quick.base_url,
+               ledger)[0] == 0
+    code, _, _ = cli(["plan", str(samples / "payroll_liberia_next.csv"), "--as", "Alice"],
+                     quick.base_url, ledger, PAYBATCH_REQUIRE_APPROVALS="1")
+    assert code == 0
+    result = CliRunner().invoke(
+        main, ["review", "payroll_liberia_next", "--ledger", str(ledger), "--json"]
+    )
+    found = {(f["kind"], f["row"]) for f in json.loads(result.stdout)["findings"]}
+    assert {("new", 26), ("name_other_phone", 9), ("amount_changed", 19),
+            ("missing", None)} == found
+    sent = len(quick.executions())
+    assert cli(["run", "payroll_liberia_next", "--yes"], quick.base_url, ledger)[0] == 5
+    assert len(quick.executions()) == sent
+    assert approve(ledger, "payroll_liberia_next", "--as", "Grace")[0] == 0
+    assert cli(["run", "payroll_liberia_next", "--yes"], quick.base_url, ledger)[0] == 0
+    book = tmp_path / "r.xlsx"
+    CliRunner().invoke(main, ["report", "payroll_liberia_next", "--ledger", str(ledger),
+                              "--out", str(book)])
+    from openpyxl import load_workbook
+
+    cells = [c for row in load_workbook(book)["Summary"].iter_rows(values_only=True)
+             for c in row if isinstance(c, str)]
+    assert any(c.startswith("Approvals: 1 of 1") for c in cells) and "Grace" in cells
