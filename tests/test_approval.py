@@ -247,6 +247,8 @@ def test_self_approval_and_a_plan_changed_since_review_are_refused(tmp_path: Pat
             release.approve(ledger, "nov", approver="alice")
         with pytest.raises(errors.ApprovalRefusedError, match="review it again"):
             release.approve(ledger, "nov", approver="Bob", expected_hash="0123abcd")
+        with pytest.raises(errors.ApprovalRefusedError, match="at least 8 characters"):
+            release.approve(ledger, "nov", approver="Bob", expected_hash="a")
         plan = release.current_plan_hash(ledger, release.find_batch(ledger, "nov"))
         assert release.approve(ledger, "nov", approver="Bob", expected_hash=plan[:12])
 

@@ -96,7 +96,7 @@ def review(batch_name: str, ledger: Path, out: Path | None, json_output: bool) -
       paybatch review payroll-2026-11 --out review.xlsx
     """
     from batch.cli.reading import open_existing
-    from batch.planning.release import build_review
+    from batch.planning.review_flow import build_review
     from batch.report.review import review_json, review_text, write_review_xlsx
 
     if out is not None and out.suffix.lower() != ".xlsx":

@@ -10,13 +10,12 @@ import getpass
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.engine.states import RowState, may_retry
-from batch.ledger import ApprovalRecord, BatchRecord, HistoryLine, Ledger
+from batch.ledger import ApprovalRecord, BatchRecord, Ledger
 from batch.planning.approval import (
     ApprovalCheck,
     ApprovalPolicy,
@@ -26,14 +25,6 @@ from batch.planning.approval import (
     same_person,
 )
 from batch.planning.identity import CurrencyTotals
-from batch.planning.review import (
-    Finding,
-    History,
-    Largest,
-    ReviewRow,
-    find_changes,
-    largest,
-)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,7 +32,7 @@ if TYPE_CHECKING:
 ENV_REQUIRE_APPROVALS = "PAYBATCH_REQUIRE_APPROVALS"
 POLICY_OPTION, MAKER_OPTION = "approval", "planned_by"  # keys in the batch's options
 DEFAULT_KIND = "payout"
-PARTY = {"payout": "recipient", "collection": "payer"}
+MIN_HASH_PREFIX = 8  # --plan-hash: enough of the hash that it names one plan
 
 
 def current_user(name: str | None = None) -> str:
@@ -59,7 +50,7 @@ def recorded_facts(policy: ApprovalPolicy, maker: str) -> dict[str, Any]:
     return {POLICY_OPTION: policy.to_json(), MAKER_OPTION: maker}
 
 
-def _fact(batch: BatchRecord, name: str) -> Any:
+def batch_fact(batch: BatchRecord, name: str) -> Any:
     """A batch fact from its own column when the ledger has one, else from its options."""
     value = getattr(batch, name, None)
     if value is None:
@@ -69,12 +60,12 @@ def _fact(batch: BatchRecord, name: str) -> Any:
 
 def batch_kind(batch: BatchRecord) -> str:
     """payout or collection (batches planned before kinds existed are payouts)."""
-    return str(_fact(batch, "kind") or DEFAULT_KIND)
+    return str(batch_fact(batch, "kind") or DEFAULT_KIND)
 
 
 def batch_period(batch: BatchRecord) -> str:
     """The pay period YYYY-MM (default: the month the batch was first planned)."""
-    return str(_fact(batch, "period") or f"{batch.created_at:%Y-%m}")
+    return str(batch_fact(batch, "period") or f"{batch.created_at:%Y-%m}")
 
 
 def batch_maker(batch: BatchRecord) -> str | None:
@@ -124,23 +115,6 @@ def check_approvals(
         batch=batch.name, plan=current_plan_hash(ledger, batch), maker=batch_maker(batch),
         policy=policy, debits=debit, approvals=ledger.approvals(batch.id),
     )
-
-
-def _totals(ledger: Ledger, batch_id: int) -> dict[str, CurrencyTotals]:
-    """CurrencyTotals of the rows to pay, from grouped sums (no row read one by one)."""
-    from batch.markets import from_minor
-
-    summary = ledger.summary(batch_id)
-    assert summary is not None
-    out: dict[str, CurrencyTotals] = {}
-    for currency, operator, n, minor in ledger.operator_totals(batch_id):
-        t = out.setdefault(currency, CurrencyTotals(currency))
-        t.rows += n
-        t.payouts += from_minor(minor, currency)
-        t.operators[operator] += n
-    for currency, fees in summary.fees.items():
-        out.setdefault(currency, CurrencyTotals(currency)).fees += fees
-    return out
 
 
 def _debits(ledger: Ledger, batch_id: int) -> dict[str, Decimal]:
@@ -232,6 +206,10 @@ def approve(
     check = check_approvals(ledger, batch, runtime)
     voided = void_stale(ledger, check)
     plan = check.plan_hash
+    if expected_hash is not None and len(expected_hash.strip()) < MIN_HASH_PREFIX:
+        raise errors.ApprovalRefusedError(
+            f"--plan-hash: give at least {MIN_HASH_PREFIX} characters of the hash `review` prints"
+        )
     if expected_hash and not plan.startswith(expected_hash.strip().lower()):
         raise errors.ApprovalRefusedError(
             f"{name}: the plan is now {plan[:16]}, not the {expected_hash[:16]} you reviewed; "
@@ -273,53 +251,6 @@ def revoke(ledger: Ledger, name: str, *, approver: str) -> list[ApprovalRecord]:
     for a in mine:
         ledger.revoke_approval(a, by=approver)
     return mine
-
-
-@dataclass(frozen=True)
-class Review:
-    """Everything `paybatch review` shows."""
-
-    batch: BatchRecord
-    kind: str
-    period: str
-    party: str
-    totals: dict[str, CurrencyTotals]
-    largest: list[Largest]
-    findings: list[Finding]
-    compared_with: BatchRecord | None
-    earlier: int  # earlier batches of this kind on the ledger
-    check: ApprovalCheck
-    generated_at: datetime
-
-
-def build_review(ledger: Ledger, name: str, runtime: ApprovalPolicy | None = None) -> Review:
-    """The review of a batch against the earlier batches of its kind on this ledger."""
-    batch = find_batch(ledger, name)
-    kind = batch_kind(batch)
-    purpose = _fact(batch, "purpose")
-    # Only batches that were run: one planned and abandoned is not what was paid last time.
-    earlier = [b for b in ledger.earlier_batches(batch)
-               if batch_kind(b) == kind and b.started_at is not None]
-    # The previous batch of the same purpose when batches have one (a bonus is not payroll).
-    same = [b for b in earlier if _fact(b, "purpose") == purpose] or earlier
-    previous = same[0] if same else None
-    rows = [
-        ReviewRow(h.sheet_row, h.name, h.phone, h.amount_minor, h.currency, h.external_id)
-        for h in ledger.history_lines([batch.id])
-    ]
-    by_currency = _totals(ledger, batch.id)
-    names = {b.id: b.name for b in earlier}
-    before: list[HistoryLine] = []
-    history = History.of(ledger.history_lines([b.id for b in earlier]), names,
-                         keep=previous.id if previous else None, kept=before)
-    return Review(
-        batch=batch, kind=kind, period=batch_period(batch), party=PARTY.get(kind, "recipient"),
-        totals=by_currency, largest=largest(rows),
-        findings=find_changes(rows, before, history, party=PARTY.get(kind, "recipient")),
-        compared_with=previous, earlier=len(earlier),
-        check=check_approvals(ledger, batch, runtime, by_currency=by_currency),
-        generated_at=ledger.clock(),
-    )
 
 
 def refuse_edited_sheet(

@@ -9,131 +9,32 @@ names the sheet row it is about.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from enum import StrEnum
 
 from batch.ledger.approvals import HistoryLine
 from batch.markets import from_minor
+from batch.planning.findings import (
+    Finding,
+    History,
+    Kind,
+    ReviewRow,
+    median,
+    money_text,
+    norm_name,
+    person_key,
+)
+
+__all__ = ["Finding", "History", "Kind", "Largest", "ReviewRow", "find_changes", "largest"]
 
 HISTORY_RATIO = Decimal(3)  # x3 or /3 against a recipient's median earlier amount
 BATCH_RATIO = Decimal(3)  # ... and at least this far from the batch's median
 BATCH_MAD_SCORE = Decimal("3.5")  # robust z-score (log amounts) beyond which a row stands out
 BATCH_MIN_ROWS = 5  # fewer rows in a currency: no distribution to stand out from
-HISTORY_DEPTH = 12  # earlier amounts per recipient kept for the median
 LARGEST = 5  # largest amounts listed per currency
-
-
-class Kind(StrEnum):
-    """What a finding is about."""
-
-    NEW = "new"
-    MISSING = "missing"
-    AMOUNT_CHANGED = "amount_changed"
-    PHONE_OTHER_NAME = "phone_other_name"
-    NAME_OTHER_PHONE = "name_other_phone"
-    SHARED_PHONE = "shared_phone"
-    OUTLIER_HISTORY = "outlier_history"
-    OUTLIER_BATCH = "outlier_batch"
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewRow:
-    """One row of the batch under review."""
-
-    sheet_row: int
-    name: str | None
-    phone: str | None
-    amount_minor: int | None
-    currency: str | None
-    external_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing the checker should look at; `row` is the sheet row (None: not in this sheet,
-    then `batch` and `batch_row` say where it was)."""
-
-    kind: Kind
-    row: int | None
-    name: str | None
-    phone: str | None
-    message: str
-    batch: str | None = None
-    batch_row: int | None = None
-    data: dict[str, str] = field(default_factory=dict)
-
-
-_PUNCTUATION = re.compile(r"[^\w]+")
-
-
-def norm_name(name: str | None) -> str:
-    """A name as compared: case, punctuation and spacing ignored."""
-    return " ".join(_PUNCTUATION.sub(" ", (name or "").casefold()).split())
-
-
-def _person(external_id: str | None, name: str | None) -> tuple[str, str]:
-    """Who a row pays: its external id when it has one, else its name."""
-    if external_id:
-        return ("id", external_id.strip().casefold())
-    return ("name", norm_name(name))
-
-
-def _median(values: Iterable[int]) -> Decimal:
-    """The median, exact (the mean of the middle two for an even count)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return Decimal(ordered[middle])
-    return (Decimal(ordered[middle - 1]) + Decimal(ordered[middle])) / 2
-
-
-def _money(minor: int | None, currency: str | None) -> str:
-    if minor is None or currency is None:
-        return "?"
-    return f"{from_minor(minor, currency):,} {currency}"
-
-
-@dataclass
-class History:
-    """What earlier batches (newest first) say about phones and people."""
-
-    names: dict[int, str]  # batch id -> name
-    phone_last: dict[str, HistoryLine] = field(default_factory=dict)
-    person_last: dict[tuple[str, str], HistoryLine] = field(default_factory=dict)
-    amounts: dict[tuple[tuple[str, str], str], list[int]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
-
-    @classmethod
-    def of(
-        cls, lines: Iterable[HistoryLine], names: dict[int, str], *,
-        keep: int | None = None, kept: list[HistoryLine] | None = None,
-    ) -> History:
-        """Built from earlier rows given newest batch first; the lines of batch `keep` are
-        also appended to `kept` (the previous batch, read in the same pass)."""
-        h = cls(names)
-        for line in lines:
-            if kept is not None and line.batch_id == keep:
-                kept.append(line)
-            if line.phone:
-                h.phone_last.setdefault(line.phone, line)
-            person = _person(line.external_id, line.name)
-            if person[1]:
-                h.person_last.setdefault(person, line)
-                if line.currency and line.amount_minor is not None:
-                    seen = h.amounts[(person, line.currency)]
-                    if len(seen) < HISTORY_DEPTH:
-                        seen.append(line.amount_minor)
-        return h
-
-    def where(self, line: HistoryLine) -> str:
-        """`batch NAME row N`."""
-        return f"batch {self.names.get(line.batch_id, line.batch_id)!r} row {line.sheet_row}"
 
 
 def find_changes(
@@ -202,7 +103,7 @@ def _against_previous(
     pairs, new, missing = _match(rows, previous)
     out: list[Finding] = []
     for r in new:
-        known = history.person_last.get(_person(r.external_id, r.name))
+        known = history.person_last.get(person_key(r.external_id, r.name))
         seen = f"last paid in {history.where(known)}" if known else "never paid on this ledger"
         out.append(Finding(Kind.NEW, r.sheet_row, r.name, r.phone,
                            f"new {party}: not in batch {prev_name!r}; {seen}",
@@ -211,16 +112,16 @@ def _against_previous(
         out.append(Finding(Kind.MISSING, None, p.name, p.phone,
                            f"{party} {p.name!r} ({p.phone}) missing since batch "
                            f"{prev_name!r} (its row {p.sheet_row}, "
-                           f"{_money(p.amount_minor, p.currency)})",
+                           f"{money_text(p.amount_minor, p.currency)})",
                            batch=prev_name, batch_row=p.sheet_row))
     for r, p in pairs:
         if r.amount_minor is None or p.amount_minor is None or r.amount_minor == p.amount_minor \
                 and r.currency == p.currency:
             continue
         if r.currency != p.currency:
-            message = (f"currency changed: {_money(p.amount_minor, p.currency)} in batch "
-                       f"{prev_name!r}, now {_money(r.amount_minor, r.currency)}")
-            data = {"before": _money(p.amount_minor, p.currency)}
+            message = (f"currency changed: {money_text(p.amount_minor, p.currency)} in batch "
+                       f"{prev_name!r}, now {money_text(r.amount_minor, r.currency)}")
+            data = {"before": money_text(p.amount_minor, p.currency)}
         else:
             assert r.currency is not None
             old, now = from_minor(p.amount_minor, r.currency), from_minor(r.amount_minor,
@@ -247,7 +148,7 @@ def _against_history(r: ReviewRow, history: History) -> list[Finding]:
             batch=history.names.get(last.batch_id), batch_row=last.sheet_row,
             data={"earlier_name": last.name},
         ))
-    person = _person(r.external_id, r.name)
+    person = person_key(r.external_id, r.name)
     known = history.person_last.get(person)
     if known is not None and known.phone and r.phone and known.phone != r.phone:
         out.append(Finding(
@@ -258,15 +159,15 @@ def _against_history(r: ReviewRow, history: History) -> list[Finding]:
         ))
     earlier = history.amounts.get((person, r.currency or ""))
     if earlier and r.amount_minor and r.currency:
-        median = _median(earlier)
-        ratio = Decimal(r.amount_minor) / median if median else None
+        middle = median(earlier)
+        ratio = Decimal(r.amount_minor) / middle if middle else None
         if ratio is not None and (ratio >= HISTORY_RATIO or ratio <= 1 / HISTORY_RATIO):
             out.append(Finding(
                 Kind.OUTLIER_HISTORY, r.sheet_row, r.name, r.phone,
-                f"{_money(r.amount_minor, r.currency)} is {ratio:.1f}x the median of this "
+                f"{money_text(r.amount_minor, r.currency)} is {ratio:.1f}x the median of this "
                 f"person's {len(earlier)} earlier amount(s) "
-                f"({_money(int(median), r.currency)})",
-                data={"ratio": f"{ratio:.2f}", "median": str(from_minor(int(median),
+                f"({money_text(int(middle), r.currency)})",
+                data={"ratio": f"{ratio:.2f}", "median": str(from_minor(int(middle),
                                                                         r.currency))},
             ))
     return out
@@ -298,22 +199,22 @@ def _batch_outliers(rows: Sequence[ReviewRow]) -> list[Finding]:
     for currency, group in by_currency.items():
         if len(group) < BATCH_MIN_ROWS:
             continue
-        median = _median(r.amount_minor or 0 for r in group)
+        middle = median(r.amount_minor or 0 for r in group)
         with localcontext() as ctx:
             ctx.prec = 12  # plenty for a ratio; Decimal.ln costs ~3x more at the default 28
-            ln = {a: (Decimal(a) / median).ln() for a in {r.amount_minor or 0 for r in group}}
+            ln = {a: (Decimal(a) / middle).ln() for a in {r.amount_minor or 0 for r in group}}
         logs = [ln[r.amount_minor or 0] for r in group]
         mad = Decimal(statistics.median(abs(x) for x in logs))
         limit = max(BATCH_RATIO.ln(), BATCH_MAD_SCORE * Decimal("1.4826") * mad)
         for r, x in zip(group, logs, strict=True):
             if abs(x) > limit:
-                ratio = Decimal(r.amount_minor or 0) / median
+                ratio = Decimal(r.amount_minor or 0) / middle
                 out.append(Finding(
                     Kind.OUTLIER_BATCH, r.sheet_row, r.name, r.phone,
-                    f"{_money(r.amount_minor, currency)} is {ratio:.1f}x this batch's median "
-                    f"{currency} amount ({_money(int(median), currency)})",
+                    f"{money_text(r.amount_minor, currency)} is {ratio:.1f}x this batch's median "
+                    f"{currency} amount ({money_text(int(middle), currency)})",
                     data={"ratio": f"{ratio:.2f}",
-                          "median": str(from_minor(int(median), currency))},
+                          "median": str(from_minor(int(middle), currency))},
                 ))
     return out
 

@@ -10,9 +10,10 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from batch.planning.release import Review
+from batch.planning.review_flow import Review
 from batch.report.approvals import approval_state, approvals_json, approvals_text
-from batch.report.xlsx import HEADER_FILL, HEADER_FONT, TITLE_FONT, _put, money_format
+from batch.report.xlsx import HEADER_FILL, HEADER_FONT, TITLE_FONT, money_format
+from batch.report.xlsx import put_cell as _put
 
 WARNINGS = frozenset({"new", "phone_other_name", "name_other_phone", "shared_phone",
                       "outlier_history", "outlier_batch"})

@@ -99,6 +99,9 @@ def _put(
     return cell
 
 
+put_cell = _put  # the review workbook (report/review.py) writes its cells the same way
+
+
 def _bare(value: Value, *, money: bool) -> tuple[bool, Value]:
     """(True, what to append) when a value needs no style of its own: openpyxl then writes it
     through one shared cell. A Cell object per value costs ~3x (openpyxl takes it for a bad

@@ -16,6 +16,7 @@ from pathlib import Path
 from batch.ledger import Ledger, NewRow
 from batch.planning import release
 from batch.planning.approval import ApprovalPolicy
+from batch.planning.review_flow import build_review
 
 
 def _rows(name: str, n: int, bump: int = 0) -> Iterator[NewRow]:
@@ -42,7 +43,7 @@ def main(n: int) -> None:
         figures = []
         for label, step in (
             ("plan hash", lambda: release.current_plan_hash(ledger, batch)),
-            ("review", lambda: release.build_review(ledger, "nov")),
+            ("review", lambda: build_review(ledger, "nov")),
             ("approve", lambda: release.approve(ledger, "nov", approver="bob")),
             ("run's approval check", lambda: release.require_approval(ledger, batch)),
         ):
