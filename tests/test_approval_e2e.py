@@ -47,9 +47,10 @@ def test_unapproved_batch_is_refused_with_exit_5_then_paid_once_approved(  # typ
 ) -> None:
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     phones = write_sheet(sheet, 3)
-    code, out, _ = cli(["plan", str(sheet), "--require-approvals", "1", "--as", "alice"],
-                       quick.base_url, ledger)
+    code, out, err = cli(["plan", str(sheet), "--require-approvals", "1", "--as", "alice"],
+                         quick.base_url, ledger)
     assert code == 0, out
+    assert "approval required before paying" in err and "other than alice" in err
     code, out, err = cli(["run", "nov", "--yes"], quick.base_url, ledger)  # cron: --yes --json
     assert code == 5 and out["exit_code"] == 5 and out["error_type"] == "ApprovalError"
     assert "needs 1 approval(s)" in err and "nothing was sent" in err

@@ -13,6 +13,7 @@ import click
 
 from batch import errors
 from batch.cli.common import EXIT_OK, handle_errors, ledger_option
+from batch.ledger import BatchRecord
 from batch.planning.approval import ApprovalPolicy, parse_tier
 from batch.planning.release import ENV_REQUIRE_APPROVALS, current_user, recorded_facts
 from batch.planning.signing import ENV_APPROVER_KEY
@@ -72,6 +73,18 @@ def policy_from(kw: dict[str, Any]) -> ApprovalPolicy:
 def recorded_from(kw: dict[str, Any]) -> dict[str, Any]:
     """What `plan`/`run` record with a new batch: the policy and who planned it."""
     return recorded_facts(policy_from(kw), current_user(kw.get("acting_as")))
+
+
+def approval_hint(batch: BatchRecord, runtime: ApprovalPolicy) -> str | None:
+    """After `plan`: the next steps when the batch needs approval before it is paid."""
+    from batch.planning.release import batch_maker, batch_policy
+
+    if batch_policy(batch).stricter(runtime).empty:
+        return None
+    maker = batch_maker(batch)
+    return (f"approval required before paying: `paybatch review {batch.name}`, then "
+            f"`paybatch approve {batch.name} --as NAME`"
+            + (f" by someone other than {maker}" if maker else ""))
 
 
 @click.command()

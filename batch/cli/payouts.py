@@ -12,7 +12,12 @@ from typing import Any
 import click
 
 from batch import errors
-from batch.cli.approval import approval_policy_options, policy_from, recorded_from
+from batch.cli.approval import (
+    approval_hint,
+    approval_policy_options,
+    policy_from,
+    recorded_from,
+)
 from batch.cli.common import (
     EXIT_OK,
     handle_errors,
@@ -151,6 +156,9 @@ def plan(file: Path, **kw: Any) -> None:
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     result = plan_file(settings, file, _plan_options(kw), out.say, progress=out.progress)
     out.plan_result(result)
+    hint = approval_hint(result.batch, policy_from(kw))
+    if hint:
+        out.say(hint)
     sys.exit(EXIT_OK)
 
 

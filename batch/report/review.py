@@ -80,7 +80,7 @@ def review_text(review: Review) -> str:
         out.append(f"  row {x.row}: {x.amount:,} {x.currency}  {x.name} ({x.phone})")
     out.append("")
     if review.findings:
-        out.append(f"Findings ({len(review.findings)}):")
+        out.append(f"Findings ({len(review.findings)}; ! = check before approving):")
         for f in review.findings:
             where = f"row {f.row}" if f.row is not None else "(gone)"
             mark = "!" if f.kind.value in WARNINGS else " "
