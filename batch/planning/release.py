@@ -1,7 +1,8 @@
-"""Two-person release (issue 17), the ledger side: review a batch, approve or revoke it, and
-the check `run` makes before it sends anything.
+"""Two-person release (issue 17), the ledger side: a batch's facts (kind, period, maker,
+policy), approve or revoke it, and the check `run` makes before it sends anything.
 
-Pure decisions are in approval.py (policy, plan hash, judgement) and review.py (findings).
+Pure decisions are in approval.py (policy, plan hash, judgement); the review is in
+review_flow.py.
 """
 
 from __future__ import annotations

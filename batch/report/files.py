@@ -22,7 +22,7 @@ import polars as pl
 from batch import errors
 from batch.ledger import BatchRecord, Ledger
 from batch.ledger.core import utc_now
-from batch.report.approvals import ApprovalState
+from batch.report.approvals import approval_state, approvals_json
 from batch.report.lines import (
     ATTEMPT_COLUMNS,
     PAYOUT_COLUMNS,
@@ -71,7 +71,6 @@ def with_approvals(ledger: Ledger, record: BatchRecord, report: BatchReport) -> 
     from dataclasses import replace
 
     from batch.planning.release import check_approvals, governed
-    from batch.report.approvals import approval_state
 
     if not governed(ledger, record, None):
         return report
@@ -171,13 +170,6 @@ def summary_json(report: BatchReport) -> dict[str, Any]:
         "in_flight": [line_json(line) for line in report.in_flight],
         "approvals": None if report.approvals is None else approvals_json(report.approvals),
     }
-
-
-def approvals_json(state: ApprovalState) -> dict[str, Any]:
-    """A batch's approvals as JSON."""
-    from batch.report.approvals import approvals_json as shaped
-
-    return shaped(state)
 
 
 def line_json(line: Line) -> dict[str, Any]:
