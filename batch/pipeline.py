@@ -195,7 +195,7 @@ def run_batch(
                     options = run_options(request.run, endpoint)
                     runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
                     if not request.run.reconcile_only and _will_pay(planned, request.run):
-                        planned = _approval_gate(ledger, planned, request, runner.mint)
+                        planned = _approval_gate(ledger, planned, request, runner.mint, say)
                         tripped = over_limits(planned.totals, request.max_total)
                         if tripped:
                             raise errors.AbortedError("; ".join(tripped))
@@ -225,7 +225,8 @@ def run_batch(
 
 
 def _approval_gate(
-    ledger: Ledger, planned: PlanResult, request: RunRequest, mint: Callable[[], str]
+    ledger: Ledger, planned: PlanResult, request: RunRequest, mint: Callable[[], str],
+    say: Callable[[str], None],
 ) -> PlanResult:
     """Before anything is sent: a governed batch's `--retry-failed` attempts are made (a change
     of plan), stale approvals voided, and the run refused (exit 5) unless approved."""
@@ -235,7 +236,9 @@ def _approval_gate(
         return planned
     if request.run.retry_failed and reopen_failed(ledger, planned.batch, mint):
         planned = plan_result(ledger, planned.batch)
-    require_approval(ledger, planned.batch, request.approval)
+    check = require_approval(ledger, planned.batch, request.approval)
+    if check.approvers:
+        say(f"approved by {', '.join(check.approvers)} (plan {check.plan_hash[:16]})")
     return planned
 
 

@@ -60,8 +60,9 @@ def test_unapproved_batch_is_refused_with_exit_5_then_paid_once_approved(  # typ
     assert code == 0 and done["satisfied"]
     # Planning the same sheet again changes nothing: the approval still holds.
     assert cli(["plan", str(sheet)], quick.base_url, ledger)[0] == 0
-    code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
+    code, out, err = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 0 and out["counts"] == {"COMPLETED": 3}
+    assert f"approved by bob (plan {done['plan_hash'][:16]})" in err
     assert paid_exactly_once(quick, phones) == {}
     report = tmp_path / "nov.json"
     result = CliRunner().invoke(main, ["report", "nov", "--ledger", str(ledger), "--out",
@@ -198,3 +199,23 @@ def test_readme_story_flags_the_ghost_and_the_changed_phone(  # type: ignore[no-
     cells = [c for row in load_workbook(book)["Summary"].iter_rows(values_only=True)
              for c in row if isinstance(c, str)]
     assert any(c.startswith("Approvals: 1 of 1") for c in cells) and "Grace" in cells
+
+
+def test_keys_in_the_runs_environment_refuse_unsigned_approvals(  # type: ignore[no-untyped-def]
+    quick, tmp_path: Path
+) -> None:
+    key = tmp_path / "grace.key"
+    public = signing.generate_key(key)
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 2)
+    assert cli(["plan", str(sheet), "--require-approvals", "1", "--as", "alice"],
+               quick.base_url, ledger)[0] == 0
+    assert approve(ledger, "nov", "--as", "bob")[0] == 0  # a claim, not signed
+    code, _, err = cli(["run", "nov", "--yes"], quick.base_url, ledger,
+                       PAYBATCH_APPROVER_KEYS=public)
+    assert code == 5 and "not signed by a key the policy allows" in err
+    assert quick.executions() == []
+    assert approve(ledger, "nov", "--as", "grace", PAYBATCH_APPROVER_KEY=str(key))[0] == 0
+    code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger,
+                       PAYBATCH_APPROVER_KEYS=public)
+    assert code == 0 and out["counts"] == {"COMPLETED": 2}
