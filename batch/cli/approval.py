@@ -43,14 +43,14 @@ def approval_policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     approve): a new batch records them; `run` enforces the stricter of these and the batch's."""
     options = [
         click.option("--require-approvals", type=click.IntRange(0), default=0,
-                      envvar=ENV_REQUIRE_APPROVALS, show_default=True,
+                      envvar=ENV_REQUIRE_APPROVALS, show_default=True, show_envvar=True,
                       help="Distinct approvers (not the maker) a batch needs before it is paid."),
         click.option("--approval-tier", "approval_tiers", multiple=True,
                      metavar="CUR=AMOUNT:N", callback=_tiers,
                      help="Batches whose total debit in CUR exceeds AMOUNT need N approvers "
                           "(e.g. USD=10000:2). Repeatable."),
         click.option("--approver-pubkey", "approver_keys", multiple=True, metavar="KEY",
-                     envvar=ENV_APPROVER_KEYS, callback=_keys,
+                     envvar=ENV_APPROVER_KEYS, show_envvar=True, callback=_keys,
                      help="Only approvals signed by this public key (hex, or a .pub file) "
                           "count. Repeatable."),
         click.option("--as", "acting_as", metavar="NAME",
