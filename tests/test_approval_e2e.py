@@ -219,3 +219,23 @@ def test_keys_in_the_runs_environment_refuse_unsigned_approvals(  # type: ignore
     code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger,
                        PAYBATCH_APPROVER_KEYS=public)
     assert code == 0 and out["counts"] == {"COMPLETED": 2}
+
+
+def test_cron_run_of_an_unapproved_sheet_exits_5_and_sends_nothing(  # type: ignore[no-untyped-def]
+    quick, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.engine_helpers import subprocess_env
+
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 2)
+    env = {**subprocess_env(quick.base_url, ledger), "PAYBATCH_REQUIRE_APPROVALS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 5, done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 5 and "Traceback" not in done.stderr
+    assert quick.executions() == []
