@@ -4,13 +4,15 @@
     ├── InputError                   bad input or configuration; nothing was sent (exit 1)
     │   ├── SheetError               the file cannot be read (missing, empty, corrupt, no header)
     │   ├── InvalidRowsError         rows failed validation and --skip-invalid was not given
-    │   └── ConfigError              missing credentials, contradictory options, unsafe base URL
+    │   ├── ConfigError              missing credentials, contradictory options, unsafe base URL
+    │   └── ApprovalRefusedError     an approval that may not be given (the maker's own, ...)
     ├── LedgerError                  the ledger refused or could not do something
     │   ├── BatchConflictError       a name reused for other rows, or the same payouts again
     │   ├── BatchLockedError         another `run` holds this batch
     │   ├── LedgerDamagedError       the file fails its checks or holds unreadable values
     │   └── TransitionError          a row was not in the state a transition expected
     ├── AbortedError                 the user declined, or a guard (--max-total) tripped (exit 5)
+    │   └── ApprovalError            approvals missing or void: the batch may not be paid yet
     ├── StoppedAfterSendingError     a failure after payouts left: rows in flight (exit 4)
     └── ApiError                     the Dollr API answered with an error, or did not answer
         ├── AuthError        Terminal   401 after one refresh, or bad credentials
@@ -73,6 +75,11 @@ class ConfigError(InputError):
     """Missing or contradictory configuration (credentials, options, base URL)."""
 
 
+class ApprovalRefusedError(InputError):
+    """An approval or revocation that may not be made: the maker's own, a key the policy does
+    not list, a plan that changed since it was reviewed, nothing to revoke."""
+
+
 class LedgerError(BatchError):
     """The ledger could not do what was asked."""
 
@@ -124,6 +131,15 @@ class StoppedAfterSendingError(BatchError):
 
 class AbortedError(BatchError):
     """The run was stopped on purpose: confirmation declined or a guard tripped."""
+
+
+class ApprovalError(AbortedError):
+    """The batch lacks the approvals its policy asks for, or its plan changed since: nothing
+    is sent (exit 5)."""
+
+    def __init__(self, message: str, batch_id: int | None = None) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
 
 
 class ApiError(BatchError):

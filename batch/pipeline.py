@@ -32,6 +32,7 @@ from batch.planning.identity import over_limits
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
+    from batch.planning.approval import ApprovalPolicy
 
 __all__ = [
     "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
@@ -132,6 +133,9 @@ class RunRequest:
     plan: PlanOptions | None  # None: the target must be a batch (reconcile)
     run: RunOptions
     max_total: dict[str, Decimal] = field(default_factory=dict)
+    # This run's own approval policy (flags, environment): enforced with the batch's recorded
+    # one, the stricter of both (issue 17).
+    approval: ApprovalPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,11 @@ def plan_file(
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
                 try:
-                    return await plan_sheet(
-                        ledger, api, path, options, concurrency=settings.concurrency,
-                        progress=progress,
-                    )
+                    with _approved_sheet(ledger, path, options):
+                        return await plan_sheet(
+                            ledger, api, path, options, concurrency=settings.concurrency,
+                            progress=progress,
+                        )
                 finally:
                     if progress is not None:
                         progress.close()
@@ -198,18 +203,19 @@ def run_batch(
                 batch_id = planned.batch.id
                 ledger.check_values(batch_id)  # a damaged row stops the run before any send
                 with ledger.locked(batch_id):
+                    operation = PayoutOperation(ledger, api)
+                    options = run_options(request.run, endpoint, operation)
+                    runner = Runner(
+                        ledger, operation, batch_id, options, say=say, progress=progress
+                    )
                     if not request.run.reconcile_only and _will_pay(planned, request.run):
+                        planned = _approval_gate(ledger, planned, request, runner.mint, say)
                         tripped = over_limits(planned.totals, request.max_total)
                         if tripped:
                             raise errors.AbortedError("; ".join(tripped))
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    operation = PayoutOperation(ledger, api)
-                    options = run_options(request.run, endpoint, operation)
-                    runner = Runner(
-                        ledger, operation, batch_id, options, say=say, progress=progress
-                    )
                     watch.start(ledger, batch_id)
                     try:
                         result = await runner.run()
@@ -297,6 +303,38 @@ def _keep_backup(ledger: Ledger, say: Callable[[str], None]) -> None:
         say(f"warning: could not back up the ledger ({type(exc).__name__}: {exc})")
 
 
+def _approval_gate(
+    ledger: Ledger, planned: PlanResult, request: RunRequest, mint: Callable[[], str],
+    say: Callable[[str], None],
+) -> PlanResult:
+    """Before anything is sent: a governed batch's `--retry-failed` attempts are made (a change
+    of plan), stale approvals voided, and the run refused (exit 5) unless approved."""
+    from batch.planning.release import governed, reopen_failed, require_approval
+
+    if not governed(ledger, planned.batch, request.approval):
+        return planned
+    if request.run.retry_failed and reopen_failed(ledger, planned.batch, mint):
+        planned = plan_result(ledger, planned.batch)
+    check = require_approval(ledger, planned.batch, request.approval)
+    if check.approvers:
+        say(f"approved by {', '.join(check.approvers)} (plan {check.plan_hash[:16]})")
+    return planned
+
+
+@contextmanager
+def _approved_sheet(ledger: Ledger, path: Path, options: PlanOptions) -> Iterator[None]:
+    """An edited sheet under the name of an approved batch voids its approvals (exit 5)."""
+    try:
+        yield
+    except errors.BatchConflictError as exc:
+        from batch.planning.identity import default_batch_name
+        from batch.planning.release import refuse_edited_sheet
+
+        name = options.batch_name or default_batch_name(path)
+        refuse_edited_sheet(ledger, exc, name=name, path=path)
+        raise
+
+
 def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
     return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
 
@@ -334,9 +372,11 @@ async def _resolve(
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
     if request.plan is not None and path.is_file():
-        return await plan_sheet(
-            ledger, api, path, request.plan, concurrency=settings.concurrency, progress=progress
-        )
+        with _approved_sheet(ledger, path, request.plan):
+            return await plan_sheet(
+                ledger, api, path, request.plan, concurrency=settings.concurrency,
+                progress=progress,
+            )
     batch = ledger.batch_by_name(request.target)
     if batch is None:
         raise errors.InputError(f"{request.target}: no such file or batch in {settings.ledger}")

@@ -127,6 +127,29 @@ def write_liberia(path: Path) -> None:
             writer.writerow([emp, name, phone, pay, ccy, "LR", email, note])
 
 
+def write_liberia_next(path: Path) -> None:
+    """Next month's Liberian payroll with what a checker must look at (README "Two-person
+    release"): a new name nobody knows, a changed phone, a raise, a leaver."""
+    header = ["Employee ID", "Full Name", "MoMo Number", "Net Pay", "Currency", "Country"]
+    changes = {
+        "LIB-008": (None, "0776 231 450", None),  # Garmai Sumo's pay goes to another phone
+        "LIB-018": (None, None, "800.00"),  # a raise from 760.00
+    }
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for emp, name, phone, pay, ccy, _email, _note in LIBERIA:
+            if emp == "LIB-022":  # left the company
+                continue
+            new_name, new_phone, new_pay = changes.get(emp, (None, None, None))
+            phone = new_phone or phone
+            _check_mobile(phone, "LR")
+            writer.writerow([emp, new_name or name, phone, new_pay or pay, ccy, "LR"])
+        ghost = ("LIB-026", "Peter Gbarbea", "0777 450 118", "1,350.00", "USD")
+        _check_mobile(ghost[2], "LR")
+        writer.writerow([*ghost, "LR"])
+
+
 def write_rwanda(path: Path) -> None:
     """A clean Rwandan payroll in RWF (Excel-style ';' separated, UTF-8 with BOM)."""
     with path.open("w", newline="", encoding="utf-8-sig") as out:
@@ -199,6 +222,7 @@ def _plain(text: str) -> Decimal:
 def main() -> None:
     """Write all samples next to this script."""
     write_liberia(HERE / "payroll_liberia.csv")
+    write_liberia_next(HERE / "payroll_liberia_next.csv")
     write_rwanda(HERE / "payroll_rwanda.csv")
     write_excel(HERE / "payroll_excel.xlsx")
     write_messy(HERE / "payroll_messy.csv")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from batch.cli.approval import approve, keygen, review
 from batch.cli.common import add_log_file_option
 from batch.cli.payouts import plan, reconcile, run
 from batch.cli.reading import report, status
@@ -26,7 +27,8 @@ def main() -> None:
     """
 
 
-for _command in (validate, plan, run, reconcile, status, report, sandbox):
+for _command in (validate, plan, run, reconcile, status, report, review, approve, keygen,
+                 sandbox):
     main.add_command(_command)
 # `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`: cron's
 # usual spellings.

@@ -13,6 +13,12 @@ from typing import Any
 import click
 
 from batch import errors
+from batch.cli.approval import (
+    approval_hint,
+    approval_policy_options,
+    policy_from,
+    recorded_from,
+)
 from batch.cli.common import (
     handle_errors,
     output_options,
@@ -105,7 +111,7 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return approval_policy_options(func)
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -123,7 +129,7 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"],
+        repeat_window_days=kw["repeat_window"], recorded=recorded_from(kw),
     )
 
 
@@ -161,6 +167,9 @@ def plan(file: Path, **kw: Any) -> None:
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     result = plan_file(settings, file, _plan_options(kw), out.say, progress=out.progress)
     out.plan_result(result)
+    hint = approval_hint(result.batch, policy_from(kw))
+    if hint:
+        out.say(hint)
     sys.exit(EXIT_OK)
 
 
@@ -212,7 +221,7 @@ def run(target: str, **kw: Any) -> None:
     settings = _settings(kw)
     request = RunRequest(
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
-        max_total=_max_total(kw["max_total"]),
+        max_total=_max_total(kw["max_total"]), approval=policy_from(kw),
     )
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet

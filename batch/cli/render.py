@@ -137,6 +137,11 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
     if report.in_flight:
         console.print(f"[yellow]{len(report.in_flight)} row(s) in flight[/]: run "
                       f"`paybatch reconcile {_safe(i.name)}` to settle them")
+    if report.approvals is not None:
+        from batch.report.approvals import approvals_text
+
+        for line in approvals_text(report.approvals):
+            console.print(_safe(line), soft_wrap=True)
 
 
 def render_plan(console: Console, plan: PlanResult) -> None:

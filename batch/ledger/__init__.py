@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from batch.ledger.approvals import ApprovalRecord, Approvals, HistoryLine, PlanLine
 from batch.ledger.batches import BatchWrites
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.journal import Journal
@@ -25,19 +26,23 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal):
-    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal."""
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals):
+    """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal,
+    approvals."""
 
 
 __all__ = [
+    "ApprovalRecord",
     "AttemptRecord",
     "BatchRecord",
     "BatchSummary",
     "EventRecord",
     "ExecutionLike",
+    "HistoryLine",
     "Ledger",
     "LedgerCore",
     "NewRow",
+    "PlanLine",
     "Recipient",
     "RowRecord",
     "SkippedRow",

@@ -5,7 +5,7 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain, islice
@@ -47,6 +47,8 @@ class PlanOptions:
     skip_invalid: bool = False
     allow_repeat: bool = False
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
+    # Recorded with a new batch among its options: who planned it, its approval policy.
+    recorded: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,10 @@ async def plan_sheet(
                 payout_set_hash=pset,
                 rows=new_rows(rows()),
                 skipped=skipped,
-                options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
+                options={
+                    "skip_invalid": options.skip_invalid, "sheet": options.sheet,
+                    **options.recorded,
+                },
             )
         except errors.LedgerError:
             # Another process planned the same name a moment ago: same rows -> same batch.

@@ -19,8 +19,9 @@ from typing import Any
 import polars as pl
 
 from batch import errors
-from batch.ledger import Ledger
+from batch.ledger import BatchRecord, Ledger
 from batch.ledger.core import utc_now
+from batch.report.approvals import approval_state, approvals_json
 from batch.report.lines import (
     ATTEMPT_COLUMNS,
     PAYOUT_COLUMNS,
@@ -54,9 +55,21 @@ def load_report(
     summary = ledger.summary(record.id)
     assert summary is not None
     rows = ledger.row_stream(record.id) if stream else ledger.rows(record.id)
-    return build_report(
+    report = build_report(
         summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now()
     )
+    return with_approvals(ledger, record, report)
+
+
+def with_approvals(ledger: Ledger, record: BatchRecord, report: BatchReport) -> BatchReport:
+    """The report with the batch's approvals, when approvals matter to it (issue 17)."""
+    from dataclasses import replace
+
+    from batch.planning.release import check_approvals, governed
+
+    if not governed(ledger, record, None):
+        return report
+    return replace(report, approvals=approval_state(check_approvals(ledger, record)))
 
 
 def report_format(path: Path) -> str:
@@ -162,6 +175,7 @@ def summary_json(report: BatchReport) -> dict[str, Any]:
             for g in report.failures
         ],
         "in_flight": [line_json(line) for line in report.in_flight],
+        "approvals": None if report.approvals is None else approvals_json(report.approvals),
     }
 
 
@@ -245,6 +259,16 @@ def summary_frame(report: BatchReport) -> pl.DataFrame:
             rows.append((g.state, g.reason, None, len(g.rows), None))
         for currency, amount in sorted(g.amounts.items()):
             rows.append((g.state, g.reason, currency, g.currency_rows[currency], str(amount)))
+    if report.approvals is not None:
+        a = report.approvals
+        rows.append(("approvals", f"required ({'; '.join(a.reasons) or 'none'})", None,
+                     a.required, f"plan {a.plan_hash}"))
+        rows += [
+            ("approval", line.approver, None, None,
+             f"{line.approved_at.isoformat()} plan {line.plan_hash} signature "
+             f"{line.signature}: {line.status}" + (f" ({line.why})" if line.why else ""))
+            for line in a.lines
+        ]
     headers = ("section", "item", "currency", "rows", "value")
     cols = list(zip(*rows, strict=True)) if rows else [()] * len(headers)
     text = {h: [_neutral(v) for v in col] for h, col in zip(headers, cols, strict=True)}

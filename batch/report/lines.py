@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 from batch.engine.outcome import batch_exit_code, situation
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+
+if TYPE_CHECKING:
+    from batch.report.approvals import ApprovalState
 
 __all__ = [
     "ATTEMPT_COLUMNS", "PAYOUT_COLUMNS", "BatchIdentity", "BatchReport", "Column", "FeeTotal",
@@ -89,6 +92,7 @@ class BatchReport:
     payouts: Sequence[Line] = field(repr=False)
     attempts: Sequence[Line] = field(repr=False)
     exit_code: int = 0
+    approvals: ApprovalState | None = None  # a batch under an approval policy (issue 17)
 
     @property
     def rows(self) -> int:

@@ -111,4 +111,5 @@ def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, A
             {k: line[k] for k in ("row", "name", "state", "reference_ids", "amount", "currency")}
             for line in detail["in_flight"]
         ],
+        "approvals": detail["approvals"],
     }

@@ -20,6 +20,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from batch.markets import CURRENCY_DECIMALS
+from batch.report.approvals import ApprovalState
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
 from batch.report.text import cell_text
 
@@ -97,6 +98,9 @@ def _put(
         if money and isinstance(value, Decimal):
             cell.number_format = money_format(currency)
     return cell
+
+
+put_cell = _put  # the review workbook (report/review.py) writes its cells the same way
 
 
 def _bare(value: Value, *, money: bool) -> tuple[bool, Value]:
@@ -226,12 +230,25 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
             w.line(g.state, g.reason, g.currency_rows[currency], currency, amount, sheet_rows,
                    currency=currency)
 
+    if report.approvals is not None:
+        _approvals_section(w, report.approvals)
+
     w.section("Rows still in flight (run `paybatch reconcile` to settle them)")
     w.header("Row", "Name", "State", "Reference IDs tried", "Amount", "Currency")
     for line in report.in_flight:
         cur = line.get("currency")
         w.line(line["row"], line["name"], line["state"], line["reference_ids"], line["amount"],
                cur, currency=cur if isinstance(cur, str) else None)
+
+
+def _approvals_section(w: _Writer, state: ApprovalState) -> None:
+    w.section(f"Approvals: {len(state.approvers)} of {state.required} required "
+              f"({'; '.join(state.reasons) or 'none required'})")
+    w.line("Plan hash", state.plan_hash)
+    w.line("Planned by", state.maker)
+    w.header("Approver", "Approved (UTC)", "Plan hash", "Signature", "Status", "Why")
+    for a in state.lines:
+        w.line(a.approver, a.approved_at, a.plan_hash, a.signature, a.status, a.why)
 
 
 def _outcome_chart(sheet: Sheet, first: int, last: int) -> None:
