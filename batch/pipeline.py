@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -20,13 +21,23 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
+from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
-from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
+from batch.planning.flow import (
+    PlanOptions,
+    PlanResult,
+    check_sheet,
+    plan_result,
+    plan_sheet,
+    sending_totals,
+)
 from batch.planning.identity import over_limits
+from batch.report.money import CurrencyMoney, money_figures
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
+    from batch.intake.outcome import ValidationReport
     from batch.progress import Progress
 
 __all__ = [
@@ -36,6 +47,7 @@ __all__ = [
 
 log = logging.getLogger("paybatch.engine")
 
+ENV_SANDBOX_BALANCE = "PAYBATCH_SANDBOX_BALANCE"
 SANDBOX_BANNER = "SANDBOX — simulated API, no money moves"
 SANDBOX_CREDENTIALS = Credentials(
     client_id="sandbox",
@@ -75,18 +87,28 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
             sandbox=False,
         )
         return
-    from batch.sandbox import SandboxConfig, StateInUseError, running_sandbox, state_path_for
+    from batch.sandbox import StateInUseError, running_sandbox, state_path_for
+    from batch.sandbox.config import embedded_config
 
+    # Its switches come from PAYBATCH_SANDBOX_* (issue 13); checked before it starts.
+    try:
+        config = embedded_config(os.environ, state_path=state_path_for(settings.ledger))
+    except ValueError as exc:
+        raise errors.ConfigError(f"embedded sandbox: {exc}") from exc
     say(SANDBOX_BANNER)
     # Its state lives next to the ledger, so a killed run's payouts are still known on rerun
     # and the recipients the ledger remembers (per instance) still exist there.
     with ExitStack() as stack:
         try:
-            sandbox = stack.enter_context(
-                running_sandbox(SandboxConfig(state_path=state_path_for(settings.ledger)))
-            )
+            sandbox = stack.enter_context(running_sandbox(config))
+            if ENV_SANDBOX_BALANCE in os.environ:
+                # A state file keeps its wallet across runs: the variable sets it each time.
+                sandbox.set_balances(**{c: str(a) for c, a in config.balances.items()})
         except StateInUseError as exc:
-            raise errors.BatchLockedError(f"embedded sandbox: {exc}; wait for it") from exc
+            raise errors.BatchLockedError(
+                f"{holders_of(settings.ledger)} (its embedded sandbox, {exc.args[0].split()[0]},"
+                " is in use); wait for it to finish"
+            ) from exc
         yield Endpoint(
             sandbox.base_url,
             SANDBOX_CREDENTIALS,
@@ -132,6 +154,8 @@ class RunReport:
     result: RunResult
     report_path: Path | None = None
     report_error: str | None = None  # why the report could not be written, if it could not
+    money: list[CurrencyMoney] = field(default_factory=list)  # issue 13: per currency
+    interrupted: str | None = None  # the signal that interrupted the run, if one did
 
 
 Confirm = Callable[[PlanResult], bool]
@@ -146,6 +170,9 @@ def plan_file(
     progress: Progress | None = None,
 ) -> PlanResult:
     """`paybatch plan`: validate, record, predict; nothing is paid."""
+    if not path.is_file():
+        raise errors.SheetError(str(path), "no such file")
+    validated = check_sheet(path, options)  # before any ledger or sandbox exists
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
@@ -153,7 +180,7 @@ def plan_file(
                 try:
                     return await plan_sheet(
                         ledger, api, path, options, concurrency=settings.concurrency,
-                        progress=progress,
+                        progress=progress, validated=validated,
                     )
                 finally:
                     if progress is not None:
@@ -177,18 +204,27 @@ def run_batch(
     Afterwards the batch's report is written next to the ledger (`RunReport.report_path`).
     """
 
+    validated = check_input(settings, request)  # before any ledger or sandbox exists
+
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
                 try:
-                    planned = await _resolve(ledger, api, request, settings, progress)
+                    planned = await _resolve(ledger, api, request, settings, progress, validated)
                 finally:
                     if progress is not None:
                         progress.close()  # bars off before the totals and the prompt
                 batch_id = planned.batch.id
                 with ledger.locked(batch_id):
-                    if not request.run.reconcile_only and _will_pay(planned, request.run):
-                        tripped = over_limits(planned.totals, request.max_total)
+                    if not request.run.reconcile_only:
+                        _refuse_cancelled(ledger, batch_id)
+                        sending = sending_totals(
+                            ledger, batch_id, retry_failed=request.run.retry_failed
+                        )
+                        planned = replace(planned, sending=sending)
+                    if not request.run.reconcile_only and planned.sending_rows > 0:
+                        # Guards and prompt on what this command sends (issue 13).
+                        tripped = over_limits(planned.sending or {}, request.max_total)
                         if tripped:
                             raise errors.AbortedError("; ".join(tripped))
                         if not confirm(planned):
@@ -196,30 +232,85 @@ def run_batch(
                         ledger.mark_batch_started(batch_id)
                     options = run_options(request.run, endpoint)
                     runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
-                    try:
-                        result = await runner.run()
-                    finally:
-                        if progress is not None:
-                            progress.close()
-                    result = RunResult(
-                        result.batch_id, result.counts, result.stopped, api.request_count
-                    )
-                    if result.exit_code in (0, 3) and not result.pending:
-                        ledger.mark_batch_finished(batch_id)
-            run_report = RunReport(plan_result(ledger, planned.batch), result)
-            if not write_report:
-                return run_report
-            path, problem = write_report_safely(ledger, batch_id)
+                    with Interrupt(runner.stop, settle=interrupt_settle(), say=say) as interrupt:
+                        try:
+                            result = await interrupt.run(runner.run())
+                        finally:
+                            if progress is not None:
+                                progress.close()
+                        counts = result.counts if result else ledger.counts(batch_id)
+                        stopped = result.stopped if result else runner.stopped
+                        result = RunResult(batch_id, counts, stopped, api.request_count)
+                        if result.exit_code in (0, 3, 6) and not result.pending:
+                            ledger.mark_batch_finished(batch_id)
+                        run_report = RunReport(
+                            plan_result(ledger, planned.batch), result,
+                            money=batch_money(ledger, batch_id),
+                            interrupted=interrupt.signals[0] if interrupt.signals else None,
+                        )
+                        if not write_report:
+                            return run_report
+                        path, problem = write_report_safely(ledger, batch_id)
             if problem:
                 say(f"warning: {problem}")
-            return RunReport(run_report.plan, result, path, problem)
+            return replace(run_report, report_path=path, report_error=problem)
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
 
 
-def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
-    return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
+def batch_money(ledger: Ledger, batch_id: int) -> list[CurrencyMoney]:
+    """The batch's money figures per currency as the ledger holds them now."""
+    summary = ledger.summary(batch_id)
+    assert summary is not None
+    return money_figures(summary, ledger.fee_figures(batch_id))
+
+
+def interrupt_settle() -> float:
+    """Seconds an interrupted run settles rows in flight (PAYBATCH_INTERRUPT_SETTLE)."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_SETTLE, DEFAULT_SETTLE)))
+    except ValueError:
+        return DEFAULT_SETTLE
+
+
+def _refuse_cancelled(ledger: Ledger, batch_id: int) -> None:
+    batch = ledger.batch_by_id(batch_id)
+    if batch is not None and batch.cancelled_at is not None:
+        raise errors.InputError(
+            f"batch {batch.name!r} was cancelled at {batch.cancelled_at:%Y-%m-%d %H:%M} UTC "
+            "and can never be run; `paybatch reconcile` still settles rows in flight"
+        )
+
+
+def check_input(settings: Settings, request: RunRequest) -> ValidationReport | None:
+    """What `run`/`reconcile` is about, checked with no side effect (issue 13): a sheet is
+    loaded and validated; a batch name needs an existing ledger holding it. Returns the
+    sheet's validation (None for a batch name); raises InputError."""
+    path = Path(request.target)
+    if request.plan is not None and path.is_file():
+        return check_sheet(path, request.plan)
+    missing = f"{request.target}: no such file or batch in {settings.ledger}"
+    if not settings.ledger.is_file():
+        raise errors.InputError(f"{missing} (no ledger there yet)")
+    with Ledger(settings.ledger) as ledger:
+        if ledger.batch_by_name(request.target) is None:
+            raise errors.InputError(missing)
+    return None
+
+
+def holders_of(ledger_path: Path) -> str:
+    """Who holds batches of this ledger: 'batch 'x' is being run by process N on HOST …'."""
+    if not ledger_path.is_file():
+        return "another paybatch process uses this ledger"
+    with Ledger(ledger_path) as ledger:
+        held = ledger.lock_holders()
+    if not held:
+        return "another paybatch process (planning, or `paybatch sandbox --state`) uses it"
+    return "; ".join(
+        f"batch {h['name']!r} is being run by process {h['pid']} on {h['host']} since "
+        f"{h['acquired_at']}" for h in held
+    )
 
 
 # openpyxl takes ~0.5 ms and a few KB of memory per row: past this a run's report is CSV
@@ -251,13 +342,14 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 
 async def _resolve(
     ledger: Ledger, api: Any, request: RunRequest, settings: Settings,
-    progress: Progress | None = None,
+    progress: Progress | None = None, validated: ValidationReport | None = None,
 ) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
-    if request.plan is not None and path.is_file():
+    if request.plan is not None and validated is not None:
         return await plan_sheet(
-            ledger, api, path, request.plan, concurrency=settings.concurrency, progress=progress
+            ledger, api, path, request.plan, concurrency=settings.concurrency,
+            progress=progress, validated=validated,
         )
     batch = ledger.batch_by_name(request.target)
     if batch is None:

@@ -114,13 +114,16 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
+        """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent, 6 every
+        row settled but some were left out (SKIPPED or CANCELLED; issue 13)."""
         if self.in_flight:
             return 4
         if self.failed:
             return 3
         if self.pending:
             return 4
+        if self.counts.get(RowState.SKIPPED.value) or self.counts.get(RowState.CANCELLED.value):
+            return 6
         return 0
 
 

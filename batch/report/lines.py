@@ -16,7 +16,7 @@ from typing import overload
 
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
-from batch.markets import CURRENCY_DECIMALS
+from batch.markets import exact
 from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
 
 __all__ = [
@@ -111,21 +111,13 @@ SITUATIONS = {
     0: "every row completed",
     3: "finished; some rows FAILED",
     4: "rows still in flight or not yet sent: run again later",
+    6: "finished; every row sent completed, some rows were left out (SKIPPED or CANCELLED)",
 }
 
 
 def situation(exit_code: int) -> str:
     """A batch's situation in words, from its exit code (DESIGN.md)."""
     return SITUATIONS.get(exit_code, f"exit code {exit_code}")
-
-
-def exact(amount: Decimal, currency: str) -> Decimal:
-    """The amount shown with at least its currency's decimals (adds zeros, never rounds)."""
-    places = CURRENCY_DECIMALS.get(currency)
-    exponent = amount.as_tuple().exponent
-    if places is None or not isinstance(exponent, int) or exponent <= -places:
-        return amount
-    return amount.quantize(Decimal(1).scaleb(-places))
 
 
 def actual_fee(attempt: AttemptRecord | None) -> Decimal | None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
-from batch.markets import from_minor
-from batch.report.lines import BatchReport, batch_exit_code, exact
+from batch.markets import exact, from_minor
+from batch.report.lines import BatchReport, batch_exit_code
 
 NOT_SENT: frozenset[RowState] = frozenset(
     {RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN}
