@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
+from batch.config import Credentials
 from batch.dollr.client import ApiClient
 from batch.dollr.models import json_text
-from batch.config import Credentials
 
 CLIENT_ID = "cli_test"
 CLIENT_SECRET = "s3cret-client-XYZ"

@@ -17,8 +17,8 @@ from batch.dollr.client import ApiClient
 from batch.ledger import Ledger
 from batch.models import PayoutRow
 from batch.pipeline import SANDBOX_CREDENTIALS
-from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.planning.flow import predict_batch
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.report.files import load_report, write_report
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

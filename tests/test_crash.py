@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from batch.ledger import Ledger, RowRecord
 from batch.engine.states import AttemptOutcome, RowState
+from batch.ledger import Ledger, RowRecord
 from tests.crash_kills import PHASES, kill_at
 from tests.engine_helpers import subprocess_env, write_sheet
 

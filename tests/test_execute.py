@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from batch.errors import TransitionError
 from batch.engine.runner import RunResult, SubmitGate
+from batch.errors import TransitionError
 from batch.ledger import Ledger, NewRow
 
 

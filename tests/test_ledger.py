@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from batch.engine.states import AttemptOutcome, RowState
 from batch.errors import BatchLockedError, LedgerError, TransitionError
 from batch.ledger import Ledger, NewRow, SkippedRow, migration_files
-from batch.engine.states import AttemptOutcome, RowState
 
 
 @dataclass

@@ -9,10 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from batch.dollr.models import Execution
-from batch.errors import NotFoundError
-from batch.ledger import Ledger, NewRow
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.states import RowState
+from batch.errors import NotFoundError
+from batch.ledger import Ledger, NewRow
 
 
 def _execution(status: str) -> Execution:

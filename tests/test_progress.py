@@ -8,6 +8,7 @@ import logging
 import pytest
 from rich.console import Console
 
+from batch.engine.states import RowState as S
 from batch.progress import (
     Moved,
     Phase,
@@ -19,7 +20,6 @@ from batch.progress import (
     describe,
     make_progress,
 )
-from batch.engine.states import RowState as S
 
 
 class FakeClock:

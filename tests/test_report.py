@@ -18,7 +18,6 @@ from _report_ledger import BATCH, FEES, NO_MONEY, ROWS, Built, build
 from batch import errors
 from batch.ledger import Ledger
 from batch.markets import from_minor
-from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport
 from batch.report.files import (
     load_report,
     neutralise,
@@ -26,6 +25,7 @@ from batch.report.files import (
     write_report,
     write_run_report,
 )
+from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport
 from batch.report.xlsx import money_format
 
 

@@ -12,15 +12,15 @@ from typing import Any
 import openpyxl
 from click.testing import CliRunner
 
-from batch.dollr.client import ApiClient
 from batch.cli import main
+from batch.dollr.client import ApiClient
+from batch.engine.monitor import MonitorOptions
 from batch.engine.runner import Runner, RunOptions
 from batch.ledger import Ledger
 from batch.models import PayoutRow
-from batch.engine.monitor import MonitorOptions
 from batch.pipeline import SANDBOX_CREDENTIALS
-from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.planning.flow import predict_batch
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
 from batch.report.files import load_report, write_run_report
 
 N = 12

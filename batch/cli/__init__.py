@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import click
 
-from batch.cli.common import add_log_file_option
+from batch.cli.common import JsonAwareGroup, add_log_file_option
 from batch.cli.payouts import plan, reconcile, run
 from batch.cli.reading import report, status
 from batch.cli.sandbox import sandbox
 from batch.cli.validate import validate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=JsonAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paybatch")
 def main() -> None:
     """Pay a payroll sheet through Dollr mobile money, exactly once, and reconcile it.

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from batch.cli.summary import format_plan, format_run, plan_json, run_json
+from batch.cli.summary import format_plan, format_run, last_line, plan_json, run_json
 from batch.pipeline import RunReport
 from batch.planning.flow import PlanResult
 from batch.progress import Progress, RichProgress, console_for, make_progress
@@ -23,7 +23,7 @@ log = logging.getLogger("paybatch.engine")
 # logging's last resort would print warnings a second time on stderr.
 logging.getLogger("paybatch").addHandler(logging.NullHandler())
 
-ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping")  # printed even with --quiet
+ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping", "interrupted", "wallet")  # printed even with --quiet
 
 
 @dataclass
@@ -79,6 +79,8 @@ class Output:
             log.info("report: %s", path)
         if self.json_output:
             click.echo(json.dumps(run_result_json(report)))
+            if report.interrupted:  # a person pressed Ctrl-C: tell them too
+                click.echo(last_line(report), err=True)
         elif self.rich:
             from batch.cli.render import render_run
 

@@ -50,9 +50,9 @@ from batch.dollr.models import (  # noqa: E402
     PayoutSession,
     ProviderInfo,
 )
+from batch.engine.monitor import MonitorOptions  # noqa: E402
 from batch.engine.runner import Runner, RunOptions  # noqa: E402
 from batch.ledger import Ledger, NewRow  # noqa: E402
-from batch.engine.monitor import MonitorOptions  # noqa: E402
 from batch.progress import PlainProgress  # noqa: E402
 
 

@@ -101,14 +101,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)
     mark("start")
+    import batch.planning.flow.flow
+    import batch.planning.flow.identity
+    import batch.planning.flow.predict
     from click.testing import CliRunner
 
     import batch.intake.load
-    import batch.planning.flow.identity
-    import batch.planning.flow.flow
-    import batch.planning.flow.predict
-    import batch.report.files
     import batch.intake.validate
+    import batch.report.files
     from batch.cli import main as cli
     from batch.engine.runner import Runner
     from batch.ledger import Ledger
