@@ -33,7 +33,7 @@ from batch.planning.flow import (
     sending_totals,
 )
 from batch.planning.identity import over_limits
-from batch.report.money import CurrencyMoney, money_figures
+from batch.report.money import CurrencyMoney, WalletShort, money_figures
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
@@ -156,6 +156,7 @@ class RunReport:
     report_error: str | None = None  # why the report could not be written, if it could not
     money: list[CurrencyMoney] = field(default_factory=list)  # issue 13: per currency
     interrupted: str | None = None  # the signal that interrupted the run, if one did
+    wallet: list[WalletShort] = field(default_factory=list)  # currencies paused, short
 
 
 Confirm = Callable[[PlanResult], bool]
@@ -216,11 +217,18 @@ def run_batch(
                         progress.close()  # bars off before the totals and the prompt
                 batch_id = planned.batch.id
                 with ledger.locked(batch_id):
+                    # A currency whose wallet was short stays paused until --retry-failed
+                    # says it was funded: a plain rerun adds no more FAILED rows (issue 13).
+                    paused = (
+                        {} if request.run.retry_failed
+                        else ledger.wallet_failed_currencies(batch_id)
+                    )
                     if not request.run.reconcile_only:
                         _refuse_cancelled(ledger, batch_id)
                         sending = sending_totals(
                             ledger, batch_id, retry_failed=request.run.retry_failed
                         )
+                        sending = {c: t for c, t in sending.items() if c not in paused}
                         planned = replace(planned, sending=sending)
                     if not request.run.reconcile_only and planned.sending_rows > 0:
                         # Guards and prompt on what this command sends (issue 13).
@@ -232,6 +240,10 @@ def run_batch(
                         ledger.mark_batch_started(batch_id)
                     options = run_options(request.run, endpoint)
                     runner = Runner(ledger, api, batch_id, options, say=say, progress=progress)
+                    for currency, message in paused.items():
+                        runner.paused[currency] = message
+                        say(f"wallet: {currency} payouts paused since an earlier run "
+                            f"({message}); fund it, then run with --retry-failed")
                     with Interrupt(runner.stop, settle=interrupt_settle(), say=say) as interrupt:
                         try:
                             result = await interrupt.run(runner.run())
@@ -240,14 +252,19 @@ def run_batch(
                                 progress.close()
                         counts = result.counts if result else ledger.counts(batch_id)
                         stopped = result.stopped if result else runner.stopped
-                        result = RunResult(batch_id, counts, stopped, api.request_count)
+                        result = RunResult(
+                            batch_id, counts, stopped, api.request_count, paused=runner.paused
+                        )
                         if result.exit_code in (0, 3, 6) and not result.pending:
                             ledger.mark_batch_finished(batch_id)
                         run_report = RunReport(
                             plan_result(ledger, planned.batch), result,
                             money=batch_money(ledger, batch_id),
                             interrupted=interrupt.signals[0] if interrupt.signals else None,
+                            wallet=wallet_shortfalls(ledger, batch_id, runner.paused),
                         )
+                        for short in run_report.wallet:
+                            say(short.advice(planned.batch.name))
                         if not write_report:
                             return run_report
                         path, problem = write_report_safely(ledger, batch_id)
@@ -264,6 +281,23 @@ def batch_money(ledger: Ledger, batch_id: int) -> list[CurrencyMoney]:
     summary = ledger.summary(batch_id)
     assert summary is not None
     return money_figures(summary, ledger.fee_figures(batch_id))
+
+
+def wallet_shortfalls(
+    ledger: Ledger, batch_id: int, paused: dict[str, str]
+) -> list[WalletShort]:
+    """For each currency paused for its wallet: what a --retry-failed run would send."""
+    if not paused:
+        return []
+    needs = sending_totals(ledger, batch_id, retry_failed=True)
+    shorts = []
+    for currency, message in sorted(paused.items()):
+        t = needs.get(currency)
+        shorts.append(WalletShort(
+            currency, message, t.rows if t else 0,
+            t.payouts if t else Decimal(0), t.fees if t else Decimal(0),
+        ))
+    return shorts
 
 
 def interrupt_settle() -> float:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from batch.engine.states import RowState
 from batch.ledger import Ledger
-from tests.engine_helpers import QUICK_PAYOUTS, cli, nonzero, paid_exactly_once, write_sheet
+from tests.engine_helpers import QUICK_PAYOUTS, cli, nonzero, paid_exactly_once, phone, write_sheet
 
 
 @pytest.fixture
@@ -190,13 +191,34 @@ def test_failed_payouts_exit_3_and_retry_failed_pays_them_once(quick, tmp_path: 
     assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
 
 
-def test_empty_wallet_stops_new_payouts_and_exits_3(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_short_wallet_pauses_only_its_currency_and_says_what_is_needed(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: a short USD wallet pauses USD only; LRD goes on; unsent USD rows stay NEW;
+    the message says how much finishing needs; a plain rerun adds no FAILED rows."""
     quick.set_balances(USD="25.00")  # two payouts of 10.50 plus fees at most
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
-    write_sheet(sheet, 10)
-    code, out, _ = cli(["run", str(sheet), "--yes", "--concurrency", "1"], quick.base_url, ledger)
-    assert code == 3 and out["stopped"].startswith("wallet")
-    assert out["counts"]["FAILED"] >= 1 and out["counts"].get("NEW", 0) >= 5
+    lines = ["name,phone,amount,currency,country"]
+    lines += [f"U{i},{phone(i)},10.50,USD,LR" for i in range(8)]
+    lines += [f"L{i},{phone(100 + i)},500.00,LRD,LR" for i in range(4)]
+    sheet.write_text("\n".join(lines) + "\n")
+    code, out, err = cli(["run", str(sheet), "--yes", "--concurrency", "1"], quick.base_url,
+                         ledger)
+    assert code == 3 and out["stopped"] is None
+    assert out["money"]["LRD"]["paid"] == "2000.00" and out["money"]["LRD"]["rows"]["paid"] == 4
+    usd = out["money"]["USD"]
+    assert usd["rows"]["failed"] == 1 and usd["rows"]["paid"] == 2 and usd["rows"]["not_sent"] == 5
+    assert out["counts"]["NEW"] == 5  # not sent, not FAILED
+    short = out["wallet_short"]["USD"]
+    assert short["rows"] == 6 and Decimal(short["payouts"]) == Decimal("63.00")
+    assert Decimal(short["needed"]) == Decimal(short["payouts"]) + Decimal(short["fees"])
+    assert "fund the USD wallet" in err and "--retry-failed" in err
+    # Rerun without funding: USD stays paused, nothing new FAILS.
+    code, again, err = cli(["run", "nov", "--yes", "--concurrency", "1"], quick.base_url, ledger)
+    assert code == 3 and again["counts"]["FAILED"] == 1 and again["counts"]["NEW"] == 5
+    assert "paused since an earlier run" in err
+    quick.set_balances(USD="1000.00")
+    code, done, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, ledger)
+    assert code == 0 and nonzero(done["counts"]) == {"COMPLETED": 12}
+    assert done["money"]["USD"]["paid"] == "84.00" and done["money"]["USD"]["reconciles"]
 
 
 def test_second_run_on_a_locked_batch_is_refused(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

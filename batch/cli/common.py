@@ -75,7 +75,7 @@ class JsonAwareGroup(click.Group):
     "aborted, nothing sent": exit 5 rather than click's "Aborted!" and exit 1.
     """
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)

@@ -23,7 +23,8 @@ log = logging.getLogger("paybatch.engine")
 # logging's last resort would print warnings a second time on stderr.
 logging.getLogger("paybatch").addHandler(logging.NullHandler())
 
-ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping", "interrupted", "wallet")  # printed even with --quiet
+# Printed even with --quiet.
+ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping", "interrupted", "wallet")
 
 
 @dataclass

@@ -173,6 +173,8 @@ def render_run(console: Console, report: RunReport, *, report_path: str | None =
         console.print(f"[red]stopped starting new payouts:[/] {escape(result.stopped)}")
     for line in money_lines(report.money):
         console.print(escape(line), highlight=False)
+    for short in report.wallet:
+        console.print(f"[bold red]{escape(short.advice(report.plan.batch.name))}[/]")
     last = escape(last_line(report))
     console.print(f"[{style}]{last}[/]" if style else last)
     if report_path:

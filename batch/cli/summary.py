@@ -129,6 +129,7 @@ def format_run(report: RunReport) -> str:
     if result.stopped:
         lines.append(f"  stopped starting new payouts: {result.stopped}")
     lines += ["  " + line for line in money_lines(report.money)]
+    lines += ["  " + short.advice(report.plan.batch.name) for short in report.wallet]
     lines.append("  " + last_line(report))
     return "\n".join(lines)
 
@@ -150,6 +151,7 @@ def run_json(report: RunReport) -> dict[str, Any]:
         "skipped": result.counts.get(RowState.SKIPPED.value, 0),
         "cancelled": result.counts.get(RowState.CANCELLED.value, 0),
         "money": money_json(report.money),
+        "wallet_short": {w.currency: w.to_json() for w in report.wallet},
         "plan_totals": _totals_json(report.plan.totals),
         "last_line": last_line(report),
         "requests": result.requests,

@@ -95,8 +95,12 @@ class Monitor:
         on_new_attempt: Callable[[int], None],
         on_stop: Callable[[str], None],
         resend: Callable[[RowRecord], Awaitable[bool]] | None = None,
+        on_wallet_short: Callable[[int, str], None] | None = None,
     ) -> None:
         self.ledger = ledger
+        # A payout FAILED for the wallet (row id, wallet message): by default the whole run
+        # stops; the runner pauses only that row's currency (issue 13).
+        self.on_wallet_short = on_wallet_short
         self.resend = resend  # sends the row's current attempt again; False if it may not now
         self.api = api
         self.options = options
@@ -164,7 +168,10 @@ class Monitor:
             self.watches.pop(row.id, None)
             if execution.wallet_message:
                 # The wallet is short: the rest would fail too (REFERENCE §4.5).
-                self.on_stop(f"wallet: {execution.wallet_message}")
+                if self.on_wallet_short is not None:
+                    self.on_wallet_short(row.id, execution.wallet_message)
+                else:
+                    self.on_stop(f"wallet: {execution.wallet_message}")
         else:
             if not execution.is_known_status:
                 # Not one of the four: in flight, never terminal (REFERENCE §4.2); say so.

@@ -93,6 +93,9 @@ class RunResult:
     counts: dict[str, int]
     stopped: str | None  # why new payouts were stopped, if they were
     requests: int | None = None
+    # Currencies whose wallet was short (issue 13): currency -> the API's wallet message;
+    # their rows not sent yet stay as they are, other currencies went on.
+    paused: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> int:
@@ -153,6 +156,7 @@ class Runner:
         self.mint = mint
         self.say = say
         self.stopped: str | None = None
+        self.paused: dict[str, str] = {}  # currency -> wallet message: start no more rows
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
         self.deferrals = 0
@@ -166,6 +170,7 @@ class Runner:
             on_new_attempt=self._requeue,
             on_stop=self.stop,
             resend=self._resend,
+            on_wallet_short=self._pause_currency,
         )
 
     # -- control -----------------------------------------------------------------------------
@@ -175,6 +180,16 @@ class Runner:
         if self.stopped is None:
             self.stopped = reason
             self.say(f"stopping new payouts: {reason}")
+
+    def _pause_currency(self, row_id: int, message: str) -> None:
+        """A payout FAILED for the wallet: start no more rows in its currency (issue 13)."""
+        row = self.ledger.row(row_id)
+        currency = row.currency if row is not None else None
+        if currency is None:
+            self.stop(f"wallet: {message}")
+        elif currency not in self.paused:
+            self.paused[currency] = message
+            self.say(f"wallet: {currency} payouts paused ({message}); other currencies go on")
 
     def _requeue(self, row_id: int) -> None:
         if not self.options.reconcile_only:
@@ -223,7 +238,7 @@ class Runner:
         counts = self.ledger.counts(self.batch_id)
         if self.progress is not None:
             self.progress.sync(counts, submitted=self.submitted)
-        return RunResult(self.batch_id, counts, self.stopped)
+        return RunResult(self.batch_id, counts, self.stopped, paused=dict(self.paused))
 
     def _show_progress(self) -> None:
         """Refresh the progress display from the ledger's counts (one GROUP BY, rate-limited)."""
@@ -318,8 +333,8 @@ class Runner:
         assert row is not None
         try:
             for _ in range(MAX_STEPS):
-                if self.stopped is not None:
-                    return
+                if self.stopped is not None or row.currency in self.paused:
+                    return  # not sent: the row stays where it is for the next run
                 attempt = row.current_attempt
                 action = next_action(
                     row.state,

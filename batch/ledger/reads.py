@@ -83,6 +83,20 @@ class Reads(LedgerCore):
             for b in records
         ]
 
+    def wallet_failed_currencies(self, batch_id: int) -> dict[str, str]:
+        """Currencies with a FAILED row whose current attempt the wallet refused: currency ->
+        the wallet's message (issue 13: a rerun does not send them until --retry-failed)."""
+        found: dict[str, str] = {}
+        for r in self._all(
+            "SELECT r.currency, a.wallet_message FROM rows r JOIN attempts a "
+            "ON a.reference_id = r.current_reference_id WHERE r.batch_id = ? "
+            "AND r.state = 'FAILED' AND a.wallet_message IS NOT NULL ORDER BY a.settled_at",
+            (batch_id,),
+        ):
+            if r["currency"] is not None:
+                found[r["currency"]] = r["wallet_message"]
+        return found
+
     def fee_figures(self, batch_id: int) -> dict[str, tuple[Decimal, Decimal]]:
         """Per fee currency: (predicted fees of the COMPLETED rows, fees charged for them).
 

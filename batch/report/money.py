@@ -14,6 +14,7 @@ predicted vs what the API's amounts show was charged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -174,3 +175,39 @@ def money_lines(figures: list[CurrencyMoney]) -> list[str]:
             f"{a(m.fees_predicted_completed)}, charged {a(m.fees_charged)}"
         )
     return lines
+
+
+@dataclass(frozen=True)
+class WalletShort:
+    """A currency whose wallet could not cover a payout (issue 13): what finishing needs.
+
+    The API has no balance endpoint (REFERENCE: "no documented API to read it"), so what is
+    missing is stated as what the rest of this currency needs: the rows a
+    `run --retry-failed` would send, their payouts plus predicted fees.
+    """
+
+    currency: str
+    message: str  # the API's wallet message, as it said it
+    rows: int
+    payouts: Decimal
+    fees: Decimal
+
+    @property
+    def needed(self) -> Decimal:
+        return exact(self.payouts + self.fees, self.currency)
+
+    def advice(self, batch: str) -> str:
+        """One line for people: how much, and what to do."""
+        a = functools.partial(display_amount, currency=self.currency)
+        return (
+            f"wallet: {self.currency} is short ({self.message}); its {self.rows} row(s) not "
+            f"paid need {self.currency} {a(self.needed)} (payouts {a(self.payouts)} + "
+            f"predicted fees {a(self.fees)}): fund the {self.currency} wallet with at least "
+            f"that, then `paybatch run {batch} --yes --retry-failed`"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "message": self.message, "rows": self.rows, "payouts": str(self.payouts),
+            "fees": str(self.fees), "needed": str(self.needed),
+        }
