@@ -191,7 +191,7 @@ def test_failed_payouts_exit_3_and_retry_failed_pays_them_once(quick, tmp_path: 
     assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
 
 
-def test_short_wallet_pauses_only_its_currency_and_says_what_is_needed(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_short_wallet_pauses_only_its_currency(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 13: a short USD wallet pauses USD only; LRD goes on; unsent USD rows stay NEW;
     the message says how much finishing needs; a plain rerun adds no FAILED rows."""
     quick.set_balances(USD="25.00")  # two payouts of 10.50 plus fees at most
