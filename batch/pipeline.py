@@ -23,6 +23,7 @@ from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.states import IN_FLIGHT
 from batch.ledger import Ledger
 from batch.planning.flow import (
     PlanOptions,
@@ -274,6 +275,49 @@ def run_batch(
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    """What `paybatch cancel` did to a batch."""
+
+    batch: str
+    cancelled_rows: int  # rows not sent, now CANCELLED (0 when cancelled before)
+    counts: dict[str, int]
+    money: list[CurrencyMoney]
+    already: bool  # it was cancelled before
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.counts.get(s.value, 0) for s in IN_FLIGHT)
+
+
+def cancel_batch(ledger_path: Path, name: str, *, reason: str | None = None) -> CancelReport:
+    """`paybatch cancel`: withdraw a batch (issue 13) under its lock; no network.
+
+    Before any row was sent the batch is closed for good; after, its rows not sent are
+    CANCELLED and what was paid stays paid; rows in flight still settle (`reconcile`).
+    """
+    if not ledger_path.is_file():
+        raise errors.InputError(f"{name}: no such batch (no ledger at {ledger_path})")
+    import getpass
+    import socket
+
+    with Ledger(ledger_path) as ledger:
+        batch = ledger.batch_by_name(name)
+        if batch is None:
+            raise errors.InputError(f"{name}: no such batch in {ledger_path}")
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        why = f"cancelled by {user}@{socket.gethostname()}" + (f": {reason}" if reason else "")
+        with ledger.locked(batch.id):
+            done = ledger.cancel_batch(batch.id, reason=why)
+        return CancelReport(
+            name, done, ledger.counts(batch.id), batch_money(ledger, batch.id),
+            already=batch.cancelled_at is not None,
+        )
 
 
 def batch_money(ledger: Ledger, batch_id: int) -> list[CurrencyMoney]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from batch.cli.cancel import cancel
 from batch.cli.common import JsonAwareGroup, add_log_file_option
 from batch.cli.payouts import plan, reconcile, run
 from batch.cli.reading import report, status
@@ -26,7 +27,7 @@ def main() -> None:
     """
 
 
-for _command in (validate, plan, run, reconcile, status, report, sandbox):
+for _command in (validate, plan, run, reconcile, status, report, cancel, sandbox):
     main.add_command(_command)
 # `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`: cron's
 # usual spellings.

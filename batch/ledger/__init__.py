@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from batch.ledger.batches import BatchWrites
+from batch.ledger.cancel import Cancels
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.locks import Locks, pid_alive
 from batch.ledger.reads import Reads
@@ -24,7 +25,7 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks):
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Cancels):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
 
 
