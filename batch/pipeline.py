@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from batch import errors
-from batch.config import Credentials, Settings
+from batch.config import Credentials, Settings, user_at_host
 from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.engine.states import IN_FLIGHT
@@ -300,18 +300,11 @@ def cancel_batch(ledger_path: Path, name: str, *, reason: str | None = None) -> 
     """
     if not ledger_path.is_file():
         raise errors.InputError(f"{name}: no such batch (no ledger at {ledger_path})")
-    import getpass
-    import socket
-
     with Ledger(ledger_path) as ledger:
         batch = ledger.batch_by_name(name)
         if batch is None:
             raise errors.InputError(f"{name}: no such batch in {ledger_path}")
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
-        why = f"cancelled by {user}@{socket.gethostname()}" + (f": {reason}" if reason else "")
+        why = f"cancelled by {user_at_host()}" + (f": {reason}" if reason else "")
         with ledger.locked(batch.id):
             done = ledger.cancel_batch(batch.id, reason=why)
         return CancelReport(

@@ -176,8 +176,7 @@ def plan_context(
     """What a batch records of where it came from (issue 13): the sheet's own total per
     currency (valid rows plus skipped rows whose amount was readable: what the report
     reconciles to), the API environment, and who planned it on which host."""
-    import getpass
-    import socket
+    from batch.config import user_at_host
 
     sheet: dict[str, Decimal] = dict(valid_totals)
     for s in skipped:
@@ -186,14 +185,10 @@ def plan_context(
                 sheet[s.currency] = sheet.get(s.currency, Decimal(0)) + Decimal(s.amount)
             except ArithmeticError:
                 continue
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        user = "unknown"
     return {
         "sheet_totals": {c: str(a) for c, a in sorted(sheet.items())},
         "environment": environment,
-        "planned_by": f"{user}@{socket.gethostname()}",
+        "planned_by": user_at_host(),
     }
 
 

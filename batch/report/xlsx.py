@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.files import neutralise
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report.sections import context_lines, summary_sections
 
 # openpyxl's Sheet: it borrows page setup, widths, filters and charts from
 # Worksheet at runtime, which its type stubs do not show.
@@ -193,6 +194,8 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
         ("Rows", report.rows), ("Situation", report.situation),
     ):
         w.line(label, value)
+    for label, value in context_lines(report):  # issue 13: environment, who, cancelled
+        w.line(label, value)
 
     w.section("Outcome")
     w.header("State", "Rows")
@@ -207,6 +210,8 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
     w.header("State", "Currency", "Rows", "Amount")
     for t in report.totals:
         w.line(t.state, t.currency, t.rows, t.amount, currency=t.currency)
+
+    _added_sections(w, report)  # issue 13: reconciliation, total debit, sign-off
 
     w.section("Fees (predicted vs charged)")
     w.header("Currency", "Predicted, all rows", "Predicted, completed rows", "Charged",
@@ -231,6 +236,15 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
         cur = line.get("currency")
         w.line(line["row"], line["name"], line["state"], line["reference_ids"], line["amount"],
                cur, currency=cur if isinstance(cur, str) else None)
+
+
+def _added_sections(w: _Writer, report: BatchReport) -> None:
+    """The Summary tables of `report.sections` (issue 13), each under its title."""
+    for section in summary_sections(report):
+        w.section(section.title)
+        w.header(*section.headers)
+        for values, currency in zip(section.rows, section.currencies, strict=True):
+            w.line(*values, currency=currency)
 
 
 def _outcome_chart(sheet: Sheet, first: int, last: int) -> None:
