@@ -194,8 +194,8 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
         ("Rows", report.rows), ("Situation", report.situation),
     ):
         w.line(label, value)
-    for label, value in context_lines(report):  # issue 13: environment, who, cancelled
-        w.line(label, value)
+    for label, fact in context_lines(report):  # issue 13: environment, who, cancelled
+        w.line(label, fact)
 
     w.section("Outcome")
     w.header("State", "Rows")
