@@ -100,7 +100,12 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
         + (f", started {i.started_at:%Y-%m-%d %H:%M}" if i.started_at else ", not started")
         + (f", finished {i.finished_at:%Y-%m-%d %H:%M}" if i.finished_at else "")
     )
+    if i.cancelled_at is not None:
+        console.print(f"[bold]cancelled {i.cancelled_at:%Y-%m-%d %H:%M} UTC[/]: its rows not "
+                      "sent will never be paid")
     console.print(f"[{style}]{report.situation}[/]  ({_counts_text(report.counts)})")
+    for line in money_lines(report.money):  # issue 13: reconciles to the sheet
+        console.print(escape(line), highlight=False)
 
     money = Table(title="Money", title_justify="left")
     for header in ("Currency", "Paid", "In flight", "Not sent", "Failed"):

@@ -147,7 +147,8 @@ class Runner:
     ) -> None:
         self.ledger = ledger
         self.progress = progress
-        self.submitted = 0  # execute requests sent by this run
+        self.submitted = 0  # rows whose execute this run sent (first sends)
+        self.resent = 0  # executes re-sent with the same reference_id (counted apart)
         self._progress_at: datetime | None = None
         self.api = api
         self.batch_id = batch_id
@@ -237,7 +238,7 @@ class Runner:
         await self._loop()
         counts = self.ledger.counts(self.batch_id)
         if self.progress is not None:
-            self.progress.sync(counts, submitted=self.submitted)
+            self.progress.sync(counts, submitted=self.submitted, resent=self.resent)
         return RunResult(self.batch_id, counts, self.stopped, paused=dict(self.paused))
 
     def _show_progress(self) -> None:
@@ -247,7 +248,9 @@ class Runner:
         now = self.ledger.clock()
         if self._progress_at is None or now >= self._progress_at:
             began = time.perf_counter()  # measuring the query's cost, not timing the logic
-            self.progress.sync(self.ledger.counts(self.batch_id), submitted=self.submitted)
+            self.progress.sync(
+                self.ledger.counts(self.batch_id), submitted=self.submitted, resent=self.resent
+            )
             cost = timedelta(seconds=(time.perf_counter() - began) * PROGRESS_COST_SHARE)
             self._progress_at = now + max(PROGRESS_EVERY, cost)
 
@@ -467,7 +470,10 @@ class Runner:
     ) -> None:
         """The execute request of a row already SUBMITTING, and what its answer decides."""
         assert row.state is RowState.SUBMITTING
-        self.submitted += 1
+        if resend:
+            self.resent += 1
+        else:
+            self.submitted += 1
         try:
             execution = await self.api.execute_payout(
                 session_id=session_id,
