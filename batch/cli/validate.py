@@ -50,7 +50,8 @@ def validate(
     options = validation_options(country, currency, max_amount, allow_duplicates)
     report = validate_sheet(load_sheet(file, sheet=sheet), options)
     if json_output:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        code = EXIT_OK if report.ok else EXIT_INPUT
+        click.echo(json.dumps({**report.to_json(), "exit_code": code}, ensure_ascii=False))
     else:
         render_validation(report, Console(), quiet=quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_INPUT)
