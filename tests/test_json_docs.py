@@ -65,7 +65,8 @@ def check(value: Any, shape: Any, known: dict[str, Any], where: str = "$") -> li
         return [f"{where}: not an object"]
     wild = [k for k in shape if k.startswith("<")]
     if wild:
-        return [p for k, v in value.items() for p in check(v, shape[wild[0]], known, f"{where}.{k}")]
+        inner = shape[wild[0]]
+        return [p for k, v in value.items() for p in check(v, inner, known, f"{where}.{k}")]
     required = {k for k in shape if not k.endswith("?")}
     allowed = required | {k.rstrip("?") for k in shape}
     problems = [f"{where}.{k}: missing" for k in sorted(required - set(value))]
