@@ -99,7 +99,7 @@ def test_cron_run_yes_json_report_matches_status(quick, tmp_path: Path) -> None:
     paid = sum(e.amount for e in quick.executions(status="COMPLETED"))
     assert {(s, a) for s, _, _, a in money if s == "COMPLETED"} == {("COMPLETED", paid)}
     log = (tmp_path / "cron.log").read_text()
-    assert "stopping new payouts" in log and f"report: {report}" in log
+    assert "wallet: USD payouts paused" in log and f"report: {report}" in log
 
 
 def test_reconcile_rewrites_the_report_with_rows_settled(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
