@@ -69,6 +69,10 @@ def test_lines_carry_the_ledger_facts(built: Built, report: BatchReport) -> None
     assert failed["failure_reason"] == f"payout FAILED: {NO_MONEY}"
     assert failed["gateway_message"] == NO_MONEY
     assert failed["actual_fee"] is None  # a failed payout is not charged
+    # Issue 13: nor debited, whatever amounts its answer quoted.
+    assert failed["payer_amount"] is None and failed["payee_amount"] is None
+    failed_attempts = [a for a in report.attempts if a["row"] == 4]
+    assert failed_attempts and all(a["payer_amount"] is None for a in failed_attempts)
 
     retried = lines[9]
     assert retried["reference_ids"] == " ".join(built.refs[9]) and retried["attempts"] == 2
