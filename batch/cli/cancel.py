@@ -32,8 +32,8 @@ def cancel(batch_name: str, reason: str | None, ledger: Path, json_output: bool)
       paybatch cancel payroll-2026-11 --reason "planned the October sheet by mistake"
     """
     from batch.cli.summary import all_counts
-    from batch.pipeline import cancel_batch
     from batch.report.money import money_json, money_lines
+    from batch.runs import cancel_batch
 
     done = cancel_batch(ledger, batch_name, reason=reason)
     if json_output:
