@@ -239,7 +239,8 @@ def reconcile(batch_name: str, **kw: Any) -> None:
     \b
     Exit codes:
       0 every row completed      3 some rows FAILED
-      4 rows still in flight (or never sent): run it again later
+      4 rows still in flight (or never sent, or interrupted): run it again later
+      6 every row sent completed, but rows were SKIPPED or CANCELLED (not paid)
 
     \b
     Example:

@@ -45,7 +45,8 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
 
     Without BATCH, lists every batch in the ledger (exit 0). With BATCH, shows it in detail
     and exits as a run of it would: 0 all completed, 3 some FAILED, 4 rows in flight or
-    not sent yet.
+    not sent yet, 6 rows left out (SKIPPED or CANCELLED). Money per currency adds up to the
+    sheet's total: paid + failed + in flight + not sent + skipped + cancelled.
 
     \b
     Example:

@@ -52,10 +52,29 @@ class CurrencyMoney:
     fees_predicted_completed: Decimal = ZERO
     fees_charged: Decimal = ZERO  # completed rows, from the API's amounts
 
-    def __getattr__(self, name: str) -> Decimal:  # m.paid, m.failed, ... for readers
-        if name in GROUP_NAMES:
-            return self.amounts.get(name, ZERO)
-        raise AttributeError(name)
+    @property
+    def paid(self) -> Decimal:
+        return self.amounts.get("paid", ZERO)
+
+    @property
+    def failed(self) -> Decimal:
+        return self.amounts.get("failed", ZERO)
+
+    @property
+    def in_flight(self) -> Decimal:
+        return self.amounts.get("in_flight", ZERO)
+
+    @property
+    def not_sent(self) -> Decimal:
+        return self.amounts.get("not_sent", ZERO)
+
+    @property
+    def skipped(self) -> Decimal:
+        return self.amounts.get("skipped", ZERO)
+
+    @property
+    def cancelled(self) -> Decimal:
+        return self.amounts.get("cancelled", ZERO)
 
     @property
     def planned(self) -> Decimal:
