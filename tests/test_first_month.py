@@ -235,7 +235,7 @@ def test_embedded_sandbox_takes_paybatch_sandbox_variables(tmp_path: Path) -> No
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     write_sheet(sheet, 4, amount="600000.00")  # 2.4 million: more than the default USD wallet
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DOLLR_", "PAYBATCH_"))}
-    common = ["run", str(sheet), "--yes", "--json", "--ledger", str(ledger)]
+    common = ["run", str(sheet), "--yes", "--json", "--ledger", str(ledger), "--rate", "500"]
     done = subprocess.run(
         [sys.executable, "-m", "batch", *common], capture_output=True, text=True, timeout=120,
         env=base | {"PAYBATCH_SANDBOX_BALANCE": "USD=5000000",

@@ -34,7 +34,7 @@ def _until(condition: Any, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_settles_records_and_exits_4(sandbox, tmp_path: Path, sig: int) -> None:  # type: ignore[no-untyped-def]
     # Each payout PROCESSING for a while, one row at a time: the run is mid-batch when hit.
     sandbox.set_faults(pending_seconds=0.05, processing_seconds=0.3)
