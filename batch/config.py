@@ -68,3 +68,15 @@ def credentials_from_env(environ: Mapping[str, str]) -> Credentials | None:
         passcode_phone=environ.get(ENV_PASSCODE_PHONE) or None,
         passcode_user_id=environ.get(ENV_PASSCODE_USER_ID) or None,
     )
+
+
+def user_at_host() -> str:
+    """Who runs this, and where: `user@host` (reports and the event log say it; issue 13)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"

@@ -35,3 +35,23 @@ def from_minor(minor: int, currency: str) -> Decimal:
     """The exact Decimal of an amount in minor units, with the currency's decimals."""
     places = minor_units(currency)
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def exact(amount: Decimal, currency: str | None) -> Decimal:
+    """The amount with at least its currency's decimals (adds zeros, never rounds).
+
+    The one rule for machine output (CSV, JSON, the ledger's figures): `1132.7` USD is
+    `1132.70`, `1250` RWF stays `1250`; an amount with more decimals than its currency keeps
+    them (it is shown as it is, never rounded away).
+    """
+    places = CURRENCY_DECIMALS.get(currency or "")
+    exponent = amount.as_tuple().exponent
+    if places is None or not isinstance(exponent, int) or exponent <= -places:
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-places))
+
+
+def display_amount(amount: Decimal, currency: str | None) -> str:
+    """The one rule for people (terminal, plain text, prompts): `exact` with thousands
+    separators, e.g. `324,352.14` USD, `1,250,000` RWF. Never goes through float."""
+    return f"{exact(amount, currency):,}"

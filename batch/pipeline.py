@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -20,18 +21,35 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
+from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
 from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import IN_FLIGHT
 from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
-from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
+from batch.planning.flow import (
+    PlanOptions,
+    PlanResult,
+    check_sheet,
+    plan_result,
+    plan_sheet,
+    sending_totals,
+)
 from batch.planning.identity import over_limits
+from batch.report.money import CurrencyMoney, WalletShort
+from batch.runs import (
+    batch_money,
+    check_input,
+    holders_of,
+    refuse_cancelled,
+    wallet_shortfalls,
+)
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
+    from batch.intake.outcome import ValidationReport
     from batch.planning.approval import ApprovalPolicy
 
 __all__ = [
@@ -41,6 +59,7 @@ __all__ = [
 
 log = logging.getLogger("paybatch.engine")
 
+ENV_SANDBOX_BALANCE = "PAYBATCH_SANDBOX_BALANCE"
 SANDBOX_BANNER = "SANDBOX — simulated API, no money moves"
 SANDBOX_CREDENTIALS = Credentials(
     client_id="sandbox",
@@ -83,18 +102,28 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
             sandbox=False,
         )
         return
-    from batch.sandbox import SandboxConfig, StateInUseError, running_sandbox, state_path_for
+    from batch.sandbox import StateInUseError, running_sandbox, state_path_for
+    from batch.sandbox.config import embedded_config
 
+    # Its switches come from PAYBATCH_SANDBOX_* (issue 13); checked before it starts.
+    try:
+        config = embedded_config(os.environ, state_path=state_path_for(settings.ledger))
+    except ValueError as exc:
+        raise errors.ConfigError(f"embedded sandbox: {exc}") from exc
     say(SANDBOX_BANNER)
     # Its state lives next to the ledger, so a killed run's payouts are still known on rerun
     # and the recipients the ledger remembers (per instance) still exist there.
     with ExitStack() as stack:
         try:
-            sandbox = stack.enter_context(
-                running_sandbox(SandboxConfig(state_path=state_path_for(settings.ledger)))
-            )
+            sandbox = stack.enter_context(running_sandbox(config))
+            if ENV_SANDBOX_BALANCE in os.environ:
+                # A state file keeps its wallet across runs: the variable sets it each time.
+                sandbox.set_balances(**{c: str(a) for c, a in config.balances.items()})
         except StateInUseError as exc:
-            raise errors.BatchLockedError(f"embedded sandbox: {exc}; wait for it") from exc
+            raise errors.BatchLockedError(
+                f"{holders_of(settings.ledger)} (its embedded sandbox, {exc.args[0].split()[0]},"
+                " is in use); wait for it to finish"
+            ) from exc
         yield Endpoint(
             sandbox.base_url,
             SANDBOX_CREDENTIALS,
@@ -146,6 +175,9 @@ class RunReport:
     result: RunResult
     report_path: Path | None = None
     report_error: str | None = None  # why the report could not be written, if it could not
+    money: list[CurrencyMoney] = field(default_factory=list)  # issue 13: per currency
+    interrupted: str | None = None  # the signal that interrupted the run, if one did
+    wallet: list[WalletShort] = field(default_factory=list)  # currencies paused, short
 
 
 Confirm = Callable[[PlanResult], bool]
@@ -160,6 +192,9 @@ def plan_file(
     progress: Progress | None = None,
 ) -> PlanResult:
     """`paybatch plan`: validate, record, predict; nothing is paid."""
+    if not path.is_file():
+        raise errors.SheetError(str(path), "no such file")
+    validated = check_sheet(path, options)  # before any ledger or sandbox exists
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
@@ -168,7 +203,7 @@ def plan_file(
                     with _approved_sheet(ledger, path, options):
                         return await plan_sheet(
                             ledger, api, path, options, concurrency=settings.concurrency,
-                            progress=progress,
+                            progress=progress, validated=validated,
                         )
                 finally:
                     if progress is not None:
@@ -192,11 +227,14 @@ def run_batch(
     Afterwards the batch's report is written next to the ledger (`RunReport.report_path`).
     """
 
+    # Before any ledger or sandbox exists.
+    validated = check_input(settings.ledger, request.target, request.plan)
+
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
                 try:
-                    planned = await _resolve(ledger, api, request, settings, progress)
+                    planned = await _resolve(ledger, api, request, settings, progress, validated)
                 finally:
                     if progress is not None:
                         progress.close()  # bars off before the totals and the prompt
@@ -208,35 +246,67 @@ def run_batch(
                     runner = Runner(
                         ledger, operation, batch_id, options, say=say, progress=progress
                     )
-                    if not request.run.reconcile_only and _will_pay(planned, request.run):
-                        planned = _approval_gate(ledger, planned, request, runner.mint, say)
-                        tripped = over_limits(planned.totals, request.max_total)
+                    # A currency whose wallet was short stays paused until --retry-failed
+                    # says it was funded: a plain rerun adds no more FAILED rows (issue 13).
+                    paused = (
+                        {} if request.run.retry_failed
+                        else ledger.wallet_failed_currencies(batch_id)
+                    )
+                    if not request.run.reconcile_only:
+                        refuse_cancelled(ledger, batch_id)
+                        if _will_pay(planned, request.run):
+                            planned = _approval_gate(ledger, planned, request, runner.mint, say)
+                        sending = sending_totals(
+                            ledger, batch_id, retry_failed=request.run.retry_failed
+                        )
+                        sending = {c: t for c, t in sending.items() if c not in paused}
+                        planned = replace(planned, sending=sending)
+                    if not request.run.reconcile_only and planned.sending_rows > 0:
+                        # Guards and prompt on what this command sends (issue 13).
+                        tripped = over_limits(planned.sending or {}, request.max_total)
                         if tripped:
                             raise errors.AbortedError("; ".join(tripped))
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
+                    for currency, message in paused.items():
+                        runner.paused[currency] = message
+                        say(f"wallet: {currency} payouts paused since an earlier run "
+                            f"({message}); fund it, then run with --retry-failed")
                     watch.start(ledger, batch_id)
-                    try:
-                        result = await runner.run()
-                    except Exception:
+                    with Interrupt(runner.stop, settle=interrupt_settle(), say=say) as interrupt:
+                        try:
+                            ran = await interrupt.run(runner.run())
+                        except Exception:
+                            watch.settle(ledger, batch_id)
+                            raise
+                        finally:
+                            if progress is not None:
+                                progress.close()
                         watch.settle(ledger, batch_id)
-                        raise
-                    finally:
-                        if progress is not None:
-                            progress.close()
-                    watch.settle(ledger, batch_id)
-                    result = replace(result, requests=api.request_count)
-                    if result.exit_code in (0, 3) and not result.pending:
-                        ledger.mark_batch_finished(batch_id)
-            run_report = RunReport(plan_result(ledger, planned.batch), result)
-            if not write_report:
-                return run_report
-            path, problem = write_report_safely(ledger, batch_id)
+                        result = ran or RunResult(  # None: cut short by a second signal
+                            batch_id, ledger.counts(batch_id), runner.stopped,
+                            refused=runner.refused, accepted=runner.accepted,
+                            paused=dict(runner.paused),
+                        )
+                        result = replace(result, requests=api.request_count)
+                        if result.exit_code in (0, 3, 6) and not result.pending:
+                            ledger.mark_batch_finished(batch_id)
+                        run_report = RunReport(
+                            plan_result(ledger, planned.batch), result,
+                            money=batch_money(ledger, batch_id),
+                            interrupted=interrupt.signals[0] if interrupt.signals else None,
+                            wallet=wallet_shortfalls(ledger, batch_id, runner.paused),
+                        )
+                        for short in run_report.wallet:
+                            say(short.advice(planned.batch.name))
+                        if not write_report:
+                            return run_report
+                        path, problem = write_report_safely(ledger, batch_id)
             if problem:
                 say(f"warning: {problem}")
             _keep_backup(ledger, say)
-            return RunReport(run_report.plan, result, path, problem)
+            return replace(run_report, report_path=path, report_error=problem)
 
     watch = _SendWatch()
     try:
@@ -335,13 +405,22 @@ def _approved_sheet(ledger: Ledger, path: Path, options: PlanOptions) -> Iterato
         raise
 
 
-def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
-    return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
+def interrupt_settle() -> float:
+    """Seconds an interrupted run settles rows in flight (PAYBATCH_INTERRUPT_SETTLE)."""
+    try:
+        return max(0.0, float(os.environ.get(ENV_SETTLE, DEFAULT_SETTLE)))
+    except ValueError:
+        return DEFAULT_SETTLE
 
 
 # openpyxl takes ~0.5 ms and a few KB of memory per row: past this a run's report is CSV
 # (polars, fast); `paybatch report BATCH --out FILE.xlsx` still makes the workbook.
 AUTO_XLSX_MAX_ROWS = 20_000
+
+
+def _will_pay(planned: PlanResult, options: RunOptions) -> bool:
+    """Whether this run may start rows (what an approval policy must cover first)."""
+    return planned.payable > 0 or (options.retry_failed and planned.counts.get("FAILED", 0) > 0)
 
 
 def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str | None]:
@@ -367,15 +446,15 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 
 async def _resolve(
     ledger: Ledger, api: Any, request: RunRequest, settings: Settings,
-    progress: Progress | None = None,
+    progress: Progress | None = None, validated: ValidationReport | None = None,
 ) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
-    if request.plan is not None and path.is_file():
+    if request.plan is not None and validated is not None:
         with _approved_sheet(ledger, path, request.plan):
             return await plan_sheet(
                 ledger, api, path, request.plan, concurrency=settings.concurrency,
-                progress=progress,
+                progress=progress, validated=validated,
             )
     batch = ledger.batch_by_name(request.target)
     if batch is None:

@@ -72,3 +72,8 @@ def paid_exactly_once(sandbox: Any, phones: list[str]) -> dict[str, int]:
     per_phone = sandbox.recipients()
     wrong = {p: per_phone.get(p, {}).get("COMPLETED", 0) for p in phones}
     return {p: n for p, n in wrong.items() if n != 1}
+
+
+def nonzero(counts: dict[str, int]) -> dict[str, int]:
+    """A JSON `counts` object (every state, zeros included) without its zero states."""
+    return {s: n for s, n in counts.items() if n}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from batch.engine.states import RowState
 from batch.ledger import Ledger
-from tests.engine_helpers import QUICK_PAYOUTS, cli, paid_exactly_once, write_sheet
+from tests.engine_helpers import QUICK_PAYOUTS, cli, nonzero, paid_exactly_once, phone, write_sheet
 
 
 @pytest.fixture
@@ -25,11 +26,12 @@ def test_run_pays_every_row_once_and_again_changes_nothing(quick, tmp_path: Path
     phones = write_sheet(sheet, 12)
     code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 0, out
-    assert out["batch"] == "nov" and out["counts"] == {"COMPLETED": 12} and out["exit_code"] == 0
-    assert out["totals"]["USD"]["payouts"] == "126.00"
+    assert out["batch"] == "nov" and nonzero(out["counts"]) == {"COMPLETED": 12}
+    assert out["exit_code"] == 0
+    assert out["money"]["USD"]["paid"] == out["money"]["USD"]["sheet"] == "126.00"
     assert paid_exactly_once(quick, phones) == {}
     code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 12}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 12}
     assert len(quick.executions()) == 12  # nothing sent the second time
     rows = Ledger(ledger).rows(out["batch_id"])
     assert all(r.current_attempt and r.current_attempt.provider_transaction_id for r in rows)
@@ -39,7 +41,7 @@ def test_plan_records_the_batch_and_predictions_without_paying(quick, tmp_path: 
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     write_sheet(sheet, 4)
     code, out, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
-    assert code == 0 and out["created"] is True and out["counts"] == {"NEW": 4}
+    assert code == 0 and out["created"] is True and nonzero(out["counts"]) == {"NEW": 4}
     assert sum(out["totals"]["USD"]["operators"].values()) == 4
     assert out["totals"]["USD"]["fees"] != "0"
     code, again, _ = cli(["plan", str(sheet)], quick.base_url, ledger)
@@ -86,8 +88,12 @@ def test_invalid_rows_refused_or_kept_as_skipped(quick, tmp_path: Path) -> None:
     sheet.write_text(sheet.read_text() + "Bad Number,12345,10.00,USD,LR\n")
     code, _, err = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
     assert code == 1 and "invalid" in err and quick.executions() == []
+    assert not ledger.exists()  # issue 13: refused input leaves no ledger behind
     code, out, _ = cli(["run", str(sheet), "--yes", "--skip-invalid"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 3, "SKIPPED": 1}
+    # Issue 13: rows left out are not "every row completed": exit 6, said in the last line.
+    assert code == 6 and nonzero(out["counts"]) == {"COMPLETED": 3, "SKIPPED": 1}
+    assert out["skipped"] == 1 and "NOT paid: 1 SKIPPED" in out["last_line"]
+    assert out["money"]["USD"]["skipped"] == "10.00" and out["money"]["USD"]["reconciles"]
     skipped = Ledger(ledger).rows(out["batch_id"], states=[RowState.SKIPPED])
     assert skipped[0].sheet_row == 5 and skipped[0].problems
 
@@ -162,9 +168,9 @@ def test_slow_processing_gives_exit_4_then_reconcile_settles(sandbox, tmp_path: 
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     phones = write_sheet(sheet, 4)
     code, out, _ = cli(["run", str(sheet), "--yes", "--wait", "0.2"], sandbox.base_url, ledger)
-    assert code == 4 and out["in_flight"] == 4 and out["counts"] == {"SUBMITTED": 4}
+    assert code == 4 and out["in_flight"] == 4 and nonzero(out["counts"]) == {"SUBMITTED": 4}
     code, out, _ = cli(["reconcile", "nov", "--wait", "10"], sandbox.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 4}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 4}
     assert paid_exactly_once(sandbox, phones) == {}
 
 
@@ -173,25 +179,46 @@ def test_failed_payouts_exit_3_and_retry_failed_pays_them_once(quick, tmp_path: 
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
     phones = write_sheet(sheet, 3)
     code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
-    assert code == 3 and out["counts"] == {"FAILED": 3}
+    assert code == 3 and nonzero(out["counts"]) == {"FAILED": 3}
     quick.set_faults(payout_failure_rate=0.0)
     code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger)
     assert code == 3  # without --retry-failed nothing new starts
     code, out, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 3}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 3}
     assert paid_exactly_once(quick, phones) == {}
     row = Ledger(ledger).rows(out["batch_id"])[0]
     assert len(row.attempts) == 2
     assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
 
 
-def test_empty_wallet_stops_new_payouts_and_exits_3(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_short_wallet_pauses_only_its_currency(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: a short USD wallet pauses USD only; LRD goes on; unsent USD rows stay NEW;
+    the message says how much finishing needs; a plain rerun adds no FAILED rows."""
     quick.set_balances(USD="25.00")  # two payouts of 10.50 plus fees at most
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
-    write_sheet(sheet, 10)
-    code, out, _ = cli(["run", str(sheet), "--yes", "--concurrency", "1"], quick.base_url, ledger)
-    assert code == 3 and out["stopped"].startswith("wallet")
-    assert out["counts"]["FAILED"] >= 1 and out["counts"].get("NEW", 0) >= 5
+    lines = ["name,phone,amount,currency,country"]
+    lines += [f"U{i},{phone(i)},10.50,USD,LR" for i in range(8)]
+    lines += [f"L{i},{phone(100 + i)},500.00,LRD,LR" for i in range(4)]
+    sheet.write_text("\n".join(lines) + "\n")
+    code, out, err = cli(["run", str(sheet), "--yes", "--concurrency", "1"], quick.base_url,
+                         ledger)
+    assert code == 3 and out["stopped"] is None
+    assert out["money"]["LRD"]["paid"] == "2000.00" and out["money"]["LRD"]["rows"]["paid"] == 4
+    usd = out["money"]["USD"]
+    assert usd["rows"]["failed"] == 1 and usd["rows"]["paid"] == 2 and usd["rows"]["not_sent"] == 5
+    assert out["counts"]["NEW"] == 5  # not sent, not FAILED
+    short = out["wallet_short"]["USD"]
+    assert short["rows"] == 6 and Decimal(short["payouts"]) == Decimal("63.00")
+    assert Decimal(short["needed"]) == Decimal(short["payouts"]) + Decimal(short["fees"])
+    assert "fund the USD wallet" in err and "--retry-failed" in err
+    # Rerun without funding: USD stays paused, nothing new FAILS.
+    code, again, err = cli(["run", "nov", "--yes", "--concurrency", "1"], quick.base_url, ledger)
+    assert code == 3 and again["counts"]["FAILED"] == 1 and again["counts"]["NEW"] == 5
+    assert "paused since an earlier run" in err
+    quick.set_balances(USD="1000.00")
+    code, done, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, ledger)
+    assert code == 0 and nonzero(done["counts"]) == {"COMPLETED": 12}
+    assert done["money"]["USD"]["paid"] == "84.00" and done["money"]["USD"]["reconciles"]
 
 
 def test_second_run_on_a_locked_batch_is_refused(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -233,7 +260,7 @@ def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: 
     )
     db.mark_submitting([(row.id, lost)])
     code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 2}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 2}
     assert paid_exactly_once(quick, phones) == {}
     again = Ledger(ledger).row(row.id)
     assert again is not None and [a.outcome for a in again.attempts] == ["NOT_FOUND", "COMPLETED"]
@@ -260,7 +287,7 @@ def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path)
     )
     db.mark_submitting([(row.id, ref)])
     code, out, _ = cli(["reconcile", "nov", "--wait", "0.5"], quick.base_url, ledger)
-    assert code == 4 and out["counts"] == {"UNKNOWN": 1}
+    assert code == 4 and nonzero(out["counts"]) == {"UNKNOWN": 1}
     assert quick.executions() == []
 
 
@@ -288,7 +315,7 @@ def test_without_a_base_url_the_embedded_sandbox_runs_the_sample(
     )
     assert "SANDBOX — simulated API, no money moves" in result.stderr
     out = json.loads(result.stdout)
-    assert result.exit_code == 0 and out["counts"] == {"COMPLETED": 25}
+    assert result.exit_code == 0 and nonzero(out["counts"]) == {"COMPLETED": 25}
 
 
 def test_forbidden_passcode_stops_the_batch(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,8 @@ from batch import errors
 from batch.dollr.models import Execution
 from batch.engine.monitor import MonitorOptions
 from batch.engine.operation import Answer
-from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.outcome import RunResult
+from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import (
     PAYOUT,
     AttemptOutcome,

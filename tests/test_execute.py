@@ -92,7 +92,9 @@ def test_durable_transaction_must_be_outermost(tmp_path: Path) -> None:
     ("counts", "code"),
     [
         ({"COMPLETED": 3}, 0),
-        ({"COMPLETED": 2, "SKIPPED": 1}, 0),
+        ({"COMPLETED": 2, "SKIPPED": 1}, 6),  # issue 13: rows left out are not "done"
+        ({"COMPLETED": 2, "CANCELLED": 1}, 6),
+        ({"FAILED": 1, "SKIPPED": 1}, 3),
         ({"COMPLETED": 2, "FAILED": 1}, 3),
         ({"FAILED": 1, "NEW": 5}, 3),  # wallet ran out: stopped, some FAILED
         ({"COMPLETED": 2, "UNKNOWN": 1}, 4),

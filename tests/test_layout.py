@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("batch.planning",),
     ("batch.operations",),
     ("batch.report",),
-    ("batch.pipeline",),
+    ("batch.pipeline", "batch.runs"),  # the flows the CLI calls, and their checks
     ("batch.cli", "batch.__main__"),
 ]
 SANDBOX = "batch.sandbox"  # the embedded API: shared modules only; started by pipeline/cli

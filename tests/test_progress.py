@@ -46,6 +46,21 @@ def test_tally_counts_submitted_completed_failed_in_flight() -> None:
     assert "in flight 0" in line and "not sent 2" in line and "ETA 0:00:01" in line
 
 
+def test_resends_are_counted_apart_from_rows_submitted() -> None:
+    """Issue 13: "submitted 45" for a 40-row batch; a re-send of the same reference_id is
+    not another row submitted."""
+    t = Tally(total=2)
+    t.sync({"SESSION_OPEN": 2})
+    t.apply(Moved(S.SESSION_OPEN, S.SUBMITTING))
+    t.apply(Moved(S.SUBMITTING, S.UNKNOWN))
+    t.apply(Moved(S.UNKNOWN, S.SUBMITTING))  # the same reference_id, sent again
+    t.apply(Moved(S.SESSION_OPEN, S.SUBMITTING))
+    assert (t.submitted, t.resent) == (2, 1)
+    assert "submitted 2 (+1 re-sent)" in describe(t, rate=1.0)
+    t.sync({"COMPLETED": 2}, submitted=2, resent=3)
+    assert "submitted 2 (+3 re-sent), completed 2/2" in describe(t, rate=1.0)
+
+
 def test_plain_progress_prints_periodically_not_per_event() -> None:
     clock, lines = FakeClock(), []
     progress = PlainProgress(lines.append, interval=10, clock=clock)

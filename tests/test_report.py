@@ -70,6 +70,10 @@ def test_lines_carry_the_ledger_facts(built: Built, report: BatchReport) -> None
     assert failed["failure_reason"] == f"payout FAILED: {NO_MONEY}"
     assert failed["gateway_message"] == NO_MONEY
     assert failed["actual_fee"] is None  # a failed payout is not charged
+    # Issue 13: nor debited, whatever amounts its answer quoted.
+    assert failed["payer_amount"] is None and failed["payee_amount"] is None
+    failed_attempts = [a for a in report.attempts if a["row"] == 4]
+    assert failed_attempts and all(a["payer_amount"] is None for a in failed_attempts)
 
     retried = lines[9]
     assert retried["reference_ids"] == " ".join(built.refs[9]) and retried["attempts"] == 2
@@ -87,7 +91,9 @@ def test_summary_identity_failures_and_in_flight(built: Built, report: BatchRepo
     assert i.started_at is not None and i.finished_at is None
     assert [line["row"] for line in report.in_flight] == [6, 7]
     groups = {(g.state, g.reason): g for g in report.failures}
-    money = groups[("FAILED", f"payout FAILED: {NO_MONEY}")]
+    # Grouped by reason (issue 13): the gateway's message, amounts and ids masked.
+    money = groups[("FAILED", f"gateway: {NO_MONEY}")]
+    assert money.example == NO_MONEY
     assert money.rows == (4, 5)
     assert money.amounts == {"LRD": from_minor(ROWS[4][2], "LRD"), "RWF": Decimal(ROWS[5][2])}
     assert report.failures[0] is money  # the largest FAILED group comes first
@@ -216,7 +222,7 @@ def test_xlsx_summary_shows_totals_fees_and_reasons(book: openpyxl.Workbook,
                                                     report: BatchReport) -> None:
     values = [c for row in book["Summary"].iter_rows(values_only=True) for c in row if c]
     assert BATCH in values and "payroll_nov.xlsx" in values and report.situation in values
-    assert f"payout FAILED: {NO_MONEY}" in values
+    assert f"gateway: {NO_MONEY}" in values
     cells = {(r[0], r[1]): r for r in book["Summary"].iter_rows(values_only=True)}
     for t in report.totals:
         assert Decimal(str(cells[(t.state, t.currency)][3])) == t.amount

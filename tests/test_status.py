@@ -71,8 +71,11 @@ def test_status_lists_every_batch(tmp_path: Path) -> None:
     assert [b["batch"] for b in data["batches"]] == ["november", "october"]
     nov = data["batches"][0]
     assert nov["rows"] == 3 and nov["exit_code"] == 4
-    assert nov["money"]["USD"] == {"paid": "10.00", "pending": "10.00", "in_flight": "10.00",
-                                   "not_sent": "0.00", "failed": "10.00"}
+    usd = nov["money"]["USD"]
+    assert {k: usd[k] for k in ("paid", "pending", "in_flight", "not_sent", "failed")} == {
+        "paid": "10.00", "pending": "10.00", "in_flight": "10.00", "not_sent": "0.00",
+        "failed": "10.00"}
+    assert usd["sheet"] == "30.00" and usd["reconciles"]  # the same figures as `run --json`
     code, out, _ = invoke("status", "--ledger", str(ledger))
     assert code == 0 and "october" in out and "november" in out and "1 in flight" in out
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 import click
 
 from batch.cli.approval import approve, keygen, review
-from batch.cli.common import add_log_file_option
+from batch.cli.cancel import cancel
+from batch.cli.common import JsonAwareGroup, add_log_file_option
 from batch.cli.payouts import plan, reconcile, run
 from batch.cli.reading import report, status
 from batch.cli.sandbox import sandbox
 from batch.cli.validate import validate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=JsonAwareGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paybatch")
 def main() -> None:
     """Pay a payroll sheet through Dollr mobile money, exactly once, and reconcile it.
@@ -28,7 +29,7 @@ def main() -> None:
 
 
 for _command in (validate, plan, run, reconcile, status, report, review, approve, keygen,
-                 sandbox):
+                 cancel, sandbox):
     main.add_command(_command)
 # `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`: cron's
 # usual spellings.

@@ -16,7 +16,7 @@ import click
 from batch import errors
 from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER, ENV_LEDGER
-from batch.engine.outcome import EXIT_ABORTED, EXIT_IN_FLIGHT, EXIT_INPUT
+from batch.engine.outcome import EXIT_ABORTED, EXIT_IN_FLIGHT, EXIT_INPUT, EXIT_USAGE
 from batch.intake.validate import ValidationOptions
 from batch.ledger.integrity import damaged, is_damage, unwritable_hint
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
@@ -46,13 +46,67 @@ def fail(exc: errors.BatchError, *, json_output: bool = False) -> NoReturn:
     """
     click.echo(f"paybatch: error: {visible(str(exc))}", err=True)
     if json_output:
-        click.echo(json.dumps(
-            {"error": str(exc), "error_type": type(exc).__name__, "exit_code": exit_code_for(exc)}
-        ))
+        click.echo(error_json(str(exc), type(exc).__name__, exit_code_for(exc)))
     log = logging.getLogger("paybatch")
     if log.hasHandlers():  # a --log-file; else logging's last resort would repeat it on stderr
         log.error("error (exit %d): %s", exit_code_for(exc), exc)
     sys.exit(exit_code_for(exc))
+
+
+def error_json(message: str, error_type: str, exit_code: int) -> str:
+    """The JSON error object every failing command prints on stdout with --json."""
+    return json.dumps({"error": message, "error_type": error_type, "exit_code": exit_code})
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether a command line asked for --json (read before click has parsed it: a usage
+    error happens before any option has a value)."""
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+
+
+class JsonAwareGroup(click.Group):
+    """A group whose usage errors and interruptions keep the exit-code contract (issue 13).
+
+    Usage errors exit 2 and, with --json anywhere on the line, also print the JSON error
+    object; Ctrl-C outside a run's own handling (validating, planning, at the prompt) is
+    "aborted, nothing sent": exit 5 rather than click's "Aborted!" and exit 1.
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:  # the caller handles click's exceptions itself
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(EXIT_USAGE)
+        except click.UsageError as exc:
+            if wants_json(argv):
+                click.echo(error_json(exc.format_message(), type(exc).__name__, EXIT_USAGE))
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            if wants_json(argv):
+                click.echo(error_json(exc.format_message(), type(exc).__name__, exc.exit_code))
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            message = "interrupted before anything was sent by this command"
+            if wants_json(argv):
+                click.echo(error_json(message, "Interrupted", EXIT_ABORTED))
+            click.echo(f"paybatch: {message}", err=True)
+            sys.exit(EXIT_ABORTED)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except OSError as exc:
+            import errno
+
+            if exc.errno == errno.EPIPE:  # output piped into `head`: not an error
+                sys.exit(1)
+            raise
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from batch.cli.progress import RichProgress, console_for, make_progress
-from batch.cli.summary import format_plan, format_run, plan_json, run_json
+from batch.cli.summary import format_plan, format_run, last_line, plan_json, run_json
 from batch.engine.progress import Progress
 from batch.pipeline import RunReport
 from batch.planning.flow import PlanResult
@@ -25,7 +25,8 @@ log = logging.getLogger("paybatch.engine")
 # logging's last resort would print warnings a second time on stderr.
 logging.getLogger("paybatch").addHandler(logging.NullHandler())
 
-ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping")  # printed even with --quiet
+# Printed even with --quiet.
+ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping", "interrupted", "wallet")
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Output:
             log.info("report: %s", path)
         if self.json_output:
             click.echo(json.dumps(run_result_json(report)))
+            if report.interrupted:  # a person pressed Ctrl-C: tell them too
+                click.echo(last_line(report), err=True)
         elif self.rich:
             from batch.cli.render import render_run
 

@@ -26,6 +26,7 @@ from batch.cli.common import (
     validation_options,
 )
 from batch.cli.output import Output
+from batch.cli.summary import confirm_question
 from batch.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEDGER,
@@ -181,7 +182,10 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
             raise errors.AbortedError("no terminal to confirm on: pass --yes to pay without asking")
         if not shown:
             out.plan(planned, err=True)
-        return click.confirm("Pay this batch now?", default=False, err=True)
+        try:
+            return click.confirm(confirm_question(planned), default=False, err=True)
+        except click.Abort:  # Ctrl-C at the prompt: declined, nothing sent (exit 5)
+            return False
 
     return confirm
 
@@ -192,7 +196,8 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
 @api_options
 @click.option("--yes", "-y", is_flag=True, help="Pay without asking for confirmation.")
 @click.option("--max-total", multiple=True, metavar="CUR=AMOUNT",
-              help="Refuse (exit 5) if the total debit in CUR exceeds AMOUNT. Repeatable.")
+              help="Refuse (exit 5) if what this command sends in CUR (payouts plus "
+                   "predicted fees) exceeds AMOUNT. Repeatable.")
 @click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
               help="Seconds to keep polling rows in flight before exiting with code 4.")
 @click.option("--retry-failed", is_flag=True,
@@ -206,11 +211,16 @@ def run(target: str, **kw: Any) -> None:
     written next to the ledger and its path printed, and the ledger is backed up beside
     itself (LEDGER.backup-1, -2, -3).
 
+    Ctrl-C (or SIGTERM) stops starting rows, settles rows in flight for a few seconds
+    (PAYBATCH_INTERRUPT_SETTLE, default 5), records everything and exits 4; a second
+    Ctrl-C stops at once, still safely. Run the same command again to continue.
+
     \b
     Exit codes:
       0 every row completed      3 some rows FAILED (--retry-failed)
-      4 rows in flight or not sent yet: run again or `paybatch reconcile`
+      4 rows in flight or not sent yet (or interrupted): run again or `paybatch reconcile`
       5 not confirmed, or a --max-total guard tripped; 1 bad input, nothing sent
+      6 every row sent completed, but rows were SKIPPED (--skip-invalid) or CANCELLED
 
     \b
     Example:
@@ -251,7 +261,8 @@ def reconcile(batch_name: str, **kw: Any) -> None:
     \b
     Exit codes:
       0 every row completed      3 some rows FAILED
-      4 rows still in flight (or never sent): run it again later
+      4 rows still in flight (or never sent, or interrupted): run it again later
+      6 every row sent completed, but rows were SKIPPED or CANCELLED (not paid)
 
     \b
     Example:

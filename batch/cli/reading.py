@@ -46,7 +46,8 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
 
     Without BATCH, lists every batch in the ledger (exit 0). With BATCH, shows it in detail
     and exits as a run of it would: 0 all completed, 3 some FAILED, 4 rows in flight or
-    not sent yet.
+    not sent yet, 6 rows left out (SKIPPED or CANCELLED). Money per currency adds up to the
+    sheet's total: paid + failed + in flight + not sent + skipped + cancelled.
 
     \b
     Example:
@@ -60,10 +61,12 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
     with open_existing(ledger) as book:
         if batch_name is None:
             summaries = book.batches()
+            where = str(ledger.resolve())  # absolute, as in the detail (issue 13)
             if json_output:
-                click.echo(json.dumps(status_list_json(summaries, str(ledger))))
+                fees = {s.batch.id: book.fee_figures(s.batch.id) for s in summaries}
+                click.echo(json.dumps(status_list_json(summaries, where, fees)))
             else:
-                render_status_list(console_for(sys.stdout), summaries, str(ledger))
+                render_status_list(console_for(sys.stdout), summaries, where)
             sys.exit(EXIT_OK)
         batch_id = _batch_id(book, batch_name)
         summary = book.summary(batch_id)

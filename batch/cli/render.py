@@ -15,7 +15,9 @@ from rich.table import Table
 
 from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
+from batch.markets import display_amount
 from batch.report.lines import BatchReport
+from batch.report.money import money_lines
 from batch.report.status import NOT_SENT, Money, money_of
 from batch.text import visible
 
@@ -27,7 +29,7 @@ STATE_STYLES = {
     "COMPLETED": "green", "FAILED": "bold red", "UNKNOWN": "yellow", "SUBMITTING": "yellow",
     "SUBMITTED": "yellow", "SKIPPED": "dim",
 }
-SITUATION_STYLES = {0: "green", 3: "bold red", 4: "yellow"}
+SITUATION_STYLES = {0: "green", 3: "bold red", 4: "yellow", 6: "yellow"}
 
 
 def _safe(text: str) -> str:
@@ -36,9 +38,9 @@ def _safe(text: str) -> str:
     return escape(visible(text))
 
 
-def _amount(value: Decimal) -> str:
-    """An exact amount with thousands separators, never via float."""
-    return f"{value:,}"
+def _amount(value: Decimal, currency: str | None = None) -> str:
+    """An exact amount by the one rule (`markets.display_amount`), never via float."""
+    return display_amount(value, currency)
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -86,9 +88,9 @@ def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledg
                 str(s.total_rows) if first else "",
                 _counts_short(s.counts) if first else "",
                 m.currency if m else "",
-                _amount(m.paid) if m else "",
-                _amount(m.pending) if m else "",
-                _amount(m.failed) if m else "",
+                _amount(m.paid, m.currency) if m else "",
+                _amount(m.pending, m.currency) if m else "",
+                _amount(m.failed, m.currency) if m else "",
             )
     console.print(table)
 
@@ -105,14 +107,20 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
         + (f", started {i.started_at:%Y-%m-%d %H:%M}" if i.started_at else ", not started")
         + (f", finished {i.finished_at:%Y-%m-%d %H:%M}" if i.finished_at else "")
     )
+    if i.cancelled_at is not None:
+        console.print(f"[bold]cancelled {i.cancelled_at:%Y-%m-%d %H:%M} UTC[/]: its rows not "
+                      "sent will never be paid")
     console.print(f"[{style}]{report.situation}[/]  ({_counts_text(report.counts)})")
+    for line in money_lines(report.money):  # issue 13: reconciles to the sheet
+        console.print(_safe(line), highlight=False)
 
     money = Table(title="Money", title_justify="left")
     for header in ("Currency", "Paid", "In flight", "Not sent", "Failed"):
         money.add_column(header, justify="left" if header == "Currency" else "right")
     for m in money_of(summary):
-        money.add_row(m.currency, _amount(m.paid), _amount(m.in_flight), _amount(m.not_sent),
-                      _amount(m.failed))
+        c = m.currency
+        money.add_row(c, _amount(m.paid, c), _amount(m.in_flight, c), _amount(m.not_sent, c),
+                      _amount(m.failed, c))
     console.print(money)
 
     if report.fees:
@@ -121,12 +129,13 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
                        "Difference"):
             fees.add_column(header, justify="left" if header == "Currency" else "right")
         for f in report.fees:
-            fees.add_row(f.currency, _amount(f.predicted), _amount(f.predicted_completed),
-                         _amount(f.charged), _amount(f.difference))
+            c = f.currency
+            fees.add_row(c, _amount(f.predicted, c), _amount(f.predicted_completed, c),
+                         _amount(f.charged, c), _amount(f.difference, c))
         console.print(fees)
 
     for g in report.failures:
-        amounts = ", ".join(f"{c} {_amount(a)}" for c, a in sorted(g.amounts.items()))
+        amounts = ", ".join(f"{c} {_amount(a, c)}" for c, a in sorted(g.amounts.items()))
         rows = ", ".join(str(r) for r in g.rows)
         paren = f" ({amounts})" if amounts else ""
         console.print(
@@ -156,9 +165,15 @@ def render_plan(console: Console, plan: PlanResult) -> None:
         table.add_column(header, justify="right" if right else "left")
     for cur, t in sorted(plan.totals.items()):
         ops = _safe(", ".join(f"{op} {n}" for op, n in sorted(t.operators.items())))
-        table.add_row(cur, str(t.rows), _amount(t.payouts), _amount(t.fees),
-                      f"[bold]{_amount(t.total_debit)}[/]", ops)
+        table.add_row(cur, str(t.rows), _amount(t.payouts, cur), _amount(t.fees, cur),
+                      f"[bold]{_amount(t.total_debit, cur)}[/]", ops)
     console.print(table)
+    if plan.sending is not None:
+        sends = ", ".join(
+            f"{cur} {_amount(t.payouts, cur)} + fees {_amount(t.fees, cur)}"
+            for cur, t in sorted(plan.sending.items())
+        )
+        console.print(f"[bold]this run sends {plan.sending_rows} row(s)[/]: {_safe(sends)}")
     console.print(f"rows: {_counts_text(plan.counts)}")
     for problem in plan.unroutable:
         console.print(f"[red]{_safe(problem)}[/]", soft_wrap=True)
@@ -166,20 +181,18 @@ def render_plan(console: Console, plan: PlanResult) -> None:
 
 def render_run(console: Console, report: RunReport, *, report_path: str | None = None) -> None:
     """The end-of-run summary: where every row stands and what to do next."""
+    from batch.cli.summary import last_line
+
     result, name = report.result, _safe(report.plan.batch.name)
     style = SITUATION_STYLES.get(result.exit_code, "")
     console.print(f"[bold]{name}[/]: {_counts_text(result.counts)}")
     if result.stopped:
         console.print(f"[red]stopped starting new payouts:[/] {_safe(result.stopped)}")
-    if result.in_flight:
-        console.print(f"[{style}]{result.in_flight} row(s) still in flight[/]: run "
-                      f"`paybatch reconcile {name}` later")
-    elif result.pending:
-        console.print(f"[{style}]{result.pending} row(s) not sent yet[/]: run again to continue")
-    if result.failed:
-        console.print(f"[bold red]{result.failed} row(s) FAILED[/]: see `paybatch status {name}`;"
-                      " pay them again with --retry-failed")
-    if not (result.in_flight or result.pending or result.failed):
-        console.print("[green]every row completed[/]")
+    for line in money_lines(report.money):
+        console.print(_safe(line), highlight=False)
+    for short in report.wallet:
+        console.print(f"[bold red]{_safe(short.advice(report.plan.batch.name))}[/]")
+    last = _safe(last_line(report))
+    console.print(f"[{style}]{last}[/]" if style else last)
     if report_path:
         console.print(f"report: {_safe(report_path)}")

@@ -49,7 +49,8 @@ def validate(
     options = validation_options(country, currency, max_amount, allow_duplicates)
     report = validate_sheet(load_sheet(file, sheet=sheet), options)
     if json_output:
-        click.echo(json_text(report.to_json()))
+        code = EXIT_OK if report.ok else EXIT_INPUT
+        click.echo(json_text({**report.to_json(), "exit_code": code}))
     else:
         render_validation(report, Console(), quiet=quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_INPUT)

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from batch.intake.outcome import ValidationReport
+from batch.markets import display_amount
 from batch.text import visible
 
 MAX_TABLE_ROWS = 200  # beyond this the table stops helping; --json has every problem
@@ -39,7 +40,7 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
     if quiet:
         return
     if report.totals:
-        totals = " · ".join(f"{c} {v:,}" for c, v in report.totals.items())
+        totals = " · ".join(f"{c} {display_amount(v, c)}" for c, v in report.totals.items())
         console.print(
             f"Total of valid rows: {totals}", highlight=False, markup=False, soft_wrap=True
         )

@@ -92,8 +92,12 @@ class Monitor:
         on_new_attempt: Callable[[int], None],
         on_stop: Callable[[str], None],
         resend: Callable[[RowRecord], Awaitable[bool]] | None = None,
+        on_wallet_short: Callable[[int, str], None] | None = None,
     ) -> None:
         self.ledger = ledger
+        # A payout FAILED for the wallet (row id, wallet message): by default the whole run
+        # stops; the runner pauses only that row's currency (issue 13).
+        self.on_wallet_short = on_wallet_short
         self.resend = resend  # sends the row's current attempt again; False if it may not now
         self.operation = operation
         self.options = options
@@ -170,7 +174,10 @@ class Monitor:
             self.ledger.mark_failed(row.id, reference_id, reason=reason, execution=execution)
             self.watches.pop(row.id, None)
             stop = self.operation.stop_reason(execution)
-            if stop is not None:
+            if stop is not None and execution.wallet_message and self.on_wallet_short:
+                # A short wallet pauses its currency only; other currencies go on (issue 13).
+                self.on_wallet_short(row.id, execution.wallet_message)
+            elif stop is not None:
                 self.on_stop(stop)
         else:
             if not execution.is_known_status:

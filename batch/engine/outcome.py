@@ -4,7 +4,7 @@ and a run's result, which carries it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batch.engine.states import IN_FLIGHT, TERMINAL, RowState
 
@@ -13,17 +13,20 @@ EXIT_INPUT = 1  # bad input or configuration, nothing sent
 EXIT_USAGE = 2  # usage error (click's own)
 EXIT_FAILED_ROWS = 3  # finished, some rows FAILED
 EXIT_IN_FLIGHT = 4  # rows still in flight or unknown, run again later
-EXIT_ABORTED = 5  # confirmation declined or a guard tripped
+EXIT_ABORTED = 5  # confirmation declined, a guard tripped, or stopped before sending
+EXIT_LEFT_OUT = 6  # every row sent completed, but rows were SKIPPED or CANCELLED (not paid)
 
 SITUATIONS = {
     EXIT_OK: "every row completed",
     EXIT_FAILED_ROWS: "finished; some rows FAILED",
     EXIT_IN_FLIGHT: "rows still in flight or not yet sent: run again later",
+    EXIT_LEFT_OUT: "every row sent completed; some rows were left out (skipped or cancelled)",
 }
 
 
 def batch_exit_code(counts: Mapping[str, int]) -> int:
-    """0 every row completed, 3 some FAILED, 4 rows in flight or not yet sent."""
+    """0 every row completed, 3 some FAILED, 4 rows in flight or not yet sent, 6 every row
+    settled but some were left out (SKIPPED or CANCELLED)."""
     states = [RowState(s) for s, n in counts.items() if n]
     if any(s in IN_FLIGHT for s in states):
         return EXIT_IN_FLIGHT
@@ -31,6 +34,8 @@ def batch_exit_code(counts: Mapping[str, int]) -> int:
         return EXIT_FAILED_ROWS
     if any(s not in TERMINAL for s in states):
         return EXIT_IN_FLIGHT  # not sent yet
+    if RowState.SKIPPED in states or RowState.CANCELLED in states:
+        return EXIT_LEFT_OUT  # those people were not paid (issue 13)
     return EXIT_OK
 
 
@@ -61,6 +66,9 @@ class RunResult:
     # Set when the API refused at its gate (401/403, REFERENCE §4.2): what to fix.
     refused: str | None = None
     accepted: int = 0  # execute requests of this run the API answered (any status)
+    # Currencies whose wallet was short (issue 13): currency -> the API's wallet message;
+    # their rows not sent yet stay as they are, other currencies went on.
+    paused: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> int:

@@ -54,7 +54,8 @@ class Tally:
     total: int = 0
     states: dict[RowState, int] = field(default_factory=dict)
     predicted: int = 0
-    submitted: int = 0  # execute requests sent during this run
+    submitted: int = 0  # rows whose execute was sent during this run (first sends)
+    resent: int = 0  # the same reference_id sent again (issue 13: counted apart)
 
     def apply(self, event: Event) -> None:
         """Count one event."""
@@ -64,13 +65,21 @@ class Tally:
         self.states[event.from_state] = self.states.get(event.from_state, 0) - 1
         self.states[event.to_state] = self.states.get(event.to_state, 0) + 1
         if event.to_state is RowState.SUBMITTING:
-            self.submitted += 1
+            if event.from_state is RowState.UNKNOWN:
+                self.resent += 1
+            else:
+                self.submitted += 1
 
-    def sync(self, counts: Mapping[str, int], *, submitted: int | None = None) -> None:
+    def sync(
+        self, counts: Mapping[str, int], *, submitted: int | None = None,
+        resent: int | None = None,
+    ) -> None:
         """Take the ledger's counts as they are now."""
         self.states = {RowState(s): n for s, n in counts.items()}
         if submitted is not None:
             self.submitted = submitted
+        if resent is not None:
+            self.resent = resent
 
     def count(self, *states: RowState) -> int:
         """Rows now in any of these states."""
@@ -110,7 +119,9 @@ def describe(tally: Tally, *, rate: float) -> str:
         )
     not_sent = tally.count(RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)
     return (
-        f"paying: submitted {tally.submitted}, completed {tally.completed}/{tally.total}, "
+        f"paying: submitted {tally.submitted}"
+        + (f" (+{tally.resent} re-sent)" if tally.resent else "")
+        + f", completed {tally.completed}/{tally.total}, "
         f"failed {tally.failed}, in flight {tally.in_flight}, not sent {not_sent}, "
         f"{rate:.1f} rows/s, ETA {eta}"
     )
@@ -121,7 +132,10 @@ class Progress(Protocol):
 
     def start(self, phase: Phase, total: int, counts: Mapping[str, int] | None = None) -> None: ...
     def advance(self, event: Event) -> None: ...
-    def sync(self, counts: Mapping[str, int], *, submitted: int | None = None) -> None: ...
+    def sync(
+        self, counts: Mapping[str, int], *, submitted: int | None = None,
+        resent: int | None = None,
+    ) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc: object) -> None: ...
@@ -148,8 +162,11 @@ class BaseProgress:
         self.tally.apply(event)
         self._changed()
 
-    def sync(self, counts: Mapping[str, int], *, submitted: int | None = None) -> None:
-        self.tally.sync(counts, submitted=submitted)
+    def sync(
+        self, counts: Mapping[str, int], *, submitted: int | None = None,
+        resent: int | None = None,
+    ) -> None:
+        self.tally.sync(counts, submitted=submitted, resent=resent)
         self._changed()
 
     def rate(self) -> float:

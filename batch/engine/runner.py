@@ -80,6 +80,8 @@ class Runner:
         self._deferrals: dict[int, int] = {}  # row id -> times deferred in this run
         self._deferred: list[tuple[datetime, int, int]] = []  # (due, seq, row id), a heap
         self._seq = itertools.count()
+        self.submitted = 0  # rows whose execute this run sent (first sends)
+        self.resent = 0  # executes re-sent with the same reference_id (counted apart)
         self._progress_at: datetime | None = None
         self.operation = operation
         self.timings = options.monitor or operation.monitor_defaults
@@ -89,6 +91,7 @@ class Runner:
         self.mint = mint
         self.say = say
         self.stopped: str | None = None
+        self.paused: dict[str, str] = {}  # currency -> wallet message: start no more rows
         self.work: deque[int] = deque()
         self._queued: set[int] = set()  # rows queued or being worked on
         self.gate = SubmitGate(ledger, run_session=str(uuid.uuid4()), batch_id=batch_id)
@@ -101,6 +104,7 @@ class Runner:
             on_new_attempt=self._requeue,
             on_stop=self.stop,
             resend=self._resend,
+            on_wallet_short=self._pause_currency,
         )
 
     # -- control -----------------------------------------------------------------------------
@@ -110,6 +114,16 @@ class Runner:
         if self.stopped is None:
             self.stopped = reason
             self.say(f"stopping new {self.operation.kind}s: {reason}")
+
+    def _pause_currency(self, row_id: int, message: str) -> None:
+        """A payout FAILED for the wallet: start no more rows in its currency (issue 13)."""
+        row = self.ledger.row(row_id)
+        currency = row.currency if row is not None else None
+        if currency is None:
+            self.stop(f"wallet: {message}")
+        elif currency not in self.paused:
+            self.paused[currency] = message
+            self.say(f"wallet: {currency} payouts paused ({message}); other currencies go on")
 
     def _requeue(self, row_id: int) -> None:
         if not self.options.reconcile_only:
@@ -158,9 +172,10 @@ class Runner:
         await self._loop()
         counts = self.ledger.counts(self.batch_id)
         if self.progress is not None:
-            self.progress.sync(counts, submitted=self.submitted)
+            self.progress.sync(counts, submitted=self.submitted, resent=self.resent)
         return RunResult(
-            self.batch_id, counts, self.stopped, refused=self.refused, accepted=self.accepted
+            self.batch_id, counts, self.stopped, refused=self.refused, accepted=self.accepted,
+            paused=dict(self.paused),
         )
 
     def _show_progress(self) -> None:
@@ -170,7 +185,9 @@ class Runner:
         now = self.ledger.clock()
         if self._progress_at is None or now >= self._progress_at:
             began = time.perf_counter()  # measuring the query's cost, not timing the logic
-            self.progress.sync(self.ledger.counts(self.batch_id), submitted=self.submitted)
+            self.progress.sync(
+                self.ledger.counts(self.batch_id), submitted=self.submitted, resent=self.resent
+            )
             cost = timedelta(seconds=(time.perf_counter() - began) * PROGRESS_COST_SHARE)
             self._progress_at = now + max(PROGRESS_EVERY, cost)
 
@@ -263,8 +280,8 @@ class Runner:
         assert row is not None
         try:
             for _ in range(MAX_STEPS):
-                if self.stopped is not None:
-                    return
+                if self.stopped is not None or row.currency in self.paused:
+                    return  # not sent: the row stays where it is for the next run
                 attempt = row.current_attempt
                 action = next_action(
                     row.state,
@@ -433,7 +450,10 @@ class Runner:
     ) -> None:
         """The execute request of a row already SUBMITTING, and what its answer decides."""
         assert row.state is RowState.SUBMITTING
-        self.submitted += 1
+        if resend:
+            self.resent += 1
+        else:
+            self.submitted += 1
         try:
             execution = await self.operation.execute(
                 row, session_id=session_id, account_id=account_id, reference_id=reference_id

@@ -19,6 +19,7 @@ class RowState(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # invalid row left out with --skip-invalid; never sent
+    CANCELLED = "CANCELLED"  # not sent, and never will be: `paybatch cancel` (issue 13)
 
 
 class AttemptOutcome(StrEnum):
@@ -55,7 +56,9 @@ CONFIRMED_NOT_PAID: frozenset[AttemptOutcome] = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.NOT_FOUND, AttemptOutcome.NOT_SENT}
 )
 
-TERMINAL: frozenset[RowState] = frozenset({RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED})
+TERMINAL: frozenset[RowState] = frozenset(
+    {RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED, RowState.CANCELLED}
+)
 IN_FLIGHT: frozenset[RowState] = frozenset(
     {RowState.SUBMITTING, RowState.SUBMITTED, RowState.UNKNOWN}
 )
@@ -63,10 +66,13 @@ IN_FLIGHT: frozenset[RowState] = frozenset(
 # Every transition a row may make (DESIGN.md "Per-row state machine"). A fresh attempt goes
 # back to NEW; a failure before anything was sent may happen from any pre-send state.
 ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
-    RowState.NEW: frozenset({RowState.RECIPIENT_READY, RowState.FAILED}),
-    RowState.RECIPIENT_READY: frozenset({RowState.SESSION_OPEN, RowState.FAILED}),
+    RowState.NEW: frozenset({RowState.RECIPIENT_READY, RowState.FAILED, RowState.CANCELLED}),
+    RowState.RECIPIENT_READY: frozenset(
+        {RowState.SESSION_OPEN, RowState.FAILED, RowState.CANCELLED}
+    ),
     RowState.SESSION_OPEN: frozenset(
-        {RowState.SESSION_OPEN, RowState.SUBMITTING, RowState.RECIPIENT_READY, RowState.FAILED}
+        {RowState.SESSION_OPEN, RowState.SUBMITTING, RowState.RECIPIENT_READY, RowState.FAILED,
+         RowState.CANCELLED}
     ),
     # SUBMITTING -> SESSION_OPEN: refused at the API's gate (401/403), nothing processed;
     # the attempt and its reference_id stay for the next send.
@@ -82,6 +88,7 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
     RowState.COMPLETED: frozenset(),
     RowState.FAILED: frozenset({RowState.NEW}),
     RowState.SKIPPED: frozenset(),
+    RowState.CANCELLED: frozenset(),
 }
 
 

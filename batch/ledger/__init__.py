@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from batch.ledger.approvals import ApprovalRecord, Approvals, HistoryLine, PlanLine
 from batch.ledger.batches import BatchWrites
+from batch.ledger.cancel import Cancels
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.journal import Journal
 from batch.ledger.locks import Locks, pid_alive
@@ -26,9 +27,9 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals):
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals, Cancels):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal,
-    approvals."""
+    approvals, cancellations."""
 
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Any
 from batch.engine.states import PAYOUT, OperationKind, RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import BatchRecord, NewRow, Recipient, SkippedRow
+from batch.markets import CURRENCY_DECIMALS, to_minor
 
 _ROW_COLUMNS = (
     "batch_id, sheet_row, name, phone, amount_minor, currency, country, external_id, email, "
@@ -60,11 +61,13 @@ class BatchWrites(LedgerCore):
                 (now, batch_id),
             )
             self._executemany(
-                "INSERT INTO rows (batch_id, sheet_row, name, phone, currency, country, state, "
-                "problems_json, failure_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rows (batch_id, sheet_row, name, phone, amount_minor, currency, "
+                "country, state, problems_json, failure_reason, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (batch_id, s.sheet_row, s.name, s.phone, s.currency, s.country,
-                     RowState.SKIPPED.value, json.dumps(s.problems), _skip_reason(s), now)
+                    (batch_id, s.sheet_row, s.name, s.phone, _skipped_minor(s), s.currency,
+                     s.country, RowState.SKIPPED.value, json.dumps(s.problems), _skip_reason(s),
+                     now)
                     for s in skipped
                 ],
             )
@@ -243,6 +246,17 @@ class BatchWrites(LedgerCore):
                 (self.environment, str(amount), currency, target_currency, method, provider,
                  str(total_fee), fee_currency, json.dumps(quote, default=str), self.now()),
             )
+
+
+def _skipped_minor(row: SkippedRow) -> int | None:
+    """A SKIPPED row's amount in minor units when the amount itself was valid (issue 13: the
+    report and the totals show it), else None."""
+    if row.amount is None or row.currency not in CURRENCY_DECIMALS:
+        return None
+    try:
+        return to_minor(Decimal(row.amount), row.currency)
+    except (ArithmeticError, ValueError):
+        return None
 
 
 def _skip_reason(row: SkippedRow) -> str:

@@ -50,13 +50,19 @@ class SubmitGate:
                     )
                     self.commits += 1
                 except errors.BatchError as exc:
-                    done.set_exception(exc)
+                    if not done.done():
+                        done.set_exception(exc)
                 else:
-                    done.set_result(None)
+                    if not done.done():
+                        done.set_result(None)
             return
         except BaseException as exc:
             for _, _, done in group:
-                done.set_exception(exc)
+                if not done.done():
+                    done.set_exception(exc)
             raise
+        # A waiter may be gone (its run interrupted, issue 13): its row stays SUBMITTING with
+        # no request sent, which the next run settles like a crash's.
         for _, _, done in group:
-            done.set_result(None)
+            if not done.done():
+                done.set_result(None)

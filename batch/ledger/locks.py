@@ -25,14 +25,15 @@ class Locks(LedgerCore):
         host = socket.gethostname() if host is None else host
         with self.atomic():
             held = self._one(
-                "SELECT pid, host, acquired_at FROM locks WHERE batch_id = ?", (batch_id,)
+                "SELECT l.pid, l.host, l.acquired_at, b.name FROM locks l "
+                "JOIN batches b ON b.id = l.batch_id WHERE l.batch_id = ?", (batch_id,)
             )
             if held is not None:
                 same = held["pid"] == pid and held["host"] == host
                 stale = held["host"] == host and not pid_alive(held["pid"])
                 if not same and not stale:
                     raise BatchLockedError(
-                        f"batch {batch_id} is being run by process {held['pid']} on "
+                        f"batch {held['name']!r} is being run by process {held['pid']} on "
                         f"{held['host']} since {held['acquired_at']}; wait for it to finish",
                         batch_id=batch_id,
                     )
@@ -47,6 +48,16 @@ class Locks(LedgerCore):
                 "INSERT INTO locks (batch_id, pid, host, acquired_at) VALUES (?, ?, ?, ?)",
                 (batch_id, pid, host, self.now()),
             )
+
+    def lock_holders(self) -> list[dict[str, object]]:
+        """Every batch lock held now: batch name, pid, host, since (issue 13: name them)."""
+        return [
+            dict(zip(r.keys(), r, strict=True))
+            for r in self._all(
+                "SELECT b.name, l.pid, l.host, l.acquired_at FROM locks l "
+                "JOIN batches b ON b.id = l.batch_id ORDER BY l.acquired_at"
+            )
+        ]
 
     def release_lock(self, batch_id: int, *, pid: int | None = None) -> None:
         """Release the batch's lock if this process holds it."""

@@ -51,6 +51,7 @@ class Reads(LedgerCore):
         marks = ", ".join("?" * len(ids))
         counts: dict[int, dict[str, int]] = defaultdict(dict)
         money: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+        per_cur: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
         fees: dict[int, dict[str, Decimal]] = defaultdict(dict)
         for r in self._all(
             "SELECT batch_id, state, currency, COUNT(*) AS n, SUM(amount_minor) AS total "
@@ -58,6 +59,8 @@ class Reads(LedgerCore):
             ids,
         ):
             counts[r["batch_id"]][r["state"]] = counts[r["batch_id"]].get(r["state"], 0) + r["n"]
+            if r["currency"] is not None:
+                per_cur[r["batch_id"]][r["currency"]][r["state"]] = r["n"]
             if r["currency"] is not None and r["total"] is not None:
                 money[r["batch_id"]][r["currency"]][r["state"]] = r["total"]
         # Fees are decimal text: sum them exactly in Python, not as SQLite floats.
@@ -74,9 +77,54 @@ class Reads(LedgerCore):
                 counts=dict(counts[b.id]),
                 money={c: dict(v) for c, v in money[b.id].items()},
                 fees=dict(fees[b.id]),
+                rows_by_currency={c: dict(v) for c, v in per_cur[b.id].items()},
             )
             for b in records
         ]
+
+    def wallet_failed_currencies(self, batch_id: int) -> dict[str, str]:
+        """Currencies with a FAILED row whose current attempt the wallet refused: currency ->
+        the wallet's message (issue 13: a rerun does not send them until --retry-failed)."""
+        found: dict[str, str] = {}
+        for r in self._all(
+            "SELECT r.currency, a.wallet_message FROM rows r JOIN attempts a "
+            "ON a.reference_id = r.current_reference_id WHERE r.batch_id = ? "
+            "AND r.state = 'FAILED' AND a.wallet_message IS NOT NULL ORDER BY a.settled_at",
+            (batch_id,),
+        ):
+            if r["currency"] is not None:
+                found[r["currency"]] = r["wallet_message"]
+        return found
+
+    def fee_figures(self, batch_id: int) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per fee currency: (predicted fees of the COMPLETED rows, fees charged for them).
+
+        Charged is the completed attempt's fee, else payer minus payee amount when both are
+        in one currency (what `report.lines.actual_fee` reads); exact decimal text summed in
+        Python.
+        """
+        figures: dict[str, list[Decimal]] = {}
+        for r in self._all(
+            "SELECT r.fee_currency, r.currency, r.predicted_fee, a.fee, a.payer_amount, "
+            "a.payee_amount, a.payer_currency, a.payee_currency FROM rows r "
+            "LEFT JOIN attempts a ON a.row_id = r.id AND a.outcome = 'COMPLETED' "
+            "WHERE r.batch_id = ? AND r.state = 'COMPLETED'",
+            (batch_id,),
+        ):
+            currency = r["fee_currency"] or r["payer_currency"] or r["currency"]
+            if currency is None:
+                continue
+            per = figures.setdefault(currency, [Decimal(0), Decimal(0)])
+            if r["predicted_fee"] is not None:
+                per[0] += Decimal(r["predicted_fee"])
+            if r["fee"] is not None:
+                per[1] += Decimal(r["fee"])
+            elif (
+                r["payer_amount"] is not None and r["payee_amount"] is not None
+                and r["payer_currency"] == r["payee_currency"]
+            ):
+                per[1] += Decimal(r["payer_amount"]) - Decimal(r["payee_amount"])
+        return {c: (p, ch) for c, (p, ch) in figures.items()}
 
     def rows(
         self,

@@ -83,6 +83,7 @@ class BatchRecord:
     started_at: datetime | None
     finished_at: datetime | None
     kind: OperationKind = OperationKind.PAYOUT
+    cancelled_at: datetime | None = None  # `paybatch cancel` (sql/006)
 
     @classmethod
     @read_values("batches")
@@ -100,6 +101,7 @@ class BatchRecord:
             started_at=parse_time(r["started_at"]),
             finished_at=parse_time(r["finished_at"]),
             kind=OperationKind(r["kind"]),
+            cancelled_at=parse_time(r["cancelled_at"]) if "cancelled_at" in r.keys() else None,
         )
 
 
@@ -325,6 +327,8 @@ class BatchSummary:
     counts: dict[str, int]
     money: dict[str, dict[str, int]]  # currency -> state -> amount in minor units
     fees: dict[str, Decimal]  # fee currency -> predicted fees of the valid rows
+    # currency -> state -> rows (issue 13: the money figures count rows per currency too)
+    rows_by_currency: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:

@@ -33,6 +33,7 @@ PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 if TYPE_CHECKING:
     from batch.dollr.models import FeeQuote, ProviderInfo
     from batch.engine.progress import Progress
+    from batch.intake.outcome import ValidationReport
     from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
 
@@ -60,6 +61,16 @@ class PlanResult:
     counts: dict[str, int]
     totals: dict[str, CurrencyTotals]
     unroutable: list[str] = field(default_factory=list)
+    # What this command will send (issue 13): rows not sent yet, plus with --retry-failed
+    # the FAILED rows that may be tried again; None when not worked out (plan, reconcile).
+    sending: dict[str, CurrencyTotals] | None = None
+
+    @property
+    def sending_rows(self) -> int:
+        """Rows this command will send (the whole batch's payable rows when not worked out)."""
+        if self.sending is None:
+            return self.payable
+        return sum(t.rows for t in self.sending.values())
 
     @property
     def payable(self) -> int:
@@ -70,6 +81,18 @@ class PlanResult:
         )
 
 
+def check_sheet(path: Path, options: PlanOptions) -> ValidationReport:
+    """Load and validate a sheet, before anything else is touched (issue 13: a bad input
+    creates no ledger and starts no sandbox); raises SheetError or InvalidRowsError."""
+    from batch.intake.load import load_sheet
+    from batch.intake.validate import validate_sheet
+
+    report = validate_sheet(load_sheet(path, sheet=options.sheet), options.validation)
+    if not options.skip_invalid and report.counts["invalid"]:
+        raise errors.InvalidRowsError(str(path), report.counts["invalid"])
+    return report
+
+
 async def plan_sheet(
     ledger: Ledger,
     api: Any,
@@ -78,15 +101,14 @@ async def plan_sheet(
     *,
     concurrency: int = 8,
     progress: Progress | None = None,
+    validated: ValidationReport | None = None,
 ) -> PlanResult:
-    """Validate, record the batch (once), predict operators and fees; return its totals."""
-    from batch.intake.load import load_sheet
-    from batch.intake.validate import validate_sheet
+    """Validate, record the batch (once), predict operators and fees; return its totals.
 
-    report = validate_sheet(load_sheet(path, sheet=options.sheet), options.validation)
+    `validated`: the sheet's report from `check_sheet` already (no second validation).
+    """
+    report = validated if validated is not None else check_sheet(path, options)
     invalid = report.invalid_rows()
-    if invalid and not options.skip_invalid:
-        raise errors.InvalidRowsError(str(path), len(invalid))
 
     def rows() -> Iterator[PayoutRow]:
         # Rebuilt from the validated frame per pass: 100k PayoutRows are never all held.
@@ -132,6 +154,7 @@ async def plan_sheet(
                 options={
                     "skip_invalid": options.skip_invalid, "sheet": options.sheet,
                     **options.recorded,
+                    **plan_context(report.totals, skipped, ledger.environment),
                 },
             )
         except errors.LedgerError:
@@ -148,6 +171,45 @@ async def plan_sheet(
         ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
     return plan_result(ledger, batch, created=created, unroutable=unroutable)
+
+
+def plan_context(
+    valid_totals: dict[str, Decimal], skipped: Iterable[SkippedRow], environment: str
+) -> dict[str, Any]:
+    """What a batch records of where it came from (issue 13): the sheet's own total per
+    currency (valid rows plus skipped rows whose amount was readable: what the report
+    reconciles to), the API environment, and who planned it on which host."""
+    from batch.config import user_at_host
+
+    sheet: dict[str, Decimal] = dict(valid_totals)
+    for s in skipped:
+        if s.amount is not None and s.currency:
+            try:
+                sheet[s.currency] = sheet.get(s.currency, Decimal(0)) + Decimal(s.amount)
+            except ArithmeticError:
+                continue
+    return {
+        "sheet_totals": {c: str(a) for c, a in sorted(sheet.items())},
+        "environment": environment,
+        "planned_by": user_at_host(),
+    }
+
+
+def sending_totals(
+    ledger: Ledger, batch_id: int, *, retry_failed: bool
+) -> dict[str, CurrencyTotals]:
+    """Per-currency totals of the rows a run will send now: not sent yet, and with
+    --retry-failed the FAILED rows whose every attempt is confirmed not paid."""
+    from batch.engine.states import may_retry
+
+    not_sent = (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)
+    rows = ledger.each_row_with_attempts(batch_id) if retry_failed else ledger.each_row(batch_id)
+    return totals(
+        r for r in rows
+        if r.state in not_sent
+        or (retry_failed and r.state is RowState.FAILED
+            and may_retry([a.outcome for a in r.attempts]))
+    )
 
 
 def plan_result(

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from batch import errors
+from batch.config import user_at_host
 from batch.ledger import BatchRecord, Ledger
 from batch.ledger.core import utc_now
 from batch.report.approvals import approval_state, approvals_json
@@ -31,6 +32,8 @@ from batch.report.lines import (
     Value,
     build_report,
 )
+from batch.report.money import money_json
+from batch.report.sections import summary_sections
 from batch.report.text import cell_text
 from batch.report.text import neutralise as neutralise  # where it used to live
 from batch.tempfiles import remove_stale, temp_path
@@ -56,7 +59,8 @@ def load_report(
     assert summary is not None
     rows = ledger.row_stream(record.id) if stream else ledger.rows(record.id)
     report = build_report(
-        summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now()
+        summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now(),
+        generated_by=user_at_host(),
     )
     return with_approvals(ledger, record, report)
 
@@ -70,6 +74,7 @@ def with_approvals(ledger: Ledger, record: BatchRecord, report: BatchReport) -> 
     if not governed(ledger, record, None):
         return report
     return replace(report, approvals=approval_state(check_approvals(ledger, record)))
+
 
 
 def report_format(path: Path) -> str:
@@ -151,6 +156,11 @@ def summary_json(report: BatchReport) -> dict[str, Any]:
         "started_at": _iso(i.started_at),
         "finished_at": _iso(i.finished_at),
         "generated_at": _iso(i.generated_at),
+        "cancelled_at": _iso(i.cancelled_at),
+        "environment": i.environment,
+        "environment_kind": i.environment_kind,
+        "planned_by": i.planned_by,
+        "generated_by": i.generated_by,
         "rows": report.rows,
         "counts": report.counts,
         "exit_code": report.exit_code,
@@ -167,10 +177,12 @@ def summary_json(report: BatchReport) -> dict[str, Any]:
             }
             for f in report.fees
         ],
+        "money": money_json(report.money),
         "failures": [
             {
                 "state": g.state, "reason": g.reason, "rows": list(g.rows),
                 "amounts": {c: str(a) for c, a in sorted(g.amounts.items())},
+                "example": g.example,
             }
             for g in report.failures
         ],
@@ -254,6 +266,14 @@ def summary_frame(report: BatchReport) -> pl.DataFrame:
             ("fees", "charged (completed rows)", f.currency, None, str(f.charged)),
             ("fees", "difference (charged - predicted)", f.currency, None, str(f.difference)),
         ]
+    for section in summary_sections(report)[:2]:  # reconciliation, total debit
+        for values in section.rows:
+            currency = str(values[0])
+            rows += [
+                (section.title.split(" (")[0].lower(), str(header), currency, None,
+                 None if value is None else str(value))
+                for header, value in zip(section.headers[1:], values[1:], strict=True)
+            ]
     for g in report.failures:
         if not g.amounts:
             rows.append((g.state, g.reason, None, len(g.rows), None))
@@ -283,6 +303,13 @@ def _neutral(value: object) -> str | None:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it: there is no other way; set straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     """A temporary file beside `path`, moved over it only once it was written completely.
@@ -294,7 +321,9 @@ def _atomic(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o600)  # reports name people and amounts: owner-only, like the ledger
+        # mkstemp makes 0600; a report follows the user's umask like any file they write, so
+        # a shared finance folder can read it (issue 13); the ledger stays owner-only.
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, overload
 from batch.engine.outcome import batch_exit_code, situation
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
-from batch.markets import CURRENCY_DECIMALS
+from batch.markets import exact as exact  # re-exported: where it used to live
 from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+from batch.report.money import CurrencyMoney, money_figures
+from batch.report.reasons import deciding_attempt as _deciding_attempt
+from batch.report.reasons import message_of as _message_of
+from batch.report.reasons import reason_of
 
 if TYPE_CHECKING:
     from batch.report.approvals import ApprovalState
@@ -45,6 +49,20 @@ class BatchIdentity:
     started_at: datetime | None
     finished_at: datetime | None
     generated_at: datetime
+    # Issue 13: who, where and against what (None for batches planned before it).
+    cancelled_at: datetime | None = None
+    environment: str | None = None  # "sandbox:<instance>" or "<base URL>#<client id>"
+    planned_by: str | None = None  # user@host that planned the batch
+    generated_by: str | None = None  # user@host that wrote this report
+
+    @property
+    def environment_kind(self) -> str:
+        """"sandbox (simulated, no money moved)", "live", or "unknown"."""
+        if self.environment is None:
+            return "unknown"
+        if self.environment.startswith("sandbox"):
+            return "sandbox (simulated, no money moved)"
+        return "live"
 
 
 @dataclass(frozen=True)
@@ -73,10 +91,11 @@ class ReasonGroup:
     """Rows that FAILED (or were SKIPPED) for the same reason."""
 
     state: str
-    reason: str
+    reason: str  # the reason, without the amounts or ids a message may carry
     rows: tuple[int, ...]  # sheet row numbers
     amounts: dict[str, Decimal]  # currency -> amount
     currency_rows: dict[str, int]  # currency -> rows
+    example: str | None = None  # one message as the API or the ledger said it
 
 
 @dataclass(frozen=True)
@@ -93,6 +112,7 @@ class BatchReport:
     attempts: Sequence[Line] = field(repr=False)
     exit_code: int = 0
     approvals: ApprovalState | None = None  # a batch under an approval policy (issue 17)
+    money: list[CurrencyMoney] = field(default_factory=list)  # reconciles to the sheet
 
     @property
     def rows(self) -> int:
@@ -104,14 +124,6 @@ class BatchReport:
         """Where the batch stands, in words."""
         return situation(self.exit_code)
 
-
-def exact(amount: Decimal, currency: str) -> Decimal:
-    """The amount shown with at least its currency's decimals (adds zeros, never rounds)."""
-    places = CURRENCY_DECIMALS.get(currency)
-    exponent = amount.as_tuple().exponent
-    if places is None or not isinstance(exponent, int) or exponent <= -places:
-        return amount
-    return amount.quantize(Decimal(1).scaleb(-places))
 
 
 def actual_fee(attempt: AttemptRecord | None) -> Decimal | None:
@@ -129,17 +141,30 @@ def actual_fee(attempt: AttemptRecord | None) -> Decimal | None:
     return None
 
 
-def _deciding_attempt(row: RowRecord) -> AttemptRecord | None:
-    completed = [a for a in row.attempts if a.outcome is AttemptOutcome.COMPLETED]
-    return completed[-1] if completed else row.current_attempt
-
-
 def _problems_text(row: RowRecord) -> str | None:
     if not row.problems:
         return None
     return "; ".join(
         f"{p.get('column') or 'row'}: {p.get('message', '')}".strip() for p in row.problems
     )
+
+
+def _exact(amount: Decimal | None, currency: str | None) -> Decimal | None:
+    return None if amount is None else exact(amount, currency)
+
+
+def _debited(attempt: AttemptRecord | None) -> Line:
+    """Payer (debited) and payee amounts: only for a COMPLETED attempt (issue 13: a FAILED
+    or unsettled one debited nothing, whatever amounts its answer quoted)."""
+    if attempt is None or attempt.outcome is not AttemptOutcome.COMPLETED:
+        return {"payer_amount": None, "payer_currency": None, "payee_amount": None,
+                "payee_currency": None}
+    return {
+        "payer_amount": _exact(attempt.payer_amount, attempt.payer_currency),
+        "payer_currency": attempt.payer_currency,
+        "payee_amount": _exact(attempt.payee_amount, attempt.payee_currency),
+        "payee_currency": attempt.payee_currency,
+    }
 
 
 def payout_line(row: RowRecord) -> Line:
@@ -162,13 +187,13 @@ def payout_line(row: RowRecord) -> Line:
         "reference_ids": " ".join(a.reference_id for a in row.attempts if a.submitted_at) or None,
         "provider_transaction_id": attempt.provider_transaction_id if attempt else None,
         "api_status": attempt.api_status if attempt else None,
-        "payer_amount": attempt.payer_amount if attempt else None,
-        "payer_currency": attempt.payer_currency if attempt else None,
-        "payee_amount": attempt.payee_amount if attempt else None,
-        "payee_currency": attempt.payee_currency if attempt else None,
-        "predicted_fee": predicted,
-        "actual_fee": fee,
-        "fee_difference": fee - predicted if fee is not None and predicted is not None else None,
+        **_debited(attempt),
+        "predicted_fee": _exact(predicted, row.fee_currency),
+        "actual_fee": _exact(fee, row.fee_currency),
+        "fee_difference": (
+            _exact(fee - predicted, row.fee_currency)
+            if fee is not None and predicted is not None else None
+        ),
         "fee_currency": row.fee_currency or (attempt.payer_currency if attempt else None),
         "gateway_message": attempt.gateway_message if attempt else None,
         "wallet_message": attempt.wallet_message if attempt else None,
@@ -196,11 +221,8 @@ def attempt_lines(row: RowRecord) -> list[Line]:
             "outcome": a.outcome.value if a.outcome else None,
             "api_status": a.api_status,
             "provider_transaction_id": a.provider_transaction_id,
-            "payer_amount": a.payer_amount,
-            "payer_currency": a.payer_currency,
-            "payee_amount": a.payee_amount,
-            "payee_currency": a.payee_currency,
-            "fee": actual_fee(a),
+            **_debited(a),
+            "fee": _exact(actual_fee(a), a.payer_currency),
             "session_id": a.session_id,
             "account_id": a.account_id,
             "gateway_message": a.gateway_message,
@@ -257,6 +279,7 @@ class _Tally:
         self.groups: dict[tuple[str, str], list[tuple[int, str | None, Decimal | None]]] = (
             defaultdict(list)
         )
+        self.examples: dict[tuple[str, str], str | None] = {}
 
     def add(self, r: RowRecord) -> None:
         self.counts[r.state.value] += 1
@@ -269,9 +292,10 @@ class _Tally:
             self.count[key] += 1
             self.money[key] += r.amount
         self._add_fees(r)
-        if r.state in (RowState.FAILED, RowState.SKIPPED):
-            reason = (r.state.value, r.failure_reason or "no reason recorded")
-            self.groups[reason].append((r.sheet_row, r.currency, r.amount))
+        if r.state in (RowState.FAILED, RowState.SKIPPED, RowState.CANCELLED):
+            key = (r.state.value, reason_of(r))
+            self.groups[key].append((r.sheet_row, r.currency, r.amount))
+            self.examples.setdefault(key, _message_of(r))
 
     def _add_fees(self, r: RowRecord) -> None:
         if r.state is RowState.SKIPPED or r.predicted_fee is None or r.fee_currency is None:
@@ -314,6 +338,7 @@ class _Tally:
                 ReasonGroup(
                     state, reason, tuple(row for row, _, _ in members),
                     {c: exact(a, c) for c, a in amounts.items()}, dict(per_currency),
+                    self.examples.get((state, reason)),
                 )
             )
         return sorted(result, key=lambda g: (g.state != "FAILED", -len(g.rows), g.reason))
@@ -342,7 +367,8 @@ def reason_groups(rows: Iterable[RowRecord]) -> list[ReasonGroup]:
 
 
 def build_report(
-    summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime
+    summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime,
+    generated_by: str | None = None,
 ) -> BatchReport:
     """The report of one batch from what the ledger holds (pure).
 
@@ -351,10 +377,17 @@ def build_report(
     """
     b = summary.batch
     tally = _tally(rows)
+    fee_figures = {
+        cur: (f["predicted_completed"], f["charged"]) for cur, f in tally.fees.items()
+    }
     return BatchReport(
         identity=BatchIdentity(
             b.name, b.id, b.source_file, b.content_hash, b.payout_set_hash, str(ledger),
             b.created_at, b.started_at, b.finished_at, generated_at,
+            cancelled_at=b.cancelled_at,
+            environment=b.options.get("environment"),
+            planned_by=b.options.get("planned_by"),
+            generated_by=generated_by,
         ),
         counts=tally.counts,
         totals=tally.state_totals(),
@@ -364,4 +397,5 @@ def build_report(
         payouts=ReportLines(rows, lambda r: [payout_line(r)], tally.payout_lines),
         attempts=ReportLines(rows, attempt_lines, tally.attempt_lines),
         exit_code=batch_exit_code(tally.counts),
+        money=money_figures(summary, fee_figures),
     )

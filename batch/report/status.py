@@ -6,6 +6,7 @@ not sent yet, failed; "pending" is in flight + not sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from batch.engine.outcome import batch_exit_code
 from batch.engine.states import IN_FLIGHT, RowState
 from batch.ledger.records import BatchSummary
-from batch.markets import from_minor
-from batch.report.lines import BatchReport, exact
+from batch.markets import exact, from_minor
+from batch.report.lines import BatchReport
+from batch.report.money import money_figures, money_json
 
 NOT_SENT: frozenset[RowState] = frozenset(
     {RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN}
@@ -65,8 +67,11 @@ def _money_json(m: Money) -> dict[str, str]:
     }
 
 
-def batch_line_json(summary: BatchSummary) -> dict[str, Any]:
-    """One batch of the `status --json` list."""
+def batch_line_json(
+    summary: BatchSummary, fee_figures: Mapping[str, tuple[Decimal, Decimal]] | None = None
+) -> dict[str, Any]:
+    """One batch of the `status --json` list (docs/json.md): every state counted, zeros
+    included, and the money figures per currency of `run --json` (issue 13)."""
     b = summary.batch
     return {
         "batch": b.name,
@@ -75,19 +80,25 @@ def batch_line_json(summary: BatchSummary) -> dict[str, Any]:
         "created_at": b.created_at.isoformat(),
         "started_at": b.started_at.isoformat() if b.started_at else None,
         "finished_at": b.finished_at.isoformat() if b.finished_at else None,
+        "cancelled_at": b.cancelled_at.isoformat() if b.cancelled_at else None,
         "rows": summary.total_rows,
-        "counts": dict(summary.counts),
-        "money": {m.currency: _money_json(m) for m in money_of(summary)},
+        "counts": {s.value: summary.counts.get(s.value, 0) for s in RowState},
+        "money": money_json(money_figures(summary, fee_figures)),
         "predicted_fees": {c: str(exact(f, c)) for c, f in sorted(summary.fees.items())},
         "exit_code": batch_exit_code(summary.counts),
     }
 
 
-def status_list_json(summaries: list[BatchSummary], ledger: str) -> dict[str, Any]:
-    """`paybatch status --json` without a batch: every batch, newest first."""
+def status_list_json(
+    summaries: list[BatchSummary], ledger: str,
+    fee_figures: Mapping[int, Mapping[str, tuple[Decimal, Decimal]]] | None = None,
+) -> dict[str, Any]:
+    """`paybatch status --json` without a batch: every batch, newest first; `ledger` is
+    the absolute path (as in the detail's JSON)."""
+    figures = fee_figures or {}
     return {
         "ledger": ledger,
-        "batches": [batch_line_json(s) for s in summaries],
+        "batches": [batch_line_json(s, figures.get(s.batch.id)) for s in summaries],
         "exit_code": 0,
     }
 
@@ -99,6 +110,7 @@ def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, A
     detail = summary_json(report)
     return {
         **batch_line_json(summary),
+        "money": detail["money"],
         "counts": report.counts,
         "exit_code": report.exit_code,
         "situation": report.situation,

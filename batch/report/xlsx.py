@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.approvals import ApprovalState
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report.sections import context_lines, summary_sections
 from batch.report.text import cell_text
 
 # openpyxl's Sheet: it borrows page setup, widths, filters and charts from
@@ -198,6 +199,8 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
         ("Rows", report.rows), ("Situation", report.situation),
     ):
         w.line(label, value)
+    for label, fact in context_lines(report):  # issue 13: environment, who, cancelled
+        w.line(label, fact)
 
     w.section("Outcome")
     w.header("State", "Rows")
@@ -212,6 +215,8 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
     w.header("State", "Currency", "Rows", "Amount")
     for t in report.totals:
         w.line(t.state, t.currency, t.rows, t.amount, currency=t.currency)
+
+    _added_sections(w, report)  # issue 13: reconciliation, total debit, sign-off
 
     w.section("Fees (predicted vs charged)")
     w.header("Currency", "Predicted, all rows", "Predicted, completed rows", "Charged",
@@ -249,6 +254,13 @@ def _approvals_section(w: _Writer, state: ApprovalState) -> None:
     w.header("Approver", "Approved (UTC)", "Plan hash", "Signature", "Status", "Why")
     for a in state.lines:
         w.line(a.approver, a.approved_at, a.plan_hash, a.signature, a.status, a.why)
+def _added_sections(w: _Writer, report: BatchReport) -> None:
+    """The Summary tables of `report.sections` (issue 13), each under its title."""
+    for section in summary_sections(report):
+        w.section(section.title)
+        w.header(*section.headers)
+        for values, currency in zip(section.rows, section.currencies, strict=True):
+            w.line(*values, currency=currency)
 
 
 def _outcome_chart(sheet: Sheet, first: int, last: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -117,3 +117,66 @@ class SandboxConfig(BaseModel):
     # None: in memory, gone with the process. A path: every record is kept there (SQLite)
     # before each answer, and a sandbox started on it again carries on where it stopped.
     state_path: Path | None = None
+
+
+# `paybatch run`/`plan` start an embedded sandbox; PAYBATCH_SANDBOX_<NAME> sets its switches
+# (issue 13), NAME being a `paybatch sandbox` flag (FAILURE_RATE, BALANCE, ...) or a Faults
+# field (PAYOUT_FAILURE_RATE, ...). Its credentials stay the documented defaults.
+ENV_PREFIX = "PAYBATCH_SANDBOX_"
+FLAG_FIELDS: dict[str, str] = {
+    "latency_ms": "latency_ms",
+    "jitter_ms": "latency_jitter_ms",
+    "error_rate": "error_rate",
+    "drop_rate": "drop_rate",
+    "rate_limit": "rate_limit_rps",
+    "retry_after": "retry_after_seconds",
+    "pending_seconds": "pending_seconds",
+    "processing_seconds": "processing_seconds",
+    "failure_rate": "payout_failure_rate",
+    "status_delay": "status_visibility_delay_seconds",
+    "token_minutes": "token_expires_in_minutes",
+    "token_seconds": "token_lifetime_seconds",
+    "session_seconds": "session_lifetime_seconds",
+}
+
+
+def embedded_config(environ: dict[str, str] | Any, *, state_path: Path | None) -> SandboxConfig:
+    """The embedded sandbox's config from PAYBATCH_SANDBOX_* variables.
+
+    BALANCE is `USD=5000000,LRD=1e9` (commas or spaces); SEED an integer; FAULT_ENDPOINTS a
+    comma list of endpoint patterns for latency, 5xx, drops and 429. Raises ValueError naming
+    the variable for an unknown name or a bad value.
+    """
+    from pydantic import ValidationError
+
+    faults: dict[str, Any] = {}
+    settings: dict[str, Any] = {"state_path": state_path}
+    for key, value in sorted(environ.items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name == "balance":
+            settings["balances"] = {
+                **DEFAULT_BALANCES, **parse_balances(value.replace(",", " ").split())
+            }
+        elif name == "seed":
+            settings["seed"] = value
+        elif name == "fault_endpoints":
+            patterns = [p.strip() for p in value.split(",") if p.strip()]
+            for kind in ("latency", "error", "drop", "rate_limit"):
+                faults[f"{kind}_endpoints"] = patterns
+        elif name in FLAG_FIELDS or name in Faults.model_fields:
+            faults[FLAG_FIELDS.get(name, name)] = value
+        else:
+            known = sorted({"balance", "seed", "fault_endpoints", *FLAG_FIELDS})
+            raise ValueError(
+                f"{key}: no such sandbox switch (known: "
+                + ", ".join(ENV_PREFIX + k.upper() for k in known) + ")"
+            )
+    try:
+        return SandboxConfig(**settings, faults=Faults.model_validate(faults))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][-1]) if first["loc"] else "?"
+        field = {v: k for k, v in FLAG_FIELDS.items()}.get(field, field)
+        raise ValueError(f"{ENV_PREFIX}{field.upper()}: {first['msg']}") from exc
