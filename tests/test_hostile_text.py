@@ -126,7 +126,8 @@ def test_status_shows_names_and_reasons_as_text(tmp_path: Path) -> None:
     code, out, _ = _invoke("status", name, "--ledger", str(ledger))
     assert code == 3
     _clean(out)
-    assert "refused: \\x1b[31mred\\x1b[0m" in out and "pay\\x1b]8;;http://evil" in out
+    # Failure groups show the reason with its numbers masked (issue 13): still escaped.
+    assert "refused: \\x1b[#mred\\x1b[#m" in out and "pay\\x1b]8;;http://evil" in out
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json"])

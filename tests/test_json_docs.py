@@ -55,8 +55,11 @@ def check(value: Any, shape: Any, known: dict[str, Any], where: str = "$") -> li
         name = shape[1:-1]
         if name in known:
             return check(value, known[name], known, where)
-        kinds = name.split("|")
-        return [] if any(_is(value, k) for k in kinds) else [f"{where}: {value!r} is not {shape}"]
+        for kind in name.split("|"):  # a type, or a named shape, e.g. <approval-state|null>
+            fits = not check(value, known[kind], known, where) if kind in known else _is(value, kind)
+            if fits:
+                return []
+        return [f"{where}: {value!r} is not {shape}"]
     if isinstance(shape, list):
         if not isinstance(value, list):
             return [f"{where}: not an array"]
@@ -80,7 +83,7 @@ def check(value: Any, shape: Any, known: dict[str, Any], where: str = "$") -> li
 def test_the_doc_covers_every_command() -> None:
     assert set(shapes()) == {
         "error", "money", "validate", "plan", "run", "status-list", "status-line",
-        "status-batch", "report", "cancel",
+        "status-batch", "report", "cancel", "approval-state", "approval", "review", "approve",
     }
     from batch.cli import main as group
 
@@ -125,6 +128,9 @@ def test_every_commands_json_matches_the_doc(failing, tmp_path: Path) -> None:  
         ("status-batch", _invoke(["status", "nov", "--ledger", str(ledger)])),
         ("report", _invoke(["report", "nov", "--ledger", str(ledger),
                             "--out", str(tmp_path / "r.csv")])),
+        ("review", _invoke(["review", "nov", "--ledger", str(ledger)])),
+        ("approve", _invoke(["approve", "nov", "--as", "checker", "--ledger", str(ledger)])),
+        ("status-batch", _invoke(["status", "nov", "--ledger", str(ledger)])),  # approved
         ("cancel", _invoke(["cancel", "nov", "--ledger", str(ledger)])),
     ]
     for name, (code, out) in outputs:

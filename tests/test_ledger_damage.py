@@ -25,7 +25,7 @@ from batch.errors import LedgerDamagedError
 from batch.ledger import Ledger, NewRow
 from batch.ledger.integrity import BACKUP_GENERATIONS, backup_paths
 from batch.report.files import report_path
-from tests.engine_helpers import QUICK_PAYOUTS, cli, env, write_sheet
+from tests.engine_helpers import QUICK_PAYOUTS, cli, env, nonzero, write_sheet
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,7 +142,7 @@ def test_each_run_keeps_a_backup_and_a_backup_restores(quick, tmp_path: Path) ->
     write_sheet(sheet, 2)
     for _ in range(BACKUP_GENERATIONS + 1):
         code, out, _ = cli(["run", str(sheet), "--yes"], quick.base_url, ledger)
-        assert code == 0 and out["counts"] == {"COMPLETED": 2}
+        assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 2}
     backups = backup_paths(ledger)
     assert all(p.is_file() for p in backups)
     assert not ledger.with_name(f"{ledger.name}.backup-{BACKUP_GENERATIONS + 1}").exists()
@@ -159,7 +159,7 @@ def test_each_run_keeps_a_backup_and_a_backup_restores(quick, tmp_path: Path) ->
         Path(f"{ledger}{side}").unlink(missing_ok=True)
     shutil.copy2(backups[0], ledger)
     code, out, _ = cli(["run", "nov", "--yes"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 2}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 2}
     assert len(quick.executions(status="COMPLETED")) == 2  # nobody paid twice
 
 

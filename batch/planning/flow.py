@@ -153,8 +153,8 @@ async def plan_sheet(
                 skipped=skipped,
                 options={
                     "skip_invalid": options.skip_invalid, "sheet": options.sheet,
-                    **options.recorded,
                     **plan_context(report.totals, skipped, ledger.environment),
+                    **options.recorded,  # an explicit maker (--as) wins over the OS user
                 },
             )
         except errors.LedgerError:
