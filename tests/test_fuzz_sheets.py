@@ -215,3 +215,19 @@ def test_a_long_header_cell_is_not_matched_or_scanned(tmp_path: Path) -> None:
     code, out, _ = _validate(path)
     notices = json.loads(out)["notices"]
     assert any("(((… (100,000 characters)" in n for n in notices)
+
+
+def test_a_date_cell_openpyxl_warns_about_prints_nothing(tmp_path: Path) -> None:
+    # openpyxl warned "Cell C3 is marked as a date but the serial value ... is outside the
+    # limits" on stderr (and under -W error lost the percent reading altogether).
+    book = openpyxl.load_workbook(io.BytesIO(_percent_book(tmp_path)))
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Al", "0880123456", -700000, "USD"])
+    sheet["C3"].number_format = "yyyy-mm-dd"
+    path = tmp_path / "dates.xlsx"
+    book.save(path)
+    code, out, err = _validate(path)
+    assert code == 1 and err == ""
+    problems = json.loads(out)["rows"][0]["problems"]
+    assert [p["value"] for p in problems if p["column"] == "amount"] == ["5%"]

@@ -22,8 +22,8 @@ from batch.report.files import (
     load_report,
     neutralise,
     report_json,
-    write_report,
     report_path,
+    write_report,
     write_run_report,
 )
 from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport

@@ -5,6 +5,7 @@ so such cells are shown as Excel shows them (5%) and the amount and phone rules 
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import fromstring
@@ -59,6 +60,14 @@ def show_percent_cells(data: bytes, sheet: str | None, grid: pl.DataFrame) -> pl
 
 def _percent_cells(data: bytes, sheet: str | None, width: int) -> dict[int, dict[int, str]]:
     """Grid column -> grid row -> text of every numeric Percent-formatted cell."""
+    with warnings.catch_warnings():
+        # "Cell C3 is marked as a date but the serial value … is outside the limits": printed
+        # on stderr beside paybatch's own line (issue 12); the cells stay calamine's reading.
+        warnings.simplefilter("ignore")
+        return _read_percent_cells(data, sheet, width)
+
+
+def _read_percent_cells(data: bytes, sheet: str | None, width: int) -> dict[int, dict[int, str]]:
     import openpyxl  # slow to read a whole sheet; only when a percent style exists at all
 
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
