@@ -56,7 +56,10 @@ def check(value: Any, shape: Any, known: dict[str, Any], where: str = "$") -> li
         if name in known:
             return check(value, known[name], known, where)
         for kind in name.split("|"):  # a type, or a named shape, e.g. <approval-state|null>
-            fits = not check(value, known[kind], known, where) if kind in known else _is(value, kind)
+            if kind in known:
+                fits = not check(value, known[kind], known, where)
+            else:
+                fits = _is(value, kind)
             if fits:
                 return []
         return [f"{where}: {value!r} is not {shape}"]
