@@ -30,9 +30,13 @@ from batch.planning.identity import over_limits
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
+    from batch.operations.campaign import CancelResult
+    from batch.operations.collect_flow import CollectRequest, CollectResult
+    from batch.operations.collect_plan import CollectionPlan
 
 __all__ = [
-    "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
+    "CollectReport", "Endpoint", "PlanResult", "cancel_collection", "collect_batch",
+    "RunReport", "RunRequest", "api_endpoint", "open_client",
     "plan_file", "run_batch", "write_report_safely",
 ]
 
@@ -269,3 +273,73 @@ async def _resolve(
     if batch is None:
         raise errors.InputError(f"{request.target}: no such file or batch in {settings.ledger}")
     return plan_result(ledger, batch)
+
+
+# -- collections (issue 14) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    """A collection round's result and the report file written after it."""
+
+    result: CollectResult
+    report_path: Path | None = None
+    report_error: str | None = None
+
+
+def collect_batch(
+    settings: Settings,
+    request: CollectRequest,
+    *,
+    confirm: Callable[[CollectionPlan], bool],
+    say: Callable[[str], None],
+    progress: Progress | None = None,
+) -> CollectReport:
+    """`paybatch collect`: plan if needed, confirm, one campaign round, then the report."""
+    from batch.operations.collect_flow import collect
+    from batch.operations.collection import COLLECTION_TIMINGS
+
+    async def flow(endpoint: Endpoint) -> CollectReport:
+        monitor = request.run.monitor or COLLECTION_TIMINGS
+        if endpoint.sandbox_started_at is not None:
+            monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
+        timed = replace(request, run=replace(request.run, monitor=monitor))
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            async with open_client(endpoint, settings) as api:
+                try:
+                    result = await collect(
+                        ledger, api, timed, confirm=confirm, say=say,
+                        concurrency=settings.concurrency, progress=progress,
+                    )
+                finally:
+                    if progress is not None:
+                        progress.close()
+            path, problem = write_report_safely(ledger, result.plan.batch.id)
+            if problem:
+                say(f"warning: {problem}")
+            return CollectReport(result, path, problem)
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))
+
+
+def cancel_collection(
+    settings: Settings, batch_name: str, rows: set[int] | None, reason: str,
+    say: Callable[[str], None],
+) -> CancelResult:
+    """`paybatch cancel`: cancel a collection batch's unpaid invoices (never one in flight)."""
+    from batch.operations.campaign import cancel_invoices
+
+    async def flow(endpoint: Endpoint) -> CancelResult:
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            batch = ledger.batch_by_name(batch_name)
+            if batch is None or batch.kind.value != "collection":
+                raise errors.InputError(f"{batch_name}: no such collection batch")
+            async with open_client(endpoint, settings) as api:
+                with ledger.locked(batch.id):
+                    done = await cancel_invoices(ledger, api, batch.id, rows, reason)
+            write_report_safely(ledger, batch.id)
+            return done
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))

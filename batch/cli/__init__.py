@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from batch.cli.collect import cancel, collect
 from batch.cli.common import add_log_file_option
 from batch.cli.payouts import plan, reconcile, run
 from batch.cli.reading import report, status
@@ -17,16 +18,17 @@ from batch.cli.validate import validate
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paybatch")
 def main() -> None:
-    """Pay a payroll sheet through Dollr mobile money, exactly once, and reconcile it.
+    """Pay a payroll sheet (or collect invoices) through Dollr mobile money, exactly once.
 
     \b
     Example:
       paybatch validate samples/payroll_liberia.csv
       paybatch run samples/payroll_liberia.csv --yes
+      paybatch collect samples/collections_liberia.csv --yes
     """
 
 
-for _command in (validate, plan, run, reconcile, status, report, sandbox):
+for _command in (validate, plan, run, reconcile, collect, cancel, status, report, sandbox):
     main.add_command(_command)
 # `paybatch --log-file PATH <command>` and `paybatch <command> ... --log-file PATH`: cron's
 # usual spellings.

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from batch.ledger.batches import BatchWrites
+from batch.ledger.collections import CollectionBook
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.journal import Journal
 from batch.ledger.locks import Locks, pid_alive
@@ -25,7 +26,7 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal):
+class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal, CollectionBook):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal."""
 
 
