@@ -122,8 +122,11 @@ def collect(target: str, **kw: Any) -> None:
                 "no terminal to confirm on: pass --yes to send the requests without asking")
         return click.confirm("Send these payment requests now?", default=False, err=True)
 
-    report = collect_batch(settings, CollectRequest(target, plan, run), confirm=confirm,
-                           say=out.say)
+    ctx = click.get_current_context()
+    given = any(ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT
+                for p in ("max_requests", "re_request_after"))
+    request = CollectRequest(target, plan, run, plan.policy if given else None)
+    report = collect_batch(settings, request, confirm=confirm, say=out.say)
     echo_collect(report, json_output=settings.json_output)
     sys.exit(report.result.exit_code)
 

@@ -23,6 +23,7 @@ from batch.operations.campaign import (
     start_due_requests,
 )
 from batch.operations.collect_plan import (
+    CampaignPolicy,
     CollectionPlan,
     CollectPlanOptions,
     collection_plan,
@@ -41,6 +42,7 @@ class CollectRequest:
     target: str  # a sheet file, or a batch name
     plan: CollectPlanOptions | None  # None: the target must be a batch
     run: RunOptions
+    policy: CampaignPolicy | None = None  # given on the command line: overrides the batch's
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ async def collect(
     """One campaign round of a collection batch (see the module's docstring)."""
     planned = await resolve_collection(ledger, api, request, concurrency=concurrency)
     batch_id = planned.batch.id
-    policy = planned.policy
+    policy = request.policy or planned.policy
     with ledger.locked(batch_id):
         receipts = await finish_receipts(ledger, api, batch_id)
         again = 0
