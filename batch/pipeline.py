@@ -22,6 +22,7 @@ from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.operation import Operation
 from batch.engine.runner import Runner, RunOptions, RunResult
+from batch.engine.states import OperationKind
 from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
 from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
@@ -201,7 +202,7 @@ def run_batch(
                         if not confirm(planned):
                             raise errors.AbortedError("not confirmed; nothing was sent")
                         ledger.mark_batch_started(batch_id)
-                    operation = PayoutOperation(ledger, api)
+                    operation = _operation(planned, request.run, ledger, api)
                     options = run_options(request.run, endpoint, operation)
                     runner = Runner(
                         ledger, operation, batch_id, options, say=say, progress=progress
@@ -212,7 +213,8 @@ def run_batch(
                         if progress is not None:
                             progress.close()
                     result = RunResult(
-                        result.batch_id, result.counts, result.stopped, api.request_count
+                        result.batch_id, result.counts, result.stopped, api.request_count,
+                        _standing(ledger, planned),
                     )
                     if result.exit_code in (0, 3) and not result.pending:
                         ledger.mark_batch_finished(batch_id)
@@ -226,6 +228,30 @@ def run_batch(
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
+
+
+def _operation(planned: PlanResult, options: RunOptions, ledger: Ledger, api: Any) -> Operation:
+    """The batch's own kind of operation: `reconcile` settles a collection batch too."""
+    if planned.batch.kind is OperationKind.COLLECTION:
+        if not options.reconcile_only:
+            raise errors.InputError(
+                f"{planned.batch.name} is a collection batch: use `paybatch collect`"
+            )
+        from batch.operations.collection import CollectionOperation
+
+        return CollectionOperation(ledger, api)
+    return PayoutOperation(ledger, api)
+
+
+def _standing(ledger: Ledger, planned: PlanResult) -> int | None:
+    """A collection batch's exit code as its campaign stands; None for payouts."""
+    if planned.batch.kind is not OperationKind.COLLECTION:
+        return None
+    from batch.operations.campaign import campaign_counts
+    from batch.operations.collect_plan import policy_of
+
+    return campaign_counts(ledger, planned.batch.id, policy_of(planned.batch),
+                           ledger.clock()).exit_code
 
 
 def _will_pay(planned: PlanResult, options: RunOptions) -> bool:

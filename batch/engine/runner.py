@@ -63,6 +63,9 @@ class RunResult:
     counts: dict[str, int]
     stopped: str | None  # why new payouts were stopped, if they were
     requests: int | None = None
+    # Set when the kind judges its batch by more than row states (a collection's FAILED
+    # rows may still be due for a new request: 4, not 3).
+    standing_exit_code: int | None = None
 
     @property
     def in_flight(self) -> int:
@@ -85,6 +88,8 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent."""
+        if self.standing_exit_code is not None:
+            return self.standing_exit_code
         return batch_exit_code(self.counts)
 
 

@@ -24,7 +24,6 @@ from batch.ledger import Ledger
 from batch.ledger.core import utc_now
 from batch.report.lines import (
     ATTEMPT_COLUMNS,
-    PAYOUT_COLUMNS,
     BatchReport,
     Column,
     Line,
@@ -52,9 +51,14 @@ def load_report(
     summary = ledger.summary(record.id)
     assert summary is not None
     rows = ledger.row_stream(record.id) if stream else ledger.rows(record.id)
-    return build_report(
-        summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now()
-    )
+    generated = now or utc_now()
+    if record.kind.value == "collection":  # an invoice per row, and the collection's tables
+        from batch.report.collection import collection_parts
+
+        line, extra, code = collection_parts(ledger, record, generated)
+        return build_report(summary, rows, ledger=ledger.path.resolve(),
+                            generated_at=generated, row_line=line, extra=extra, exit_code=code)
+    return build_report(summary, rows, ledger=ledger.path.resolve(), generated_at=generated)
 
 
 def report_format(path: Path) -> str:
@@ -105,8 +109,9 @@ def report_json(report: BatchReport) -> dict[str, object]:
     """The whole report as one JSON object (amounts as exact decimal strings)."""
     return {
         "summary": summary_json(report),
-        "payouts": [line_json(line) for line in report.payouts],
+        report.rows_title.lower(): [line_json(line) for line in report.payouts],
         "attempts": [line_json(line) for line in report.attempts],
+        **{t.title.lower(): [line_json(line) for line in t.lines] for t in report.extra},
     }
 
 
@@ -176,15 +181,18 @@ def write_csv(report: BatchReport, path: Path) -> list[Path]:
     summary_path = path.with_name(f"{path.stem}.summary.csv")
     attempts_path = path.with_name(f"{path.stem}.attempts.csv")
     for target, frames in (
-        (path, _frames(report.payouts, PAYOUT_COLUMNS)),
+        (path, _frames(report.payouts, report.row_columns)),
         (summary_path, iter([summary_frame(report)])),
         (attempts_path, _frames(report.attempts, ATTEMPT_COLUMNS)),
+        *((path.with_name(f"{path.stem}.{t.title.lower()}.csv"), _frames(t.lines, t.columns))
+          for t in report.extra),
     ):
         with _atomic(target) as tmp, tmp.open("wb") as out:
             for i, frame in enumerate(frames):
                 # A BOM so Excel reads the names' accents as UTF-8.
                 frame.write_csv(out, include_bom=i == 0, include_header=i == 0)
-    return [path, summary_path, attempts_path]
+    extra = [path.with_name(f"{path.stem}.{t.title.lower()}.csv") for t in report.extra]
+    return [path, summary_path, attempts_path, *extra]
 
 
 def _frames(lines: Iterable[Line], columns: Sequence[Column]) -> Iterator[pl.DataFrame]:

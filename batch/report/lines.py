@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 from batch.engine.outcome import batch_exit_code, situation
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import CURRENCY_DECIMALS
-from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+from batch.report.columns import (
+    ATTEMPT_COLUMNS,
+    PAYOUT_COLUMNS,
+    Column,
+    Value,
+    row_columns,
+    rows_title,
+)
 
 __all__ = [
     "ATTEMPT_COLUMNS", "PAYOUT_COLUMNS", "BatchIdentity", "BatchReport", "Column", "FeeTotal",
@@ -89,6 +96,18 @@ class BatchReport:
     payouts: Sequence[Line] = field(repr=False)
     attempts: Sequence[Line] = field(repr=False)
     exit_code: int = 0
+    kind: str = "payout"  # the batch's operation kind: chooses the per-row columns
+    extra: tuple[Any, ...] = ()  # titled tables beside the rows (report.collection.ExtraTable)
+
+    @property
+    def row_columns(self) -> tuple[Column, ...]:
+        """The per-row table's columns for this batch's kind."""
+        return row_columns(self.kind)
+
+    @property
+    def rows_title(self) -> str:
+        """The per-row table's title (Payouts, Invoices)."""
+        return rows_title(self.kind)
 
     @property
     def rows(self) -> int:
@@ -338,7 +357,9 @@ def reason_groups(rows: Iterable[RowRecord]) -> list[ReasonGroup]:
 
 
 def build_report(
-    summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime
+    summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime,
+    row_line: Callable[[RowRecord], Line] = payout_line, extra: tuple[Any, ...] = (),
+    exit_code: int | None = None,
 ) -> BatchReport:
     """The report of one batch from what the ledger holds (pure).
 
@@ -357,7 +378,9 @@ def build_report(
         fees=tally.fee_totals(),
         failures=tally.reason_groups(),
         in_flight=tally.in_flight,
-        payouts=ReportLines(rows, lambda r: [payout_line(r)], tally.payout_lines),
+        payouts=ReportLines(rows, lambda r: [row_line(r)], tally.payout_lines),
         attempts=ReportLines(rows, attempt_lines, tally.attempt_lines),
-        exit_code=batch_exit_code(tally.counts),
+        exit_code=batch_exit_code(tally.counts) if exit_code is None else exit_code,
+        kind=b.kind.value,
+        extra=extra,
     )

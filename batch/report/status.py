@@ -94,7 +94,7 @@ def status_list_json(summaries: list[BatchSummary], ledger: str) -> dict[str, An
 
 def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, Any]:
     """`paybatch status BATCH --json`: counts, money, fees, failures and rows in flight."""
-    from batch.report.files import summary_json
+    from batch.report.files import line_json, summary_json
 
     detail = summary_json(report)
     return {
@@ -111,4 +111,6 @@ def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, A
             {k: line[k] for k in ("row", "name", "state", "reference_ids", "amount", "currency")}
             for line in detail["in_flight"]
         ],
+        # A collection's summary per currency and ageing (the report's own tables).
+        **{t.title.lower(): [line_json(x) for x in t.lines] for t in report.extra},
     }
