@@ -139,7 +139,8 @@ class CollectionBook(LedgerCore):
     ) -> None:
         """The invoice this row is collected on (published)."""
         self._write(
-            "UPDATE collection_invoices SET invoice_id = ?, invoice_number = ?, "
+            "UPDATE collection_invoices SET invoice_id = ?, "
+            "invoice_number = COALESCE(?, invoice_number), "
             "source_status = COALESCE(?, source_status), source_checked_at = ? WHERE row_id = ?",
             (invoice_id, invoice_number, status, self.now(), row_id),
         )

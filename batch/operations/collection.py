@@ -137,13 +137,12 @@ class CollectionOperation:
                                       operation_type=COLLECTION)
         return account_id, counterparty_id
 
-    def _invoice_id(self, row: RowRecord) -> int:
+    async def open_session(self, row: RowRecord, account_id: int) -> CheckoutSession:
+        # prepare() ran just before (the runner prepares before every session): the
+        # invoice is published and recorded.
         record = self.ledger.invoice_record(row.id)
         assert record is not None and record.invoice_id is not None, "invoice not published"
-        return record.invoice_id
-
-    async def open_session(self, row: RowRecord, account_id: int) -> CheckoutSession:
-        return await self.api.create_checkout_session(self._invoice_id(row))
+        return await self.api.create_checkout_session(record.invoice_id)
 
     async def execute(
         self, row: RowRecord, *, session_id: int, account_id: int, reference_id: str

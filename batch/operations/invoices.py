@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from batch import errors
 from batch.dollr.invoice_models import Invoice, InvoiceDetail, InvoiceItem
 from batch.ledger import Ledger, RowRecord
 from batch.ledger.collections import ItemRecord
@@ -32,6 +33,7 @@ from batch.markets import from_minor
 log = logging.getLogger("paybatch.collect")
 
 MAX_GENERATIONS = 3  # replacements before the row is given up (something is badly wrong)
+AMBIGUOUS_TRIES = 4  # lost answers and 5xx on invoice steps read back in one go
 
 
 class InvoiceApi(Protocol):
@@ -85,7 +87,21 @@ class InvoicePreparer:
         self.api = api
 
     async def ensure(self, row: RowRecord, counterparty_id: int) -> int:
-        """The id of the row's published invoice, preparing (or finishing) it if need be."""
+        """The id of the row's published invoice, preparing (or finishing) it if need be.
+
+        A step whose answer is lost or a server error (the client never retries these
+        calls) is read back and carried on from at once, a few times, before giving up.
+        """
+        for tries_left in range(AMBIGUOUS_TRIES - 1, -1, -1):
+            try:
+                return await self._ensure(row, counterparty_id)
+            except errors.ApiError as exc:
+                if not isinstance(exc, errors.Transient) or not tries_left:
+                    raise
+                log.info("row %s: invoice step %s; reading back", row.id, exc)
+        raise AssertionError("unreachable")
+
+    async def _ensure(self, row: RowRecord, counterparty_id: int) -> int:
         assert row.current_reference_id is not None and row.currency is not None
         record = self.ledger.invoice_record(row.id)
         assert record is not None, f"row {row.id} has no collection invoice record"
@@ -93,7 +109,11 @@ class InvoicePreparer:
         gen = max((int(k[3:].split(".")[0]) for k in steps if k.endswith(".requested")),
                   default=0)
         if gen and f"inv{gen}.published" in steps:
-            return int(steps[f"inv{gen}"])
+            invoice_id = int(steps[f"inv{gen}"])
+            if record.invoice_id != invoice_id:  # the journal is the truth; the record follows
+                self.ledger.set_invoice(row.id, invoice_id=invoice_id, invoice_number=None,
+                                        status=None)
+            return invoice_id
         items = self.ledger.invoice_items(row.id)
         expected = [_line(i.name, i.qty, from_minor(i.unit_minor, row.currency)) for i in items]
         total = sum((q * u for _, q, u in expected), Decimal(0))
