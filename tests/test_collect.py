@@ -156,3 +156,28 @@ def test_a_bad_collection_sheet_names_row_and_column(sandbox: Any, tmp_path: Pat
     text = json.dumps(out) + err
     assert "row 2, qty 'two'" in text and "row 5, phone" in text
     assert not sandbox.invoices()
+
+
+def test_a_payer_with_two_invoices_has_one_request_pending_at_a_time(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox.set_faults(**QUICK_PAYERS)
+    sheet = tmp_path / "two.csv"
+    sheet.write_text(
+        "Payer,Phone,Invoice,Item,Amount,Currency,Country\n"
+        "Ann Kollie,231770000401,A1,Term fees,50.00,USD,LR\n"
+        "Ann Kollie,231770000401,A2,Books,12.00,USD,LR\n"
+        "Ben Doe,231770000402,,Dues,10.00,USD,LR\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "l.db"
+    code, out, err = cli(["collect", str(sheet), "--yes", "--wait", "30"], sandbox.base_url,
+                         ledger)
+    # Ann's second invoice waits for her first request to be settled: the next run.
+    assert code == 4 and out["invoices"] == {"PAID": 2, "OPEN": 1}, err
+    assert len(sandbox.collections(phone="231770000401")) == 1
+    code, out, _ = cli(["collect", "two", "--wait", "30"], sandbox.base_url, ledger)
+    assert code == 0 and out["invoices"] == {"PAID": 3}
+    first, second = sandbox.collections(phone="231770000401")
+    assert first.status == "COMPLETED" and second.created_at > first.created_at
+    assert not collection_disagreements(sandbox, ledger, "two")

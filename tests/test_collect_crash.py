@@ -148,7 +148,7 @@ def _seed() -> int:
 
 
 def test_killed_collects_never_debit_a_payer_twice(sandbox: Any, tmp_path: Path) -> None:
-    figures = crash_collect(sandbox, tmp_path, kills=5, invoices=10, seed=_seed())
+    figures = crash_collect(sandbox, tmp_path, kills=4, invoices=8, seed=_seed())
     print(f"collection crash figures: {figures}")
 
 
