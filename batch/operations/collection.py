@@ -172,15 +172,24 @@ class CollectionOperation:
 
 
 async def fetch_receipt(ledger: Ledger, api: CollectionApi, row_id: int) -> bool:
-    """Confirm the row's invoice PAID and store its receipt; False if it is not PAID yet."""
+    """Confirm the row's invoice PAID and store its receipt; False if it is not PAID yet.
+
+    The receipt (REFERENCE §3.10.4) is the confirmation: it is given only for a PAID
+    invoice and carries its status; `status/source` is asked when it is refused."""
     record = ledger.invoice_record(row_id)
     if record is None or record.invoice_id is None:
         return False
-    source = await api.source_status(record.invoice_id)
-    ledger.set_source_status(row_id, source.status, source.paid_at)
-    if source.status != "PAID":
-        return False
-    receipt = await api.invoice_receipt(record.invoice_id)
+    try:
+        # The receipt exists only once the invoice is PAID, and says so: one call, not two.
+        receipt = await api.invoice_receipt(record.invoice_id)
+    except errors.ApiValidationError:
+        receipt = None
+    if receipt is None or receipt.status != "PAID":
+        source = await api.source_status(record.invoice_id)
+        ledger.set_source_status(row_id, source.status, source.paid_at)
+        if source.status != "PAID" or receipt is None:
+            return False
+    ledger.set_source_status(row_id, "PAID", receipt.paid_at)
     ledger.save_receipt(row_id, receipt.model_dump(mode="json"))
     return True
 

@@ -118,7 +118,9 @@ class InvoicePreparer:
         expected = [_line(i.name, i.qty, from_minor(i.unit_minor, row.currency)) for i in items]
         total = sum((q * u for _, q, u in expected), Decimal(0))
         while True:
+            fresh = False  # True: our reference was journaled just now, so no create left
             if gen == 0 or f"inv{gen}.cancelled" in steps:
+                fresh = True
                 gen += 1
                 if gen > MAX_GENERATIONS:
                     raise InvoiceProblem(f"{MAX_GENERATIONS} invoices were spoiled; see events")
@@ -126,7 +128,8 @@ class InvoicePreparer:
                 self._record(row, f"inv{gen}.requested", ours)
                 steps = self.ledger.row_steps(row.id)
             invoice_id = await self._created(
-                row, gen, steps, counterparty_id, record.fee_bearer, record.due_date
+                row, gen, steps, counterparty_id, record.fee_bearer, record.due_date,
+                fresh=fresh,
             )
             steps = self.ledger.row_steps(row.id)
             if in_doubt(steps, gen, len(items)):
@@ -166,18 +169,19 @@ class InvoicePreparer:
 
     async def _created(
         self, row: RowRecord, gen: int, steps: dict[str, str], counterparty_id: int,
-        fee_bearer: str, due_date: str | None,
+        fee_bearer: str, due_date: str | None, *, fresh: bool,
     ) -> int:
         """The generation's invoice id: journaled, adopted (a lost answer), or created now."""
         if f"inv{gen}" in steps:
             return int(steps[f"inv{gen}"])
         assert row.currency is not None
         ours = steps[f"inv{gen}.requested"]
-        # A create whose answer was lost may have landed: find it by our own reference.
-        for invoice in await self.api.list_invoices(currency=row.currency, status="IDLE"):
-            if invoice.reference_id == ours:
-                self._record(row, f"inv{gen}", str(invoice.id))
-                return invoice.id
+        if not fresh:
+            # A create whose answer was lost may have landed: find it by our own reference.
+            for invoice in await self.api.list_invoices(currency=row.currency, status="IDLE"):
+                if invoice.reference_id == ours:
+                    self._record(row, f"inv{gen}", str(invoice.id))
+                    return invoice.id
         due = (datetime.fromisoformat(due_date).replace(tzinfo=UTC) if due_date else None)
         invoice = await self.api.create_invoice(
             counterparty_id=counterparty_id, currency=row.currency,
