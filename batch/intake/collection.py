@@ -108,9 +108,11 @@ def check_collection(grid: CollectionGrid, options: ValidationOptions) -> Collec
     for row, (qty, unit) in items.items():
         payout = valid.get(row)
         if payout is not None and unit is not None and unit * qty != payout.amount:
+            step = Decimal(1).scaleb(-CURRENCY_DECIMALS[payout.currency])
+            shown, line = unit.quantize(step), (unit * qty).quantize(step)
             problems.append(RowProblem(
                 row=row, column="amount", value=str(payout.amount),
-                message=f"is not quantity x unit price ({qty} x {unit} = {unit * qty})",
+                message=f"is not quantity x unit price ({qty} x {shown} = {line})",
             ))
         if payout is not None and unit is not None:
             places = CURRENCY_DECIMALS[payout.currency]

@@ -54,8 +54,9 @@ class InvoiceApi(Protocol):
     async def cancel_invoice(self, invoice_id: int) -> Invoice: ...
 
 
-class InvoiceProblem(Exception):
-    """The invoice could not be prepared as meant even after replacing it."""
+class InvoiceProblem(errors.ApiError, errors.Terminal):
+    """The invoice could not be prepared as meant even after replacing it: the row FAILS
+    before anything is requested (the engine treats a Terminal error before the send so)."""
 
 
 def _line(name: str, qty: int, unit: Decimal) -> tuple[str, int, Decimal]:
