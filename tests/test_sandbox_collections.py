@@ -177,3 +177,14 @@ def test_a_scripted_payer_declines_then_approves_and_cancel_rules(clocked_sandbo
     assert [i["id"] for i in listed] == [other]
     records = {i.id: i for i in sandbox.invoices()}
     assert records[invoice].paid_by == second and records[other].status == "CANCELED"
+
+
+def test_paybatch_sandbox_takes_payer_flags() -> None:
+    from click.testing import CliRunner
+
+    from batch.cli import main
+
+    result = CliRunner().invoke(main, ["sandbox", "--decline-rate", "2"])
+    assert result.exit_code == 2
+    assert "payer_decline_rate: Input should be less than or equal to 1" in result.output
+    assert "--approval-window" in CliRunner().invoke(main, ["sandbox", "--help"]).output
