@@ -178,12 +178,13 @@ class CollectionBook(LedgerCore):
 
     def payer_busy(self, phone: str, row_id: int) -> bool:
         """Whether another collection row of this payer has a request in flight."""
+        # Through the (batch_id, state) index: only rows in flight are looked at.
         r = self._one(
-            "SELECT 1 FROM rows r JOIN batches b ON b.id = r.batch_id "
-            "WHERE r.phone = ? AND r.id != ? AND b.kind = 'collection' AND r.state IN (?, ?, ?) "
+            "SELECT 1 FROM rows WHERE batch_id IN (SELECT id FROM batches "
+            "WHERE kind = 'collection') AND state IN (?, ?, ?) AND phone = ? AND id != ? "
             "LIMIT 1",
-            (phone, row_id, RowState.SUBMITTING.value, RowState.SUBMITTED.value,
-             RowState.UNKNOWN.value),
+            (RowState.SUBMITTING.value, RowState.SUBMITTED.value, RowState.UNKNOWN.value,
+             phone, row_id),
         )
         return r is not None
 
