@@ -181,3 +181,9 @@ def test_a_payer_with_two_invoices_has_one_request_pending_at_a_time(
     first, second = sandbox.collections(phone="231770000401")
     assert first.status == "COMPLETED" and second.created_at > first.created_at
     assert not collection_disagreements(sandbox, ledger, "two")
+
+
+def test_no_request_without_yes_off_a_terminal(sandbox: Any, tmp_path: Path) -> None:
+    code, _, err = cli(["collect", str(SAMPLE)], sandbox.base_url, tmp_path / "l.db")
+    assert code == 5 and "--yes" in err
+    assert not sandbox.invoices() and not sandbox.collections()
