@@ -119,7 +119,7 @@ def crash_collect(sandbox: Any, tmp_path: Path, *, kills: int, invoices: int,
     first = [str(sheet), "--yes", "--re-request-after", "0s", "--max-requests", "3"]
     started = time.monotonic()
     endings: Counter[str] = Counter()
-    for i in range(kills):
+    for _ in range(kills):
         phase = rng.choice(PHASES)
         args = first  # a kill in planning leaves no batch yet: the file finds or makes it
         deadline = rng.uniform(0.5, 4.0) if phase == "random" else 8.0

@@ -53,7 +53,9 @@ def _ask(api: httpx.Client, invoice: int, account: int, ref: str | None = None) 
     })
 
 
-def test_an_approving_payer_pays_the_published_invoice_once(clocked_sandbox: Any, request: Any) -> None:
+def test_an_approving_payer_pays_the_published_invoice_once(
+    clocked_sandbox: Any, request: Any
+) -> None:
     sandbox, clock = clocked_sandbox
     sandbox.set_faults(pending_seconds=1, payer_answer_seconds=30)
     api = client(sandbox.base_url)
@@ -156,7 +158,9 @@ def test_test_numbers_decline_expire_or_lack_funds(
         assert src["status"] == "ACTIVE"
 
 
-def test_a_scripted_payer_declines_then_approves_and_cancel_rules(clocked_sandbox: Any, request: Any) -> None:
+def test_a_scripted_payer_declines_then_approves_and_cancel_rules(
+    clocked_sandbox: Any, request: Any
+) -> None:
     sandbox, clock = clocked_sandbox
     sandbox.set_faults(payer_answer_seconds=1, payers={"231770000150": ["decline", "approve"]})
     api = client(sandbox.base_url)

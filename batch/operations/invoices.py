@@ -10,10 +10,12 @@ invoice is published with exactly its items.
 Journal steps, per generation g (a replacement is the next generation):
   inv{g}.requested = our own invoice reference (sent as the invoice's reference_id)
   inv{g}           = the invoice id the API returned
-  inv{g}.add{n}    = sent: item n's request left (its answer may be lost)
   inv{g}.item{n}   = the id of item n (1-based, the ledger's order)
-  inv{g}.publish   = sent: the publish request left
   inv{g}.published = ACTIVE
+
+An invoice found recorded but not published when a run (or a retry after a lost answer)
+starts is read back with `retrieve` before anything else is sent to it: one GET on a resume,
+none on the way through.
   inv{g}.cancelled = why it was cancelled and replaced
 """
 
@@ -70,16 +72,6 @@ def matches_prefix(
     return len(actual) <= len(expected) and actual == expected[: len(actual)]
 
 
-def in_doubt(steps: dict[str, str], gen: int, items: int) -> bool:
-    """Whether a request of this generation left without its answer being journaled."""
-    lost_add = any(
-        f"inv{gen}.add{n}" in steps and f"inv{gen}.item{n}" not in steps
-        for n in range(1, items + 1)
-    )
-    lost_publish = f"inv{gen}.publish" in steps and f"inv{gen}.published" not in steps
-    return lost_add or lost_publish
-
-
 class InvoicePreparer:
     """Journaled invoice preparation for collection rows."""
 
@@ -128,13 +120,14 @@ class InvoicePreparer:
                 ours = f"paybatch:{row.current_reference_id}:{gen}"
                 self._record(row, f"inv{gen}.requested", ours)
                 steps = self.ledger.row_steps(row.id)
-            invoice_id = await self._created(
+            invoice_id, created_now = await self._created(
                 row, gen, steps, counterparty_id, record.fee_bearer, record.due_date,
                 fresh=fresh,
             )
             steps = self.ledger.row_steps(row.id)
-            if in_doubt(steps, gen, len(items)):
-                # A lost answer may have added an item or published: read back first.
+            if not created_now:
+                # Prepared (in part) by an earlier try or run: an item or the publish may
+                # have landed unseen. What the invoice holds is read back first.
                 spoiled = await self._reconcile(row, gen, invoice_id, expected, steps)
                 steps = self.ledger.row_steps(row.id)
                 if spoiled:
@@ -144,7 +137,6 @@ class InvoicePreparer:
                 if f"inv{gen}.published" in steps:
                     return invoice_id
             await self._add_items(row, gen, invoice_id, items, steps)
-            self._mark(row, steps, f"inv{gen}.publish")
             published = await self.api.publish_invoice(invoice_id)
             if published.total_amount is not None and published.total_amount != total:
                 why = f"published with total {published.total_amount}, not {total}"
@@ -153,11 +145,6 @@ class InvoicePreparer:
                 continue
             self._published(row, gen, invoice_id, published.invoice_number)
             return invoice_id
-
-    def _mark(self, row: RowRecord, steps: dict[str, str], step: str) -> None:
-        """Journal that a request is about to leave (once: a resend after a check reuses it)."""
-        if step not in steps:
-            self._record(row, step, "sent")
 
     def _record(self, row: RowRecord, step: str, value: str) -> None:
         assert row.current_reference_id is not None
@@ -171,10 +158,11 @@ class InvoicePreparer:
     async def _created(
         self, row: RowRecord, gen: int, steps: dict[str, str], counterparty_id: int,
         fee_bearer: str, due_date: str | None, *, fresh: bool,
-    ) -> int:
-        """The generation's invoice id: journaled, adopted (a lost answer), or created now."""
+    ) -> tuple[int, bool]:
+        """The generation's invoice id: journaled, adopted (a lost answer), or created now;
+        and whether it was created just now (nothing on it to doubt)."""
         if f"inv{gen}" in steps:
-            return int(steps[f"inv{gen}"])
+            return int(steps[f"inv{gen}"]), False
         assert row.currency is not None
         ours = steps[f"inv{gen}.requested"]
         if not fresh:
@@ -182,7 +170,7 @@ class InvoicePreparer:
             for invoice in await self.api.list_invoices(currency=row.currency, status="IDLE"):
                 if invoice.reference_id == ours:
                     self._record(row, f"inv{gen}", str(invoice.id))
-                    return invoice.id
+                    return invoice.id, False
         due = (datetime.fromisoformat(due_date).replace(tzinfo=UTC) if due_date else None)
         invoice = await self.api.create_invoice(
             counterparty_id=counterparty_id, currency=row.currency,
@@ -190,7 +178,7 @@ class InvoicePreparer:
             due_date=due,
         )
         self._record(row, f"inv{gen}", str(invoice.id))
-        return invoice.id
+        return invoice.id, True
 
     async def _reconcile(
         self, row: RowRecord, gen: int, invoice_id: int,
@@ -220,8 +208,6 @@ class InvoicePreparer:
         for n, item in enumerate(items, start=1):
             if f"inv{gen}.item{n}" in steps:
                 continue
-            # Journaled first: if this answer is lost, the next run reads the invoice back.
-            self._mark(row, steps, f"inv{gen}.add{n}")
             added = await self.api.add_invoice_item(
                 invoice_id, name=item.name, currency=row.currency, qty=item.qty,
                 amount=from_minor(item.unit_minor, row.currency),
