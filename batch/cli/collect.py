@@ -93,7 +93,7 @@ def collect(target: str, **kw: Any) -> None:
       5 not confirmed; 1 bad input, nothing sent
 
     \b
-    Examples:
+    Example:
       paybatch collect samples/collections_liberia.csv --yes
       paybatch collect collections_liberia            # cron: re-requests that are due
       paybatch collect fees.xlsx --fee-bearer payee --max-requests 5 --re-request-after 2d
