@@ -81,6 +81,12 @@ def test_a_request_is_not_repeated_before_it_is_due(sandbox: Any, tmp_path: Path
     sent = len(sandbox.collections())
     code, out, _ = _collect(sandbox, ledger, BATCH)
     assert code == 4 and out["re_requested"] == 0 and len(sandbox.collections()) == sent
+    # A policy given on the command line is the batch's from then on.
+    code, out, _ = _collect(sandbox, ledger, BATCH, "--re-request-after", "0s",
+                            "--max-requests", "2")
+    assert out["re_requested"] == 4 and len(sandbox.collections()) == sent + 4
+    code, status = _local(["status", BATCH, "--json"], ledger)
+    assert code == 3 and status["exit_code"] == 3  # 91, 92, 93 used their 2 requests
 
 
 def test_cancel_stops_the_re_requests_and_cancels_the_invoice(

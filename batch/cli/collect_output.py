@@ -22,6 +22,7 @@ def situation(exit_code: int) -> str:
     return SITUATIONS.get(exit_code, f"exit code {exit_code}")
 
 
+UNPAID_SHOWN = 15
 _STANDING_WORDS = {
     "PAID": "paid", "OPEN": "requested or to request", "DUE": "due for a new request",
     "LATER": "to request again later", "EXHAUSTED": "requests used up",
@@ -84,6 +85,11 @@ def echo_collect(report: CollectReport, *, json_output: bool) -> None:
     click.echo(f"{r.plan.batch.name}: " + ", ".join(parts))
     if r.re_requested:
         click.echo(f"  {r.re_requested} invoice(s) requested again")
+    for row, name, standing, reason in r.campaign.unpaid[:UNPAID_SHOWN]:
+        said = f": {reason}" if reason else ""
+        click.echo(f"  row {row} {name}: {_STANDING_WORDS.get(standing, standing)}{said}")
+    if len(r.campaign.unpaid) > UNPAID_SHOWN:
+        click.echo(f"  … and {len(r.campaign.unpaid) - UNPAID_SHOWN} more: see the report")
     if r.campaign.next_due:
         click.echo(f"  next re-request due {r.campaign.next_due:%Y-%m-%d %H:%M} UTC: "
                    f"run `paybatch collect {r.plan.batch.name}` again then")

@@ -176,6 +176,16 @@ class CollectionBook(LedgerCore):
                 (batch["batch_id"], row_id, self.now(), f"invoice cancelled: {reason}"),
             )
 
+    def set_batch_option(self, batch_id: int, key: str, value: Any) -> None:
+        """Change one recorded option of a batch (a collection's re-request policy)."""
+        with self.atomic():
+            r = self._one("SELECT options_json FROM batches WHERE id = ?", (batch_id,))
+            assert r is not None
+            options = json.loads(r["options_json"])
+            options[key] = value
+            self._execute("UPDATE batches SET options_json = ? WHERE id = ?",
+                          (json.dumps(options, sort_keys=True, default=str), batch_id))
+
     def payer_busy(self, phone: str, row_id: int) -> bool:
         """Whether another collection row of this payer has a request in flight."""
         # Through the (batch_id, state) index: only rows in flight are looked at.

@@ -80,6 +80,8 @@ class CampaignCounts:
     standings: dict[str, int]
     next_due: datetime | None
     exit_code: int
+    # (sheet row, payer, standing, last outcome) of every invoice not paid, in sheet order
+    unpaid: tuple[tuple[int, str, str, str | None], ...] = ()
 
 
 def campaign_counts(
@@ -89,17 +91,21 @@ def campaign_counts(
     invoices = ledger.invoices_of_batch(batch_id)
     standings: list[Standing] = []
     dues: list[datetime] = []
+    unpaid: list[tuple[int, str, str, str | None]] = []
     for row in ledger.each_row_with_attempts(batch_id):
         if row.state is RowState.SKIPPED:
             continue
         standing, due = request_standing(row, invoices.get(row.id), policy, now)
         standings.append(standing)
+        if standing is not Standing.PAID:
+            unpaid.append((row.sheet_row, row.name or "", standing.value, row.failure_reason))
         if standing is Standing.LATER and due is not None:
             dues.append(due)
     counts: dict[str, int] = {}
     for s in standings:
         counts[s.value] = counts.get(s.value, 0) + 1
-    return CampaignCounts(counts, min(dues) if dues else None, campaign_exit_code(standings))
+    return CampaignCounts(counts, min(dues) if dues else None, campaign_exit_code(standings),
+                          tuple(sorted(unpaid)))
 
 
 async def start_due_requests(

@@ -88,6 +88,11 @@ async def collect(
     batch_id = planned.batch.id
     policy = request.policy or planned.policy
     with ledger.locked(batch_id):
+        if request.policy is not None and request.policy != planned.policy:
+            # Given on the command line: the batch keeps it (status and report judge by it).
+            ledger.set_batch_option(batch_id, "max_requests", policy.max_requests)
+            ledger.set_batch_option(batch_id, "re_request_after",
+                                    policy.re_request_after.total_seconds())
         receipts = await finish_receipts(ledger, api, batch_id)
         again = 0
         if not request.run.reconcile_only:
