@@ -217,3 +217,8 @@ class TransitionError(LedgerError):
     def __init__(self, message: str, row_id: int | None = None) -> None:
         super().__init__(message)
         self.row_id = row_id
+
+
+class NotNowError(BatchError):
+    """An operation cannot start this row now (e.g. its payer has another request pending):
+    the runner leaves it as it is for a later run, sending nothing."""

@@ -25,7 +25,7 @@ from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
 from batch.engine.runner import Runner, RunOptions
-from batch.engine.states import IN_FLIGHT
+from batch.engine.states import IN_FLIGHT, OperationKind
 from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
 from batch.planning.flow import (
@@ -50,10 +50,14 @@ if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
     from batch.intake.outcome import ValidationReport
+    from batch.operations.campaign import CancelResult
+    from batch.operations.collect_flow import CollectRequest, CollectResult
+    from batch.operations.collect_plan import CollectionPlan
     from batch.planning.approval import ApprovalPolicy
 
 __all__ = [
-    "Endpoint", "PlanResult", "RunReport", "RunRequest", "api_endpoint", "open_client",
+    "CollectReport", "Endpoint", "PlanResult", "cancel_collection", "collect_batch",
+    "RunReport", "RunRequest", "api_endpoint", "open_client",
     "plan_file", "run_batch", "write_report_safely",
 ]
 
@@ -241,7 +245,7 @@ def run_batch(
                 batch_id = planned.batch.id
                 ledger.check_values(batch_id)  # a damaged row stops the run before any send
                 with ledger.locked(batch_id):
-                    operation = PayoutOperation(ledger, api)
+                    operation = _operation(planned, request.run, ledger, api)
                     options = run_options(request.run, endpoint, operation)
                     runner = Runner(
                         ledger, operation, batch_id, options, say=say, progress=progress
@@ -289,7 +293,10 @@ def run_batch(
                             refused=runner.refused, accepted=runner.accepted,
                             paused=dict(runner.paused),
                         )
-                        result = replace(result, requests=api.request_count)
+                        result = replace(
+                            result, requests=api.request_count,
+                            standing_exit_code=_standing(ledger, planned),
+                        )
                         if result.exit_code in (0, 3, 6) and not result.pending:
                             ledger.mark_batch_finished(batch_id)
                         run_report = RunReport(
@@ -411,6 +418,29 @@ def interrupt_settle() -> float:
         return max(0.0, float(os.environ.get(ENV_SETTLE, DEFAULT_SETTLE)))
     except ValueError:
         return DEFAULT_SETTLE
+def _operation(planned: PlanResult, options: RunOptions, ledger: Ledger, api: Any) -> Operation:
+    """The batch's own kind of operation: `reconcile` settles a collection batch too."""
+    if planned.batch.kind is OperationKind.COLLECTION:
+        if not options.reconcile_only:
+            raise errors.InputError(
+                f"{planned.batch.name} is a collection batch: use `paybatch collect`"
+            )
+        from batch.operations.collection import CollectionOperation
+
+        return CollectionOperation(ledger, api)
+    return PayoutOperation(ledger, api)
+
+
+def _standing(ledger: Ledger, planned: PlanResult) -> int | None:
+    """A collection batch's exit code as its campaign stands; None for payouts."""
+    if planned.batch.kind is not OperationKind.COLLECTION:
+        return None
+    from batch.operations.campaign import campaign_counts
+    from batch.operations.collect_plan import policy_of
+
+    return campaign_counts(ledger, planned.batch.id, policy_of(planned.batch),
+                           ledger.clock()).exit_code
+
 
 
 # openpyxl takes ~0.5 ms and a few KB of memory per row: past this a run's report is CSV
@@ -460,3 +490,73 @@ async def _resolve(
     if batch is None:
         raise errors.InputError(f"{request.target}: no such file or batch in {settings.ledger}")
     return plan_result(ledger, batch)
+
+
+# -- collections (issue 14) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    """A collection round's result and the report file written after it."""
+
+    result: CollectResult
+    report_path: Path | None = None
+    report_error: str | None = None
+
+
+def collect_batch(
+    settings: Settings,
+    request: CollectRequest,
+    *,
+    confirm: Callable[[CollectionPlan], bool],
+    say: Callable[[str], None],
+    progress: Progress | None = None,
+) -> CollectReport:
+    """`paybatch collect`: plan if needed, confirm, one campaign round, then the report."""
+    from batch.operations.collect_flow import collect
+    from batch.operations.collection import COLLECTION_TIMINGS
+
+    async def flow(endpoint: Endpoint) -> CollectReport:
+        monitor = request.run.monitor or COLLECTION_TIMINGS
+        if endpoint.sandbox_started_at is not None:
+            monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
+        timed = replace(request, run=replace(request.run, monitor=monitor))
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            async with open_client(endpoint, settings) as api:
+                try:
+                    result = await collect(
+                        ledger, api, timed, confirm=confirm, say=say,
+                        concurrency=settings.concurrency, progress=progress,
+                    )
+                finally:
+                    if progress is not None:
+                        progress.close()
+            path, problem = write_report_safely(ledger, result.plan.batch.id)
+            if problem:
+                say(f"warning: {problem}")
+            return CollectReport(result, path, problem)
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))
+
+
+def cancel_collection(
+    settings: Settings, batch_name: str, rows: set[int] | None, reason: str,
+    say: Callable[[str], None],
+) -> CancelResult:
+    """`paybatch cancel`: cancel a collection batch's unpaid invoices (never one in flight)."""
+    from batch.operations.campaign import cancel_invoices
+
+    async def flow(endpoint: Endpoint) -> CancelResult:
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            batch = ledger.batch_by_name(batch_name)
+            if batch is None or batch.kind.value != "collection":
+                raise errors.InputError(f"{batch_name}: no such collection batch")
+            async with open_client(endpoint, settings) as api:
+                with ledger.locked(batch.id):
+                    done = await cancel_invoices(ledger, api, batch.id, rows, reason)
+            write_report_safely(ledger, batch.id)
+            return done
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))

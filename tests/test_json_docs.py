@@ -17,6 +17,7 @@ from batch.cli import main
 from tests.engine_helpers import QUICK_PAYOUTS, env, write_sheet
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
+COLLECTIONS = Path(__file__).resolve().parent.parent / "samples" / "collections_liberia.csv"
 BLOCK = re.compile(r"```json (\S+)\n(.*?)```", re.S)
 
 
@@ -86,7 +87,7 @@ def check(value: Any, shape: Any, known: dict[str, Any], where: str = "$") -> li
 def test_the_doc_covers_every_command() -> None:
     assert set(shapes()) == {
         "error", "money", "validate", "plan", "run", "status-list", "status-line",
-        "status-batch", "report", "cancel", "approval-state", "approval", "review", "approve",
+        "status-batch", "report", "cancel", "approval-state", "approval", "review", "approve", "collect",
     }
     from batch.cli import main as group
 
@@ -135,6 +136,8 @@ def test_every_commands_json_matches_the_doc(failing, tmp_path: Path) -> None:  
         ("approve", _invoke(["approve", "nov", "--as", "checker", "--ledger", str(ledger)])),
         ("status-batch", _invoke(["status", "nov", "--ledger", str(ledger)])),  # approved
         ("cancel", _invoke(["cancel", "nov", "--ledger", str(ledger)])),
+        ("collect", _invoke(["collect", str(COLLECTIONS), "--yes", "--ledger",
+                             str(tmp_path / "c.db"), "--base-url", failing.base_url])),
     ]
     for name, (code, out) in outputs:
         assert check(out, known[name], known) == [], (name, out)

@@ -49,6 +49,16 @@ def _balances(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Real token lifetime (s), to force 401s.")
 @click.option("--session-seconds", "session_lifetime_seconds", type=float,
               help="Payout session lifetime (s).")
+@click.option("--payer-seconds", "payer_answer_seconds", type=float,
+              help="Collections: seconds before a payer answers a request.")
+@click.option("--approval-window", "approval_window_seconds", type=float,
+              help="Collections: seconds before an unanswered request expires.")
+@click.option("--decline-rate", "payer_decline_rate", type=float,
+              help="Collections: share of payers who decline.")
+@click.option("--timeout-rate", "payer_timeout_rate", type=float,
+              help="Collections: share of payers who never answer.")
+@click.option("--insufficient-rate", "payer_insufficient_rate", type=float,
+              help="Collections: share of payers short of funds.")
 @click.option("--fault-endpoints", "fault_endpoints", multiple=True, metavar="PATTERN",
               help="Limit latency/5xx/drops/429 to these endpoints (e.g. 'executions.*').")
 def sandbox(**options: Any) -> None:

@@ -44,6 +44,7 @@ DEFAULT_DEADLINE = 60.0  # seconds for one whole request/answer exchange once it
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 TOKEN_PATH = "/v1/jwt/client/obtain/token"
 STATUS_PATH = "/v1/status/payout/"
+_UNCACHED_PATHS = (STATUS_PATH, "/v1/status/collection/", "/v1/invoices/")
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -213,7 +214,7 @@ class Requestor:
         if url is None:
             base = self._http.base_url  # httpx's own join: base path + path without its "/"
             url = base.copy_with(raw_path=base.raw_path + path.lstrip("/").encode("ascii"))
-            if not path.startswith(STATUS_PATH):
+            if not path.startswith(_UNCACHED_PATHS):  # one path per id: not kept
                 self._urls[path] = url
         return url
 

@@ -69,6 +69,9 @@ class RunResult:
     # Currencies whose wallet was short (issue 13): currency -> the API's wallet message;
     # their rows not sent yet stay as they are, other currencies went on.
     paused: dict[str, str] = field(default_factory=dict)
+    # Set when the kind judges its batch by more than row states (a collection's FAILED
+    # rows may still be due for a new request: 4, not 3).
+    standing_exit_code: int | None = None
 
     @property
     def in_flight(self) -> int:
@@ -92,4 +95,6 @@ class RunResult:
     def exit_code(self) -> int:
         """DESIGN.md: 0 all completed, 3 some FAILED, 4 in flight or not yet sent; 1 when
         the API refused at its gate before this run moved anything."""
+        if self.standing_exit_code is not None:
+            return self.standing_exit_code
         return run_exit_code(self.counts, refused=self.refused is not None, accepted=self.accepted)

@@ -308,6 +308,8 @@ class Runner:
                 else:
                     return
             self.say(f"row {row_id}: its session keeps expiring before submit; left for later")
+        except errors.NotNowError as exc:
+            self.say(f"row {row_id}: {exc}; left for a later run")  # nothing was sent
         except (errors.ForbiddenError, errors.AuthError) as exc:
             self._refused(exc)
         except errors.ApiError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from batch.ledger.approvals import ApprovalRecord, Approvals, HistoryLine, PlanLine
 from batch.ledger.batches import BatchWrites
 from batch.ledger.cancel import Cancels
+from batch.ledger.collections import CollectionBook
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.journal import Journal
 from batch.ledger.locks import Locks, pid_alive
@@ -27,9 +28,11 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals, Cancels):
+class Ledger(
+    BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals, Cancels, CollectionBook
+):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal,
-    approvals, cancellations."""
+    approvals, cancellations, invoices."""
 
 
 __all__ = [

@@ -91,3 +91,70 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("submitted_at", "Submitted (UTC)", "time", width=20),
     Column("settled_at", "Settled (UTC)", "time", width=20),
 )
+
+
+# -- collections (issue 14): one line per invoice, then a summary per currency and an ageing ---
+
+COLLECTION_COLUMNS: tuple[Column, ...] = (
+    Column("row", "Row", "int", width=6),
+    Column("invoice_number", "Invoice", width=16),
+    Column("invoice_key", "Invoice key", width=12),
+    Column("name", "Payer", width=24),
+    Column("phone", "Phone", width=15),
+    Column("items", "Items", width=40),
+    _money("amount", "Amount", "currency"),
+    Column("currency", "Currency", width=9),
+    Column("due_date", "Due date", width=11),
+    Column("state", "State", width=11),
+    Column("invoice_status", "Invoice status", width=11),
+    Column("failure_reason", "Last outcome", width=40),
+    Column("requests", "Requests", "int", width=9),
+    Column("request_history", "Requests and outcomes", width=50),
+    Column("days_unpaid", "Days since first request", "int", width=9),
+    Column("paid_at", "Paid (UTC)", "time", width=20),
+    _money("payer_amount", "Payer paid", "payer_currency"),
+    Column("payer_currency", "Payer currency", width=9),
+    _money("payee_amount", "Received", "payee_currency"),
+    Column("payee_currency", "Received currency", width=9),
+    _money("platform_fee", "Platform fee", "currency"),
+    _money("gateway_fee", "Gateway fee", "currency"),
+    _money("fx_fee", "FX fee", "currency"),
+    Column("fx_rate", "FX rate", width=9),
+    Column("provider_transaction_id", "Provider transaction ID", width=24),
+    Column("payment_method", "Method", width=16),
+    _money("predicted_fee", "Predicted fee", "fee_currency"),
+    Column("fee_currency", "Fee currency", width=9),
+    Column("cancelled_at", "Cancelled (UTC)", "time", width=20),
+    Column("cancel_reason", "Cancel reason", width=24),
+    Column("reference_ids", "Reference IDs tried", width=38),
+    Column("note", "Note", width=24),
+)
+
+COLLECTION_SUMMARY_COLUMNS: tuple[Column, ...] = (
+    Column("currency", "Currency", width=9),
+    Column("invoices", "Invoices", "int", width=9),
+    _money("requested", "Requested", "currency"),
+    _money("collected", "Collected", "currency"),
+    _money("fees", "Fees", "currency"),
+    _money("received", "Received", "currency"),
+    _money("cancelled", "Cancelled", "currency"),
+    _money("outstanding", "Outstanding", "currency"),
+    Column("collection_rate", "Collection rate", width=11),
+)
+
+AGEING_COLUMNS: tuple[Column, ...] = (
+    Column("currency", "Currency", width=9),
+    Column("age", "Days since first request", width=16),
+    Column("invoices", "Unpaid invoices", "int", width=9),
+    _money("outstanding", "Outstanding", "currency"),
+)
+
+
+def row_columns(kind: str) -> tuple[Column, ...]:
+    """The per-row table's columns for a batch of this kind (payout or collection)."""
+    return COLLECTION_COLUMNS if kind == "collection" else PAYOUT_COLUMNS
+
+
+def rows_title(kind: str) -> str:
+    """The per-row table's title for a batch of this kind."""
+    return "Invoices" if kind == "collection" else "Payouts"

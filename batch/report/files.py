@@ -25,7 +25,6 @@ from batch.ledger.core import utc_now
 from batch.report.approvals import approval_state, approvals_json
 from batch.report.lines import (
     ATTEMPT_COLUMNS,
-    PAYOUT_COLUMNS,
     BatchReport,
     Column,
     Line,
@@ -58,10 +57,17 @@ def load_report(
     summary = ledger.summary(record.id)
     assert summary is not None
     rows = ledger.row_stream(record.id) if stream else ledger.rows(record.id)
-    report = build_report(
-        summary, rows, ledger=ledger.path.resolve(), generated_at=now or utc_now(),
-        generated_by=user_at_host(),
-    )
+    generated = now or utc_now()
+    if record.kind.value == "collection":  # an invoice per row, and the collection's tables
+        from batch.report.collection import collection_parts
+
+        line, extra, code = collection_parts(ledger, record, generated)
+        report = build_report(summary, rows, ledger=ledger.path.resolve(),
+                              generated_at=generated, generated_by=user_at_host(),
+                              row_line=line, extra=extra, exit_code=code)
+    else:
+        report = build_report(summary, rows, ledger=ledger.path.resolve(),
+                              generated_at=generated, generated_by=user_at_host())
     return with_approvals(ledger, record, report)
 
 
@@ -137,8 +143,9 @@ def report_json(report: BatchReport) -> dict[str, object]:
     """The whole report as one JSON object (amounts as exact decimal strings)."""
     return {
         "summary": summary_json(report),
-        "payouts": [line_json(line) for line in report.payouts],
+        report.rows_title.lower(): [line_json(line) for line in report.payouts],
         "attempts": [line_json(line) for line in report.attempts],
+        **{t.title.lower(): [line_json(line) for line in t.lines] for t in report.extra},
     }
 
 
@@ -216,15 +223,18 @@ def write_csv(report: BatchReport, path: Path) -> list[Path]:
     summary_path = path.with_name(f"{path.stem}.summary.csv")
     attempts_path = path.with_name(f"{path.stem}.attempts.csv")
     for target, frames in (
-        (path, _frames(report.payouts, PAYOUT_COLUMNS)),
+        (path, _frames(report.payouts, report.row_columns)),
         (summary_path, iter([summary_frame(report)])),
         (attempts_path, _frames(report.attempts, ATTEMPT_COLUMNS)),
+        *((path.with_name(f"{path.stem}.{t.title.lower()}.csv"), _frames(t.lines, t.columns))
+          for t in report.extra),
     ):
         with _atomic(target) as tmp, tmp.open("wb") as out:
             for i, frame in enumerate(frames):
                 # A BOM so Excel reads the names' accents as UTF-8.
                 frame.write_csv(out, include_bom=i == 0, include_header=i == 0)
-    return [path, summary_path, attempts_path]
+    extra = [path.with_name(f"{path.stem}.{t.title.lower()}.csv") for t in report.extra]
+    return [path, summary_path, attempts_path, *extra]
 
 
 def _frames(lines: Iterable[Line], columns: Sequence[Column]) -> Iterator[pl.DataFrame]:

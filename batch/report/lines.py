@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from batch.engine.outcome import batch_exit_code, situation
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger.records import AttemptRecord, BatchSummary, RowRecord
 from batch.markets import exact as exact  # re-exported: where it used to live
-from batch.report.columns import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, Column, Value
+from batch.report.columns import (
+    ATTEMPT_COLUMNS,
+    PAYOUT_COLUMNS,
+    Column,
+    Value,
+    row_columns,
+    rows_title,
+)
 from batch.report.money import CurrencyMoney, money_figures
 from batch.report.reasons import deciding_attempt as _deciding_attempt
 from batch.report.reasons import message_of as _message_of
@@ -113,6 +120,18 @@ class BatchReport:
     exit_code: int = 0
     approvals: ApprovalState | None = None  # a batch under an approval policy (issue 17)
     money: list[CurrencyMoney] = field(default_factory=list)  # reconciles to the sheet
+    kind: str = "payout"  # the batch's operation kind: chooses the per-row columns
+    extra: tuple[Any, ...] = ()  # titled tables beside the rows (report.collection.ExtraTable)
+
+    @property
+    def row_columns(self) -> tuple[Column, ...]:
+        """The per-row table's columns for this batch's kind."""
+        return row_columns(self.kind)
+
+    @property
+    def rows_title(self) -> str:
+        """The per-row table's title (Payouts, Invoices)."""
+        return rows_title(self.kind)
 
     @property
     def rows(self) -> int:
@@ -369,6 +388,8 @@ def reason_groups(rows: Iterable[RowRecord]) -> list[ReasonGroup]:
 def build_report(
     summary: BatchSummary, rows: Iterable[RowRecord], *, ledger: Path, generated_at: datetime,
     generated_by: str | None = None,
+    row_line: Callable[[RowRecord], Line] = payout_line, extra: tuple[Any, ...] = (),
+    exit_code: int | None = None,
 ) -> BatchReport:
     """The report of one batch from what the ledger holds (pure).
 
@@ -394,8 +415,10 @@ def build_report(
         fees=tally.fee_totals(),
         failures=tally.reason_groups(),
         in_flight=tally.in_flight,
-        payouts=ReportLines(rows, lambda r: [payout_line(r)], tally.payout_lines),
+        payouts=ReportLines(rows, lambda r: [row_line(r)], tally.payout_lines),
         attempts=ReportLines(rows, attempt_lines, tally.attempt_lines),
-        exit_code=batch_exit_code(tally.counts),
+        exit_code=batch_exit_code(tally.counts) if exit_code is None else exit_code,
         money=money_figures(summary, fee_figures),
+        kind=b.kind.value,
+        extra=extra,
     )

@@ -105,7 +105,7 @@ def status_list_json(
 
 def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, Any]:
     """`paybatch status BATCH --json`: counts, money, fees, failures and rows in flight."""
-    from batch.report.files import summary_json
+    from batch.report.files import line_json, summary_json
 
     detail = summary_json(report)
     return {
@@ -124,4 +124,6 @@ def status_batch_json(summary: BatchSummary, report: BatchReport) -> dict[str, A
             for line in detail["in_flight"]
         ],
         "approvals": detail["approvals"],
+        # A collection's summary per currency and ageing (the report's own tables).
+        **{t.title.lower(): [line_json(x) for x in t.lines] for t in report.extra},
     }

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.approvals import ApprovalState
-from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Column, Line, Value
+from batch.report.lines import ATTEMPT_COLUMNS, BatchReport, Column, Line, Value
 from batch.report.sections import context_lines, summary_sections
 from batch.report.text import cell_text
 
@@ -54,8 +54,11 @@ def write_xlsx(report: BatchReport, path: Path) -> None:
     """Write the workbook to `path`."""
     book = Workbook(write_only=True)
     _summary_sheet(_sheet(book, "Summary"), report)
-    _table_sheet(_sheet(book, "Payouts"), PAYOUT_COLUMNS, report.payouts, highlight=True)
+    rows_sheet = _sheet(book, report.rows_title)
+    _table_sheet(rows_sheet, report.row_columns, report.payouts, highlight=True)
     _table_sheet(_sheet(book, "Attempts"), ATTEMPT_COLUMNS, report.attempts, highlight=False)
+    for table in report.extra:  # e.g. a collection's summary per currency and its ageing
+        _table_sheet(_sheet(book, table.title), table.columns, table.lines, highlight=False)
     book.save(path)
 
 

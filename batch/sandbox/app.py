@@ -8,6 +8,8 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from batch.sandbox.collection_control import collection_control
+from batch.sandbox.collection_routes import collections_api
 from batch.sandbox.config import SandboxConfig
 from batch.sandbox.control import control
 from batch.sandbox.faults import FaultInjector
@@ -37,5 +39,7 @@ def create_app(
     app.add_exception_handler(SandboxError, _sandbox_error)
     app.include_router(router)
     app.include_router(api)
+    app.include_router(collections_api)
     app.include_router(control)
+    app.include_router(collection_control)
     return FaultInjector(app, runtime)

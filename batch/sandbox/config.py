@@ -89,6 +89,15 @@ class Faults(BaseModel):
     # An execute repeating a reference_id that exists is answered FAILED ("session already
     # executed") instead of with its execution — though that execution may be COMPLETED.
     repeat_send_failed: bool = False
+    # Collections (batch.sandbox.payers): a payer answers a request after payer_answer_seconds;
+    # one who never answers sees it expire after approval_window_seconds. Rates pick how
+    # payers answer (the rest approve); `payers` scripts answers per phone.
+    payer_answer_seconds: float = Field(default=2.0, ge=0)
+    approval_window_seconds: float = Field(default=10.0, ge=0)
+    payer_decline_rate: float = Field(default=0.0, ge=0, le=1)
+    payer_timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    payer_insufficient_rate: float = Field(default=0.0, ge=0, le=1)
+    payers: dict[str, list[Literal["approve", "decline", "timeout", "insufficient"]]] = {}
 
     @field_validator(
         "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"

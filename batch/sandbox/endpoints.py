@@ -19,6 +19,18 @@ ENDPOINTS: dict[str, str] = {
     "sessions.payout": "/v1/sessions/payout",
     "executions.payout": "/v1/executions/payout",
     "status.payout": "/v1/status/payout/{reference_id}",
+    # The collection side (batch.sandbox.collection_routes).
+    "invoices.create": "/v1/invoices/create",
+    "invoices.items_add": "/v1/invoices/{invoice_id}/items/add",
+    "invoices.publish": "/v1/invoices/publish/{id}",
+    "invoices.retrieve": "/v1/invoices/retrieve/{id}",
+    "invoices.list": "/v1/invoices/list",
+    "invoices.cancel": "/v1/invoices/cancel/{id}",
+    "invoices.receipt": "/v1/invoices/receipt/{id}",
+    "sessions.checkout": "/v1/sessions/checkout",
+    "executions.collection": "/v1/executions/collection",
+    "status.collection": "/v1/status/collection/{reference_id}",
+    "status.source": "/v1/status/source",
 }
 
 

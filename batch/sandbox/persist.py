@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from batch.sandbox.invoice_state import CheckoutSession, Collection, Invoice
 from batch.sandbox.state import Counterparty, Execution, Party, PaymentAccount, PayoutSession
 
 SCHEMA = """
@@ -32,6 +33,9 @@ ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "account": TypeAdapter(PaymentAccount),
     "session": TypeAdapter(PayoutSession),
     "execution": TypeAdapter(Execution),
+    "invoice": TypeAdapter(Invoice),
+    "checkout": TypeAdapter(CheckoutSession),
+    "collection": TypeAdapter(Collection),
 }
 BALANCES = TypeAdapter(dict[str, Decimal])
 COUNTERS = TypeAdapter(dict[str, int])

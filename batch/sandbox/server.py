@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from batch.sandbox.app import create_app
+from batch.sandbox.collection_control import CollectionRecord, InvoiceRecord
 from batch.sandbox.config import Faults, SandboxConfig
 from batch.sandbox.control import ExecutionRecord
 from batch.sandbox.faults import HideDroppedResponses
@@ -69,6 +70,18 @@ class SandboxHandle:
     def completed_count(self, phone: str) -> int:
         """How many COMPLETED payouts this phone received."""
         return len(self.executions(phone=phone, status="COMPLETED"))
+
+    def collections(
+        self, *, phone: str | None = None, status: str | None = None
+    ) -> list[CollectionRecord]:
+        """Every collection request (optionally one phone's, or one status)."""
+        params = {k: v for k, v in {"phone": phone, "status": status}.items() if v}
+        return [CollectionRecord.model_validate(r) for r in self._call(
+            "GET", "/collections", params=params)]
+
+    def invoices(self) -> list[InvoiceRecord]:
+        """Every invoice with its items and status."""
+        return [InvoiceRecord.model_validate(r) for r in self._call("GET", "/invoices")]
 
     def recipients(self) -> dict[str, dict[str, int]]:
         """Per phone: executions by status."""

@@ -1,5 +1,7 @@
 """The sandbox's state and business rules: tokens, recipients, sessions, executions, wallet.
 
+The collection side (invoices, checkout sessions, collections) is the CollectionStore mixin.
+
 Every operation takes `now` (a clock reading) and raises `Rejected` (422), `Missing` (404),
 `Denied` (403) or `Unauthorized` (401); routes turn those into Dollr-shaped error bodies.
 Single-threaded: only the server's event loop touches a Store. Each change is marked in
@@ -20,7 +22,9 @@ from typing import Any
 
 from batch.sandbox import fees
 from batch.sandbox.config import Faults, SandboxConfig
+from batch.sandbox.invoices import CollectionStore
 from batch.sandbox.persist import Snapshot, open_journal
+from batch.sandbox.problems import Denied, Missing, Rejected, SandboxError, Unauthorized
 from batch.sandbox.state import (
     COMPLETED,
     FAILED,
@@ -31,48 +35,10 @@ from batch.sandbox.state import (
     PayoutSession,
 )
 
-
-class SandboxError(Exception):
-    """An error answer the API gives."""
-
-    status = 400
-
-    def __init__(self, detail: Any) -> None:
-        super().__init__(str(detail))
-        self.detail = detail
-
-
-class Rejected(SandboxError):
-    """422 with a FastAPI-shaped detail list."""
-
-    status = 422
-
-    def __init__(self, loc: list[str | int], msg: str, kind: str = "value_error") -> None:
-        super().__init__([{"loc": loc, "msg": msg, "type": kind}])
-
-
-class Missing(SandboxError):
-    """404: unknown id."""
-
-    status = 404
-
-
-class Denied(SandboxError):
-    """403: not allowed (passcode)."""
-
-    status = 403
-
-
-class Unauthorized(SandboxError):
-    """401: bad credentials or token."""
-
-    status = 401
-
-
 CREDENTIALS_REJECTED = "Could not validate credentials"
 
 
-class Store:
+class Store(CollectionStore):
     """All state of one sandbox: in memory, journaled to `config.state_path` when set."""
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -108,6 +74,7 @@ class Store:
         self._in_flight: list[Execution] = []
         # Distinct id ranges per kind make id mix-ups in a client fail loudly.
         self._next = {"party": 300, "counterparty": 70, "account": 900, "session": 4400}
+        self._start_collections()
 
     def _restore(self, snapshot: Snapshot) -> None:
         """Take up the records a journal kept (a rerun after a killed process)."""
@@ -120,6 +87,7 @@ class Store:
         executions = sorted(records.get("execution", []), key=lambda e: e.created_at)
         self.executions = {e.reference_id: e for e in executions}
         self._in_flight = [e for e in executions if not e.settled]
+        self._restore_collections(records)
         if snapshot.balances is not None:
             self.balances = snapshot.balances
         if snapshot.counters is not None:
@@ -341,3 +309,9 @@ class Store:
         if execution is None or now < execution.created_at + delay:
             raise Missing("Transaction not found")
         return self.refresh(execution, now)
+
+
+__all__ = [
+    "CREDENTIALS_REJECTED", "Denied", "Missing", "Rejected", "SandboxError", "Store",
+    "Unauthorized",
+]

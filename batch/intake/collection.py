@@ -1,0 +1,259 @@
+"""Validate a collection sheet and group its rows into invoices (pure).
+
+Rows sharing an invoice key become one invoice with one line item each; a row without a key
+is an invoice of its own. The payer, phone, amount, currency and country cells are checked by
+the payout rules (`validate_sheet`), so a collection sheet is exactly as strict; the
+collection's own cells (quantity, unit price, due date) and the consistency of each invoice
+(one payer, one phone, one currency) are checked here. Every problem names its Excel row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+
+from batch.intake.amounts import parse_amount
+from batch.intake.collection_sheet import CollectionGrid, read_collection_sheet
+from batch.intake.load import ROW
+from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.markets import CURRENCY_DECIMALS
+from batch.models import PayoutRow, RowProblem
+
+DEFAULT_ITEM = "Payment request"
+MAX_QTY = 1_000_000
+_WHOLE = re.compile(r"^\d+(?:\.0+)?$")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%d %b %Y", "%d %B %Y")
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    """One invoice line: qty x unit price."""
+
+    sheet_row: int
+    name: str
+    qty: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class PlannedInvoice:
+    """One invoice to collect: a payer and their lines (sheet_row: the first line's row)."""
+
+    sheet_row: int
+    name: str
+    phone: str
+    currency: str
+    country: str
+    email: str | None
+    note: str
+    invoice_key: str | None
+    due_date: date | None
+    items: tuple[PlannedItem, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of qty x unit price."""
+        return sum((i.unit_price * i.qty for i in self.items), Decimal(0))
+
+
+@dataclass(frozen=True)
+class CollectionReport:
+    """A validated collection sheet: its invoices, and every problem found."""
+
+    file: str
+    invoices: tuple[PlannedInvoice, ...]
+    problems: tuple[RowProblem, ...]
+    notices: tuple[str, ...]
+    invalid_invoices: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_collection(
+    path: Path, options: ValidationOptions, *, sheet: str | None = None
+) -> CollectionReport:
+    """Read, validate and group a collection sheet."""
+    grid = read_collection_sheet(path, sheet=sheet)
+    return check_collection(grid, options)
+
+
+def check_collection(grid: CollectionGrid, options: ValidationOptions) -> CollectionReport:
+    """Validate a loaded collection sheet (pure)."""
+    extra = {r[ROW]: r for r in grid.extra.iter_rows(named=True)}
+    frame = grid.sheet.frame
+    problems: list[RowProblem] = []
+    items: dict[int, tuple[int, Decimal | None]] = {}  # row -> (qty, unit price)
+    amounts: list[str | None] = []
+    for row, amount in zip(frame.get_column(ROW), frame.get_column("amount"), strict=True):
+        cells = extra[row]
+        qty, unit, found = _item_cells(row, cells)
+        problems += found
+        items[row] = (qty, unit)
+        if (amount is None or not amount.strip()) and unit is not None:
+            amount = str(unit * qty)  # the row's amount is its line total
+        amounts.append(amount)
+    frame = frame.with_columns(pl.Series("amount", amounts, dtype=pl.String))
+    payout_options = replace(options, allow_duplicates=True)  # an invoice's rows share a phone
+    report = validate_sheet(replace(grid.sheet, frame=frame), payout_options)
+    problems += report.problem_list()
+    valid = {r.row: r for r in report.payout_rows()}
+    for row, (qty, unit) in items.items():
+        payout = valid.get(row)
+        if payout is not None and unit is not None and unit * qty != payout.amount:
+            step = Decimal(1).scaleb(-CURRENCY_DECIMALS[payout.currency])
+            shown, line = unit.quantize(step), (unit * qty).quantize(step)
+            problems.append(RowProblem(
+                row=row, column="amount", value=str(payout.amount),
+                message=f"is not quantity x unit price ({qty} x {shown} = {line})",
+            ))
+        if payout is not None and unit is not None:
+            places = CURRENCY_DECIMALS[payout.currency]
+            if unit != unit.quantize(Decimal(1).scaleb(-places)) or unit <= 0:
+                problems.append(RowProblem(
+                    row=row, column="unit_price", value=str(unit),
+                    message=f"must be more than zero with at most {places} decimals "
+                    f"for {payout.currency}",
+                ))
+    invoices, group_problems, invalid = _group(valid, items, extra, problems, options)
+    problems += group_problems
+    problems.sort(key=lambda p: p.row)
+    return CollectionReport(
+        grid.sheet.file, tuple(invoices), tuple(problems), report.notices, invalid
+    )
+
+
+def _item_cells(
+    row: int, cells: dict[str, str | None]
+) -> tuple[int, Decimal | None, list[RowProblem]]:
+    problems: list[RowProblem] = []
+    qty = 1
+    qty_text = (cells.get("qty") or "").strip().replace(",", "")
+    if qty_text:
+        if _WHOLE.match(qty_text) and 1 <= int(Decimal(qty_text)) <= MAX_QTY:
+            qty = int(Decimal(qty_text))
+        else:
+            problems.append(RowProblem(
+                row=row, column="qty", value=qty_text,
+                message=f"is not a whole number from 1 to {MAX_QTY:,}",
+            ))
+    unit: Decimal | None = None
+    unit_text = (cells.get("unit_price") or "").strip()
+    if unit_text:
+        parsed = parse_amount(unit_text)
+        if isinstance(parsed, Decimal):
+            unit = parsed
+        else:
+            problems.append(RowProblem(row=row, column="unit_price", value=unit_text,
+                                       message=parsed))
+    due_text = (cells.get("due_date") or "").strip()
+    if due_text and _parse_date(due_text) is None:
+        problems.append(RowProblem(
+            row=row, column="due_date", value=due_text,
+            message="is not a date (write it like 2026-12-15)",
+        ))
+    return qty, unit, problems
+
+
+def _parse_date(text: str) -> date | None:
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _group(
+    valid: dict[int, PayoutRow],
+    items: dict[int, tuple[int, Decimal | None]],
+    extra: dict[int, dict[str, str | None]],
+    problems: list[RowProblem],
+    options: ValidationOptions,
+) -> tuple[list[PlannedInvoice], list[RowProblem], int]:
+    """Rows -> invoices; an invoice with any invalid row is left out whole (and said so)."""
+    bad_rows = {p.row for p in problems}
+    groups: dict[str, list[int]] = defaultdict(list)
+    order: list[str] = []
+    for row in sorted(extra):
+        if row not in valid and row not in bad_rows:
+            continue  # blank or skipped (totals) rows
+        key_text = (extra[row].get("invoice_key") or "").strip()
+        key = f"key:{key_text}" if key_text else f"row:{row}"
+        if key not in groups:
+            order.append(key)
+        groups[key].append(row)
+    found: list[RowProblem] = []
+    invoices: list[PlannedInvoice] = []
+    invalid = 0
+    seen_lines: dict[tuple[str, str, str, Decimal], int] = {}
+    for key in order:
+        rows = groups[key]
+        broken = [r for r in rows if r in bad_rows or r not in valid]
+        if broken:
+            invalid += 1
+            for r in rows:
+                if r not in broken:
+                    found.append(RowProblem(
+                        row=r, column="invoice_key", value=key[4:],
+                        message=f"belongs to an invoice with an invalid row ({broken[0]})",
+                    ))
+            continue
+        first = valid[rows[0]]
+        clash = _clash(first, [valid[r] for r in rows[1:]])
+        if clash:
+            found += clash
+            invalid += 1
+            continue
+        lines = []
+        for r in rows:
+            qty, unit = items[r]
+            amount = valid[r].amount
+            cells = extra[r]
+            name = (cells.get("item") or "").strip() or valid[r].note or DEFAULT_ITEM
+            lines.append(PlannedItem(r, name, qty, unit if unit is not None else amount / qty))
+        due = [d for r in rows if (d := _parse_date((extra[r].get("due_date") or "").strip()))]
+        note = next((valid[r].note for r in rows if valid[r].note), None)
+        invoice = PlannedInvoice(
+            sheet_row=rows[0], name=first.name, phone=first.phone, currency=first.currency,
+            country=first.country, email=first.email,
+            note=note or (lines[0].name if len(lines) == 1 else DEFAULT_ITEM),
+            invoice_key=key[4:] if key.startswith("key:") else None,
+            due_date=min(due) if due else None, items=tuple(lines),
+        )
+        if invoice.invoice_key is None and not options.allow_duplicates:
+            line = (first.phone, first.currency, lines[0].name, invoice.total)
+            if line in seen_lines:
+                found.append(RowProblem(
+                    row=rows[0], column="row", value=first.phone,
+                    message=f"repeats row {seen_lines[line]} (same payer, item and amount); "
+                    "pass --allow-duplicates if both are meant",
+                ))
+                invalid += 1
+                continue
+            seen_lines[line] = rows[0]
+        invoices.append(invoice)
+    return invoices, found, invalid
+
+
+def _clash(first: PayoutRow, others: list[PayoutRow]) -> list[RowProblem]:
+    """Rows of one invoice must name one payer, phone and currency."""
+    found = []
+    for other in others:
+        for column, a, b in (("phone", first.phone, other.phone),
+                             ("currency", first.currency, other.currency),
+                             ("name", first.name.casefold(), other.name.casefold())):
+            if a != b:
+                found.append(RowProblem(
+                    row=other.row, column=column, value=str(getattr(other, column)),
+                    message=f"differs from row {first.row} of the same invoice "
+                    f"({getattr(first, column)})",
+                ))
+    return found

@@ -1,0 +1,287 @@
+"""Plan a collection: validate the sheet, record the batch once (an invoice per row), detect
+each payer's operator (operation_type=COLLECTION) and predict the fees and who bears them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from batch import errors
+from batch.dollr.models import FeeQuote, ProviderInfo
+from batch.engine.states import COLLECTION, OperationKind, RowState
+from batch.intake.collection import CollectionReport, PlannedInvoice, validate_collection
+from batch.intake.validate import ValidationOptions
+from batch.ledger import BatchRecord, Ledger, NewRow
+from batch.ledger.collections import ItemRecord, NewInvoice
+from batch.markets import to_minor
+from batch.planning.identity import (
+    DEFAULT_REPEAT_WINDOW_DAYS,
+    check_repeat,
+    check_same_name,
+    default_batch_name,
+    repeat_window_start,
+)
+
+PAYER, PAYEE = "PAYER", "PAYEE"
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class CampaignPolicy:
+    """How often and how soon an unpaid invoice is requested again."""
+
+    max_requests: int = 3
+    re_request_after: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class CollectPlanOptions:
+    """How a collection sheet becomes a batch."""
+
+    validation: ValidationOptions
+    sheet: str | None = None
+    batch_name: str | None = None
+    fee_bearer: str = PAYER
+    allow_repeat: bool = False
+    repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
+    policy: CampaignPolicy = field(default_factory=CampaignPolicy)
+
+
+@dataclass
+class CollectionTotals:
+    """One currency of a collection: what is requested, the predicted fees, who bears them."""
+
+    currency: str
+    invoices: int = 0
+    requested: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    fee_bearer: str = PAYER
+
+    @property
+    def payers_pay(self) -> Decimal:
+        """What the payers are debited in all (fees on top when they bear them)."""
+        return self.requested + (self.fees if self.fee_bearer == PAYER else 0)
+
+    @property
+    def merchant_receives(self) -> Decimal:
+        """What reaches the wallet once every invoice is paid."""
+        return self.requested - (self.fees if self.fee_bearer == PAYEE else 0)
+
+
+@dataclass(frozen=True)
+class CollectionPlan:
+    """A planned collection batch."""
+
+    batch: BatchRecord
+    created: bool
+    counts: dict[str, int]
+    totals: dict[str, CollectionTotals]
+    unroutable: list[str] = field(default_factory=list)
+    notices: tuple[str, ...] = ()
+
+    @property
+    def payable(self) -> int:
+        """Invoices not requested yet."""
+        return sum(self.counts.get(s.value, 0)
+                   for s in (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN))
+
+    @property
+    def policy(self) -> CampaignPolicy:
+        """The batch's re-request policy, as recorded when it was planned."""
+        return policy_of(self.batch)
+
+
+def policy_of(batch: BatchRecord) -> CampaignPolicy:
+    """The campaign policy recorded on a collection batch."""
+    o = batch.options
+    return CampaignPolicy(
+        max_requests=int(o.get("max_requests", 3)),
+        re_request_after=timedelta(seconds=float(o.get("re_request_after", 86400))),
+    )
+
+
+def sheet_problems(report: CollectionReport) -> errors.InputError:
+    """One line per problem (Excel row and column), as an InputError."""
+    lines = [f"{report.file}: {len(report.problems)} problem(s) in "
+             f"{report.invalid_invoices} invoice(s); nothing was recorded"]
+    for p in report.problems[:MAX_PROBLEMS_SHOWN]:
+        value = f" {p.value!r}" if p.value else ""
+        lines.append(f"  row {p.row}, {p.column}{value}: {p.message}")
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  … and {len(report.problems) - MAX_PROBLEMS_SHOWN} more")
+    return errors.InputError("\n".join(lines))
+
+
+def content_hash(invoices: tuple[PlannedInvoice, ...], fee_bearer: str) -> str:
+    """sha256 of the normalised invoices: the same sheet, however formatted, hashes the same."""
+    canonical = [
+        [i.sheet_row, i.name, i.phone, i.currency, i.country, i.email, i.note, i.invoice_key,
+         i.due_date.isoformat() if i.due_date else None,
+         [[x.sheet_row, x.name, x.qty, str(to_minor(x.unit_price, i.currency))] for x in i.items]]
+        for i in invoices
+    ]
+    text = json.dumps([fee_bearer, canonical], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def request_set_hash(invoices: tuple[PlannedInvoice, ...]) -> str:
+    """sha256 of the sorted (phone, total, currency) set: the repeat guard's key."""
+    pairs = sorted([i.phone, str(to_minor(i.total, i.currency)), i.currency] for i in invoices)
+    return "collection:" + hashlib.sha256(json.dumps(pairs).encode()).hexdigest()
+
+
+async def plan_collection(
+    ledger: Ledger, api: Any, path: Path, options: CollectPlanOptions, *,
+    concurrency: int = 8, mint: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> CollectionPlan:
+    """Validate, record the batch (once), detect operators and predict fees."""
+    report = validate_collection(path, options.validation, sheet=options.sheet)
+    if report.problems:
+        raise sheet_problems(report)
+    if not report.invoices:
+        raise errors.InputError(f"{path}: no invoices to collect")
+    name = options.batch_name or default_batch_name(path)
+    chash = content_hash(report.invoices, options.fee_bearer)
+    existing = ledger.batch_by_name(name)
+    created = existing is None
+    if existing is not None:
+        if existing.kind is not OperationKind.COLLECTION:
+            raise errors.BatchConflictError(
+                f"batch {name!r} is a {existing.kind} batch, not a collection", existing.id)
+        check_same_name(existing, content=chash)
+        batch = existing
+    else:
+        pset = request_set_hash(report.invoices)
+        if not options.allow_repeat:
+            since = repeat_window_start(ledger.clock(), options.repeat_window_days)
+            check_repeat(ledger.repeats_of(pset, since=since, name=name),
+                         window_days=options.repeat_window_days)
+        batch_id = ledger.create_batch(
+            name=name, source_file=str(path), content_hash=chash, payout_set_hash=pset,
+            rows=(_new_row(i, mint()) for i in report.invoices), kind=OperationKind.COLLECTION,
+            options={
+                "sheet": options.sheet, "fee_bearer": options.fee_bearer,
+                "max_requests": options.policy.max_requests,
+                "re_request_after": options.policy.re_request_after.total_seconds(),
+            },
+        )
+        found = ledger.batch_by_id(batch_id)
+        assert found is not None
+        batch = found
+    ledger.add_invoices(batch.id, (_new_invoice(i, batch) for i in report.invoices))
+    unroutable = await predict_collection(ledger, api, batch, concurrency=concurrency)
+    return collection_plan(ledger, batch, created=created, unroutable=unroutable,
+                           notices=report.notices)
+
+
+def _new_row(i: PlannedInvoice, reference_id: str) -> NewRow:
+    return NewRow(
+        sheet_row=i.sheet_row, name=i.name, phone=i.phone,
+        amount_minor=to_minor(i.total, i.currency), currency=i.currency, country=i.country,
+        reference_id=reference_id, external_id=i.invoice_key, email=i.email, note=i.note,
+    )
+
+
+def _new_invoice(i: PlannedInvoice, batch: BatchRecord) -> NewInvoice:
+    return NewInvoice(
+        sheet_row=i.sheet_row, invoice_key=i.invoice_key,
+        due_date=i.due_date.isoformat() if i.due_date else None,
+        fee_bearer=str(batch.options.get("fee_bearer", PAYER)),
+        items=[ItemRecord(n, x.sheet_row, x.name, x.qty, to_minor(x.unit_price, i.currency))
+               for n, x in enumerate(i.items, start=1)],
+    )
+
+
+def collection_plan(
+    ledger: Ledger, batch: BatchRecord, *, created: bool = False,
+    unroutable: list[str] | None = None, notices: tuple[str, ...] = (),
+) -> CollectionPlan:
+    """The totals of a collection batch as the ledger holds it now."""
+    bearer = str(batch.options.get("fee_bearer", PAYER))
+    totals: dict[str, CollectionTotals] = {}
+    for r in ledger.each_row(batch.id):
+        if r.state is RowState.SKIPPED or r.currency is None or r.amount is None:
+            continue
+        t = totals.setdefault(r.currency, CollectionTotals(r.currency, fee_bearer=bearer))
+        t.invoices += 1
+        t.requested += r.amount
+        if r.predicted_fee is not None:
+            t.fees += r.predicted_fee
+    return CollectionPlan(batch, created, ledger.counts(batch.id), totals, unroutable or [],
+                          notices)
+
+
+async def predict_collection(
+    ledger: Ledger, api: Any, batch: BatchRecord, *, concurrency: int
+) -> list[str]:
+    """Each NEW row's payer operator and fee quote (cached per phone and per quote)."""
+    rows = [r for r in ledger.each_row(batch.id)
+            if r.state is RowState.NEW and r.method is None]
+    if not rows:
+        return []
+    bearer = str(batch.options.get("fee_bearer", PAYER))
+    gate = asyncio.Semaphore(concurrency)
+    operators: dict[str, ProviderInfo | str] = {}
+
+    async def operator(phone: str) -> None:
+        known = ledger.recipient(phone, COLLECTION)
+        if known is not None and known.method and known.provider:
+            operators[phone] = ProviderInfo(payment_method=known.method,
+                                            gateway_provider=known.provider,
+                                            carrier=known.carrier)
+            return
+        async with gate:
+            try:
+                info = await api.mmo_provider_info(phone, COLLECTION)
+            except errors.UnroutablePhoneError as exc:
+                operators[phone] = str(exc)
+                return
+        ledger.save_routing(phone, carrier=info.carrier, country=info.country,
+                            currencies=info.currencies, method=info.payment_method,
+                            provider=info.gateway_provider, operation_type=COLLECTION)
+        operators[phone] = info
+
+    await asyncio.gather(*(operator(p) for p in {r.phone for r in rows if r.phone}))
+    quotes: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
+
+    async def quote(key: tuple[Decimal, str, str, str]) -> None:
+        amount, currency, method, provider = key
+        async with gate:
+            quotes[key] = await api.amount_and_fees(
+                amount=amount, currency=currency, target_currency=currency,
+                payment_method=method, provider=provider, operation_type=COLLECTION,
+                fee_bearer=bearer,
+            )
+
+    keys = set()
+    for r in rows:
+        info = operators.get(r.phone or "")
+        if isinstance(info, ProviderInfo) and r.amount is not None and r.currency:
+            keys.add((r.amount, r.currency, info.payment_method, info.gateway_provider))
+    await asyncio.gather(*(quote(k) for k in keys))
+    problems: list[str] = []
+    with ledger.atomic():
+        for r in rows:
+            info = operators.get(r.phone or "")
+            if not isinstance(info, ProviderInfo):
+                reason = f"cannot be collected: {info}"
+                ledger.mark_failed(r.id, r.current_reference_id, reason=reason)
+                problems.append(f"row {r.sheet_row}: {reason}")
+                continue
+            assert r.amount is not None and r.currency is not None
+            q = quotes[(r.amount, r.currency, info.payment_method, info.gateway_provider)]
+            ledger.set_row_prediction(
+                r.id, operator=info.carrier or info.payment_method, method=info.payment_method,
+                provider=info.gateway_provider, predicted_fee=q.total_fee,
+                fee_currency=q.platform_currency,
+            )
+    return problems
