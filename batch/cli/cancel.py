@@ -23,12 +23,14 @@ from batch.engine.states import OperationKind
               help="Collections: the sheet rows whose invoices to cancel (default: every unpaid).")
 @click.option("--base-url", envvar=ENV_BASE_URL,
               help="Collections: the Dollr API that holds the invoices (default: the sandbox).")
+@click.option("--rate", type=click.FloatRange(min=0.1), default=None,
+              help="Collections: a fixed ceiling of requests per second (default: adaptive).")
 @ledger_option
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @log_file_option
 @handle_errors
 def cancel(batch_name: str, reason: str | None, rows: str | None, base_url: str | None,
-           ledger: Path, json_output: bool) -> None:
+           rate: float | None, ledger: Path, json_output: bool) -> None:
     """Withdraw a batch: its rows not sent yet become CANCELLED and are never paid.
 
     Before any row was sent, the batch is closed and can never be run. After some were
@@ -47,7 +49,7 @@ def cancel(batch_name: str, reason: str | None, rows: str | None, base_url: str 
         from batch.cli.collect import cancel_invoices
 
         settings = Settings(ledger=ledger, base_url=base_url or None,
-                            credentials=credentials_from_env(os.environ),
+                            credentials=credentials_from_env(os.environ), rate=rate,
                             json_output=json_output)
         cancel_invoices(batch_name, rows, reason or "cancelled by the user", settings,
                         json_output)
