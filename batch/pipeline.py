@@ -20,9 +20,17 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
+from batch.engine.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger
-from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
+from batch.planning.flow import (
+    EMBEDDED_SANDBOX,
+    ApiEnvironment,
+    PlanOptions,
+    PlanResult,
+    plan_result,
+    plan_sheet,
+)
 from batch.planning.identity import over_limits
 
 if TYPE_CHECKING:
@@ -96,6 +104,25 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
         )
 
 
+def api_environment(endpoint: Endpoint) -> ApiEnvironment:
+    """The API a batch planned now belongs to (issue 11): one name for every embedded
+    sandbox, base URL + client id for any other API."""
+    if endpoint.sandbox:
+        return EMBEDDED_SANDBOX
+    client_id = endpoint.credentials.client_id
+    return ApiEnvironment(f"{endpoint.base_url}#{client_id}", client_id, sandbox=False)
+
+
+def announce_ledger(ledger: Ledger, say: Callable[[str], None]) -> None:
+    """Say loudly when the ledger knows no earlier batch (issue 11, item 2)."""
+    if ledger.batch_total() == 0:
+        say(
+            f"warning: new ledger {ledger.path.resolve()}: no earlier batches known, so the "
+            "row guard cannot see what was paid before; the API still refuses a payment "
+            "already made with the same derived reference_id"
+        )
+
+
 def run_options(options: RunOptions, endpoint: Endpoint) -> RunOptions:
     """The run's options, told when an earlier embedded sandbox's 404s become final."""
     if endpoint.sandbox_started_at is None:
@@ -122,6 +149,7 @@ class RunRequest:
     plan: PlanOptions | None  # None: the target must be a batch (reconcile)
     run: RunOptions
     max_total: dict[str, Decimal] = field(default_factory=dict)
+    adopt: bool = False  # a fresh ledger's batch the API partly knows: adopt, pay the rest
 
 
 @dataclass(frozen=True)
@@ -149,15 +177,19 @@ def plan_file(
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            announce_ledger(ledger, say)
             async with open_client(endpoint, settings) as api:
                 try:
-                    return await plan_sheet(
+                    result = await plan_sheet(
                         ledger, api, path, options, concurrency=settings.concurrency,
-                        progress=progress,
+                        progress=progress, api_env=api_environment(endpoint),
                     )
                 finally:
                     if progress is not None:
                         progress.close()
+                for note in result.notes:
+                    say(note)
+                return result
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
@@ -179,15 +211,27 @@ def run_batch(
 
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            announce_ledger(ledger, say)
+            env = api_environment(endpoint)
             async with open_client(endpoint, settings) as api:
                 try:
-                    planned = await _resolve(ledger, api, request, settings, progress)
+                    planned = await _resolve(ledger, api, request, settings, progress, env)
                 finally:
                     if progress is not None:
                         progress.close()  # bars off before the totals and the prompt
+                for note in planned.notes:
+                    say(note)
                 batch_id = planned.batch.id
+                check_environment(planned.batch, name=env.name, sandbox=env.sandbox)
                 with ledger.locked(batch_id):
                     if not request.run.reconcile_only and _will_pay(planned, request.run):
+                        sampled = await check_fresh_ledger(
+                            ledger, api, planned.batch, adopt=request.adopt
+                        )
+                        if sampled is not None and sampled.known:
+                            say(f"--adopt: the API knows {len(sampled.known)} of "
+                                f"{sampled.asked} sampled payments; those are adopted, "
+                                "the rest paid")
                         tripped = over_limits(planned.totals, request.max_total)
                         if tripped:
                             raise errors.AbortedError("; ".join(tripped))
@@ -251,13 +295,14 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 
 async def _resolve(
     ledger: Ledger, api: Any, request: RunRequest, settings: Settings,
-    progress: Progress | None = None,
+    progress: Progress | None = None, env: ApiEnvironment | None = None,
 ) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
     if request.plan is not None and path.is_file():
         return await plan_sheet(
-            ledger, api, path, request.plan, concurrency=settings.concurrency, progress=progress
+            ledger, api, path, request.plan, concurrency=settings.concurrency, progress=progress,
+            api_env=env,
         )
     batch = ledger.batch_by_name(request.target)
     if batch is None:

@@ -14,7 +14,7 @@ import click
 
 from batch import errors
 from batch.cli.logs import log_file_option
-from batch.config import DEFAULT_LEDGER, ENV_LEDGER
+from batch.config import ENV_BASE_URL, ENV_LEDGER, default_ledger
 from batch.intake.validate import ValidationOptions
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 
@@ -139,12 +139,27 @@ def validation_options(
     )
 
 
+LEDGER_HELP = (
+    "The ledger file (SQLite). Default: one per user in the data directory "
+    "(~/.local/share/paybatch/ledger.db, or sandbox.db without a base URL)."
+)
+
+
 def ledger_option(func: Any) -> Any:
     """--ledger PATH (env PAYBATCH_LEDGER) of an existing ledger."""
     return click.option(
         "--ledger", type=click.Path(path_type=Path, dir_okay=False), envvar=ENV_LEDGER,
-        default=DEFAULT_LEDGER, show_default=True, help="The ledger file (SQLite).",
+        default=None, help=LEDGER_HELP,
     )(func)
+
+
+def resolve_ledger(ledger: Path | None, base_url: str | None) -> Path:
+    """--ledger as given, else the user's default ledger for this API (issue 11)."""
+    import os
+
+    if ledger is not None:
+        return ledger
+    return default_ledger(os.environ, base_url=base_url or os.environ.get(ENV_BASE_URL))
 
 
 def add_log_file_option(command: click.Command) -> None:

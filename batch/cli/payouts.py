@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -14,15 +15,16 @@ import click
 from batch import errors
 from batch.cli.common import (
     EXIT_OK,
+    LEDGER_HELP,
     handle_errors,
     output_options,
+    resolve_ledger,
     sheet_options,
     validation_options,
 )
 from batch.cli.output import Output
 from batch.config import (
     DEFAULT_CONCURRENCY,
-    DEFAULT_LEDGER,
     DEFAULT_RATE,
     ENV_BASE_URL,
     ENV_LEDGER,
@@ -33,7 +35,7 @@ from batch.engine.monitor import MonitorOptions
 from batch.engine.runner import DEFAULT_WAIT, RunOptions
 from batch.pipeline import RunRequest, plan_file, run_batch
 from batch.planning.flow import PlanOptions, PlanResult
-from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
+from batch.planning.identity import DEFAULT_PURPOSE, DEFAULT_REPEAT_WINDOW_DAYS
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -71,8 +73,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = output_options(func)
     options = [
         click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False),
-                     envvar=ENV_LEDGER, default=DEFAULT_LEDGER, show_default=True,
-                     help="The ledger file (SQLite)."),
+                     envvar=ENV_LEDGER, default=None, help=LEDGER_HELP),
         click.option("--base-url", envvar=ENV_BASE_URL,
                      help="Dollr API base URL; without it the embedded sandbox is used."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
@@ -93,19 +94,40 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-name", help="Name of the batch (default: the file name)."),
         click.option("--skip-invalid", is_flag=True,
                      help="Pay the valid rows and keep invalid ones as SKIPPED."),
+        click.option("--only-new", is_flag=True,
+                     help="Pay only recipients not paid yet in this period or the repeat window."),
         click.option("--allow-repeat", is_flag=True,
-                     help="Allow the same payouts as a recent other batch."),
+                     help="Pay recipients paid already once more, on purpose (recorded)."),
         click.option("--repeat-window", type=click.IntRange(0), default=DEFAULT_REPEAT_WINDOW_DAYS,
                      show_default=True, help="Days the repeat guard looks back."),
+        click.option("--period", callback=_check_period, metavar="YYYY-MM",
+                     help="Pay period (default: the month the batch is first planned)."),
+        click.option("--purpose", default=DEFAULT_PURPOSE, show_default=True,
+                     callback=_check_purpose,
+                     help="What the payment is for (e.g. bonus, adjustment): a second kind "
+                          "of payment in one period."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+def _check_period(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value.strip()):
+        raise click.BadParameter(f"{value!r} is not a month as YYYY-MM (e.g. 2026-11)")
+    return value.strip() if value else None
+
+
+def _check_purpose(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    purpose = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", purpose):
+        raise click.BadParameter(f"{value!r}: use a short word such as payroll, bonus, adjustment")
+    return purpose
+
+
 def _settings(kw: dict[str, Any]) -> Settings:
     return Settings(
-        ledger=kw["ledger"], base_url=kw["base_url"] or None,
+        ledger=resolve_ledger(kw["ledger"], kw["base_url"]), base_url=kw["base_url"] or None,
         credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
         rate=kw["rate"], json_output=kw["json_output"], quiet=kw["quiet"],
     )
@@ -118,7 +140,8 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"],
+        repeat_window_days=kw["repeat_window"], only_new=kw["only_new"],
+        period=kw["period"], purpose=kw["purpose"],
     )
 
 
@@ -177,6 +200,8 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
               help="Seconds to keep polling rows in flight before exiting with code 4.")
 @click.option("--retry-failed", is_flag=True,
               help="New attempts for rows whose every attempt is confirmed FAILED.")
+@click.option("--adopt", is_flag=True,
+              help="New ledger, batch the API partly knows: record what it holds, pay the rest.")
 @handle_errors
 def run(target: str, **kw: Any) -> None:
     """Pay a sheet or batch exactly once; running it again resumes where it stopped.
@@ -200,7 +225,7 @@ def run(target: str, **kw: Any) -> None:
     settings = _settings(kw)
     request = RunRequest(
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
-        max_total=_max_total(kw["max_total"]),
+        max_total=_max_total(kw["max_total"]), adopt=kw["adopt"],
     )
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from batch import errors
+from batch.engine.adoption import is_duplicate_reference
 from batch.engine.monitor import REJECTED, THROTTLED, Monitor, MonitorOptions, StatusApi
 from batch.engine.states import IN_FLIGHT, TERMINAL, Action, RowState, may_retry, next_action
 from batch.ledger import Ledger, RowRecord
@@ -414,6 +415,14 @@ class Runner:
             reference_id,
         )
 
+    def _adopt_existing(
+        self, row: RowRecord, reference_id: str, exc: errors.ApiValidationError
+    ) -> None:
+        """Execute said "duplicate reference_id": adopt that execution, settle it by status
+        (issue 11). It keeps its reference_id while merely not found (SUBMITTED)."""
+        self.ledger.mark_adopting(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
+        self.monitor.watch(row.id)
+
     async def _resend(self, row: RowRecord) -> bool:
         """Send an UNKNOWN row's attempt again, same reference_id (the monitor found it due).
 
@@ -457,6 +466,9 @@ class Runner:
                 reference_id=reference_id,
             )
         except errors.ApiValidationError as exc:
+            if is_duplicate_reference(exc):  # issue 11: the API holds this id; follow it
+                self._adopt_existing(row, reference_id, exc)
+                return
             # Rejected, probably nothing moved; confirm by status before any new attempt.
             self.ledger.mark_unknown(row.id, reference_id, reason=f"{REJECTED} (422): {exc}")
             self.monitor.watch(row.id, after=self.options.monitor.first_poll)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from batch.ledger.batches import BatchWrites
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
+from batch.ledger.history import History
 from batch.ledger.locks import Locks, pid_alive
 from batch.ledger.reads import Reads
 from batch.ledger.records import (
     AttemptRecord,
     BatchRecord,
     BatchSummary,
+    EarlierPayment,
     EventRecord,
     ExecutionLike,
     NewRow,
@@ -24,7 +26,7 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, Transitions, Reads, Streams, Locks):
+class Ledger(BatchWrites, History, Transitions, Reads, Streams, Locks):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
 
 
@@ -32,6 +34,7 @@ __all__ = [
     "AttemptRecord",
     "BatchRecord",
     "BatchSummary",
+    "EarlierPayment",
     "EventRecord",
     "ExecutionLike",
     "Ledger",

@@ -53,6 +53,8 @@ class NewRow:
     note: str | None = None
     method: str | None = None
     provider: str | None = None
+    ref_seed: str | None = None  # derived reference_ids (batch.refids); None: minted
+    ref_base: int = 0  # attempt numbers this ledger used under the same seed already
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class SkippedRow:
     currency: str | None
     country: str | None
     problems: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None  # why it is left out, when not invalid (e.g. --only-new)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,17 @@ class BatchRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Issue 11 (migration 004); None / defaults for batches planned before it.
+    period: str | None = None  # YYYY-MM pay period
+    purpose: str | None = None
+    environment: str | None = None  # 'sandbox', or base URL + '#' + client id
+    sandbox: bool = False
+    repeat_no: int = 0  # --allow-repeat: which deliberate repeat this is
+
+    @property
+    def derived_ids(self) -> bool:
+        """Whether its reference_ids are derived (planned after issue 11), not minted."""
+        return self.period is not None
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> BatchRecord:
@@ -96,7 +110,34 @@ class BatchRecord:
             created_at=created,
             started_at=parse_time(r["started_at"]),
             finished_at=parse_time(r["finished_at"]),
+            period=r["period"],
+            purpose=r["purpose"],
+            environment=r["environment"],
+            sandbox=bool(r["sandbox"]),
+            repeat_no=r["repeat_no"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierPayment:
+    """A row of a batch on this ledger that pays (or will pay) a recipient."""
+
+    batch_id: int
+    batch_name: str
+    created_at: datetime
+    period: str | None
+    purpose: str | None
+    repeat_no: int
+    sheet_row: int
+    phone: str
+    currency: str
+    amount_minor: int
+    state: str
+
+    @property
+    def paid(self) -> bool:
+        """Completed, as opposed to planned or still in flight."""
+        return self.state == "COMPLETED"
 
 
 @dataclass(frozen=True)
@@ -126,6 +167,9 @@ class AttemptRecord:
     outcome: AttemptOutcome | None
     execute_error: str | None
     resends: int = 0  # execute re-sent with this same reference_id (REFERENCE §4.2)
+    adopted: bool = False  # an execution the API already held for this id (issue 11)
+    fresh_sends: int = 0  # re-sent with this same id on a fresh session after "not found"
+    not_found_seen: bool = False  # status "not found" was once trusted for it
 
     @classmethod
     def from_row(cls, r: RowLike) -> AttemptRecord:
@@ -155,6 +199,9 @@ class AttemptRecord:
             "outcome": AttemptOutcome(r["outcome"]) if r["outcome"] else None,
             "execute_error": r["execute_error"],
             "resends": r["resends"],
+            "adopted": bool(r["adopted"]),
+            "fresh_sends": r["fresh_sends"],
+            "not_found_seen": bool(r["not_found_seen"]),
         })
 
 

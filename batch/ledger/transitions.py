@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from batch import refids
 from batch.engine.states import CONFIRMED_NOT_PAID, AttemptOutcome, RowState, can_transition
 from batch.errors import TransitionError
 from batch.ledger.core import LedgerCore
@@ -328,6 +329,7 @@ class Transitions(LedgerCore):
                 )
             previous = attempts[-1]["reference_id"] if attempts else None
             number = (attempts[-1]["attempt_no"] if attempts else 0) + 1
+            new_reference_id = self._derived_reference_id(row_id, number) or new_reference_id
             self._execute(
                 "INSERT INTO attempts (reference_id, row_id, attempt_no, previous_reference_id, "
                 "created_at) VALUES (?, ?, ?, ?, ?)",
@@ -339,6 +341,47 @@ class Transitions(LedgerCore):
                 detail=f"attempt {number} after {previous}: {reason}",
                 row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
             )
+
+    def _derived_reference_id(self, row_id: int, number: int) -> str | None:
+        """Attempt `number`'s derived reference_id (issue 11), or None for a row planned with
+        minted ids. Past every attempt number used under the same seed on this ledger."""
+        found = self._one("SELECT ref_seed, ref_base FROM rows WHERE id = ?", (row_id,))
+        if found is None or found["ref_seed"] is None:
+            return None
+        used = self._one(
+            "SELECT MAX(r.ref_base + a.attempt_no) AS n FROM rows r JOIN attempts a "
+            "ON a.row_id = r.id WHERE r.ref_seed = ?",
+            (found["ref_seed"],),
+        )
+        n = max(found["ref_base"] + number, (used["n"] or 0) + 1 if used else 1)
+        return refids.reference_id(found["ref_seed"], n)
+
+    def mark_adopting(self, row_id: int, reference_id: str, *, reason: str) -> None:
+        """SUBMITTING -> SUBMITTED: the API holds an execution of this reference_id already
+        (execute answered "duplicate reference_id"); the row follows it by status (issue 11).
+
+        It never gets a new reference_id while that execution is merely not found.
+        """
+        self._transition(
+            row_id, [S.SUBMITTING], S.SUBMITTED, reference_id=reference_id,
+            detail=f"adopting the API's execution of this reference_id: {reason}",
+            row_sets={"failure_reason": None},
+            attempt_sets={"adopted": 1, "execute_error": reason},
+        )
+
+    def mark_fresh_resend(self, row_id: int, reference_id: str, *, fresh_sends: int) -> None:
+        """UNKNOWN -> NEW keeping the SAME attempt and reference_id: status "not found" was
+        trusted, but the send may have landed; it is sent again on a fresh session (issue 11,
+        item 6). A landed first send then answers "duplicate", which is adopted."""
+        self._transition(
+            row_id, [S.UNKNOWN], S.NEW, reference_id=reference_id,
+            detail=f"not found: the same reference_id again on a fresh session ({fresh_sends})",
+            row_sets={"failure_reason": None},
+            attempt_sets={
+                "fresh_sends": fresh_sends, "not_found_seen": 1, "resends": 0,
+                "session_id": None, "session_expires_at": None,
+            },
+        )
 
     def record_poll(self, reference_id: str, execution: ExecutionLike) -> None:
         """Store the latest status of an in-flight attempt without a state change."""

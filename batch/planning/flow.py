@@ -5,8 +5,8 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -15,18 +15,22 @@ from typing import TYPE_CHECKING, Any
 from batch import errors
 from batch.engine.states import RowState
 from batch.ledger import BatchRecord, Ledger, SkippedRow
+from batch.markets import from_minor, to_minor
+from batch.planning.guard import Candidate, RepeatMode, decide
 from batch.planning.identity import (
+    DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
-    check_repeat,
     check_same_name,
     content_hash,
     default_batch_name,
     new_rows,
     payout_set_hash,
     repeat_window_start,
+    row_seeds,
     totals,
 )
+from batch.refids import KeyParts
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
@@ -47,6 +51,28 @@ class PlanOptions:
     skip_invalid: bool = False
     allow_repeat: bool = False
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
+    only_new: bool = False  # pay only recipients not paid yet (issue 11)
+    period: str | None = None  # YYYY-MM; None: the month the batch is first planned
+    purpose: str = DEFAULT_PURPOSE
+
+    @property
+    def repeat_mode(self) -> RepeatMode:
+        """What the row guard does with rows paid already."""
+        if self.allow_repeat:
+            return RepeatMode.ALLOW
+        return RepeatMode.ONLY_NEW if self.only_new else RepeatMode.REFUSE
+
+
+@dataclass(frozen=True)
+class ApiEnvironment:
+    """The API a batch is planned on (issue 11): its reference_ids and its runs belong to it."""
+
+    name: str  # 'sandbox', or base URL + '#' + client id
+    client_id: str
+    sandbox: bool
+
+
+EMBEDDED_SANDBOX = ApiEnvironment("sandbox", "sandbox", sandbox=True)
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,7 @@ class PlanResult:
     counts: dict[str, int]
     totals: dict[str, CurrencyTotals]
     unroutable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the row guard's, for the user (issue 11)
 
     @property
     def payable(self) -> int:
@@ -76,8 +103,13 @@ async def plan_sheet(
     *,
     concurrency: int = 8,
     progress: Progress | None = None,
+    api_env: ApiEnvironment | None = None,
 ) -> PlanResult:
-    """Validate, record the batch (once), predict operators and fees; return its totals."""
+    """Validate, record the batch (once), predict operators and fees; return its totals.
+
+    A new batch passes the row guard first (planning/guard.py) and gets reference_ids
+    derived for `api_env`'s client id (batch/refids.py).
+    """
     from batch.intake.load import load_sheet
     from batch.intake.validate import validate_sheet
 
@@ -92,57 +124,94 @@ async def plan_sheet(
 
     name = options.batch_name or default_batch_name(path)
     chash = content_hash(rows(), in_row_order=True)
-    existing = ledger.batch_by_name(name)
-    if existing is not None:
-        check_same_name(existing, content=chash)
-        batch, created = existing, False
-    else:
-        pset = payout_set_hash(rows())
-        if not options.allow_repeat:
-            since = repeat_window_start(ledger.clock(), options.repeat_window_days)
-            check_repeat(
-                ledger.repeats_of(pset, since=since, name=name),
-                window_days=options.repeat_window_days,
+    env = api_env or EMBEDDED_SANDBOX
+    # One write transaction for the name check, the row guard and the creation (issue 11,
+    # item 7): two planners of the same sheet never both see "nothing paid yet".
+    notes: list[str] = []
+    with ledger.atomic():
+        existing = ledger.batch_by_name(name)
+        if existing is not None:
+            check_same_name(existing, content=chash)
+            batch, created = existing, False
+        else:
+            batch, notes = _create_batch(
+                ledger, path, name, chash, rows, invalid, options, env
             )
-        skipped = [
-            SkippedRow(
-                sheet_row=o.row,
-                name=o.name,
-                phone=o.phone,
-                amount=None if o.amount is None else str(o.amount),
-                currency=o.currency,
-                country=o.country,
-                problems=[
-                    {"column": p.column, "value": p.value, "message": p.message} for p in o.problems
-                ],
-            )
-            for o in invalid
-        ]
-        created = True
-        try:
-            batch_id = ledger.create_batch(
-                name=name,
-                source_file=str(path),
-                content_hash=chash,
-                payout_set_hash=pset,
-                rows=new_rows(rows()),
-                skipped=skipped,
-                options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
-            )
-        except errors.LedgerError:
-            # Another process planned the same name a moment ago: same rows -> same batch.
-            raced = ledger.batch_by_name(name)
-            if raced is None:
-                raise
-            check_same_name(raced, content=chash)
-            batch_id, created = raced.id, False
-        found = ledger.batch_by_id(batch_id)
-        assert found is not None
-        batch = found
+            created = True
     unroutable = await predict_batch(
         ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
-    return plan_result(ledger, batch, created=created, unroutable=unroutable)
+    result = plan_result(ledger, batch, created=created, unroutable=unroutable)
+    return replace(result, notes=notes)
+
+
+def _create_batch(
+    ledger: Ledger,
+    path: Path,
+    name: str,
+    chash: str,
+    rows: Callable[[], Iterator[PayoutRow]],
+    invalid: list[Any],
+    options: PlanOptions,
+    env: ApiEnvironment,
+) -> tuple[BatchRecord, list[str]]:
+    """Guard the rows against earlier batches, then record the batch (inside the caller's
+    transaction); returns it with the guard's notes."""
+    now = ledger.clock()
+    period = options.period or f"{now:%Y-%m}"
+    decision = decide(
+        [Candidate(r.row, r.phone, r.currency, to_minor(r.amount, r.currency)) for r in rows()],
+        ledger.earlier_payments(
+            period=period, since=repeat_window_start(now, options.repeat_window_days)
+        ),
+        purpose=options.purpose, period=period, mode=options.repeat_mode,
+        window_days=options.repeat_window_days,
+    )
+    skipped = [skipped_row(o) for o in invalid]
+    skipped += [
+        SkippedRow(
+            sheet_row=r.row.sheet_row, name=None, phone=r.row.phone,
+            amount=str(from_minor(r.row.amount_minor, r.row.currency)),
+            currency=r.row.currency, country=None,
+            reason=f"skipped (--only-new): already in batch {r.earlier.batch_name!r}",
+        )
+        for r in decision.skip.values()
+    ]
+    parts = KeyParts(env.client_id, period, options.purpose, decision.repeat_no)
+    seeds = row_seeds(rows(), parts)
+    bases = ledger.used_attempts(sorted(set(seeds.values())))
+    batch_id = ledger.create_batch(
+        name=name,
+        source_file=str(path),
+        content_hash=chash,
+        payout_set_hash=payout_set_hash(rows()),
+        rows=new_rows(
+            (r for r in rows() if r.row not in decision.skip), seeds=seeds, bases=bases
+        ),
+        skipped=skipped,
+        options={
+            "skip_invalid": options.skip_invalid, "sheet": options.sheet,
+            "allow_repeat": options.allow_repeat, "only_new": options.only_new,
+        },
+        period=period, purpose=options.purpose, environment=env.name, sandbox=env.sandbox,
+        repeat_no=decision.repeat_no,
+    )
+    found = ledger.batch_by_id(batch_id)
+    assert found is not None
+    return found, decision.notes
+
+
+def skipped_row(o: Any) -> SkippedRow:
+    """An invalid row kept as SKIPPED (--skip-invalid)."""
+    return SkippedRow(
+        sheet_row=o.row,
+        name=o.name,
+        phone=o.phone,
+        amount=None if o.amount is None else str(o.amount),
+        currency=o.currency,
+        country=o.country,
+        problems=[{"column": p.column, "value": p.value, "message": p.message} for p in o.problems],
+    )
 
 
 def plan_result(
