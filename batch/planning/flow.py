@@ -21,6 +21,7 @@ from batch.planning.identity import (
     DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
+    check_same_kind,
     check_same_name,
     content_hash,
     default_batch_name,
@@ -132,6 +133,7 @@ async def plan_sheet(
         existing = ledger.batch_by_name(name)
         if existing is not None:
             check_same_name(existing, content=chash)
+            check_same_kind(existing, period=options.period, purpose=options.purpose)
             batch, created = existing, False
         else:
             batch, notes = _create_batch(

@@ -119,6 +119,20 @@ def check_same_name(existing: BatchRecord, *, content: str) -> None:
         )
 
 
+def check_same_kind(existing: BatchRecord, *, period: str | None, purpose: str) -> None:
+    """Resuming a batch under another --period or --purpose would silently keep the old ones:
+    refused, pointing at a new batch name (whose rows then pass the row guard)."""
+    if not existing.derived_ids:
+        return
+    if (period is not None and period != existing.period) or purpose != existing.purpose:
+        raise BatchConflictError(
+            f"batch {existing.name!r} is for period {existing.period}, purpose "
+            f"{existing.purpose}; for period {period or existing.period}, purpose {purpose}, "
+            "pass another --batch-name",
+            batch_id=existing.id,
+        )
+
+
 def repeat_window_start(now: datetime, days: int) -> datetime:
     """The earliest creation time of a batch the repeat guard still compares with."""
     return now - timedelta(days=days)

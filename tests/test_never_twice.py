@@ -1,0 +1,249 @@
+"""Issue 11 end to end: never twice beyond one ledger file, counted from the sandbox's record.
+
+Edited sheets, other names, other ledgers or machines, sandbox vs live, the next period,
+deliberate repeats, a status that lags longer than any grace. The CLI runs against the real
+sandbox over loopback; "paid once" is the sandbox's own count of COMPLETED executions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from batch.cli import main
+from batch.ledger import Ledger
+from tests.engine_helpers import (
+    QUICK_PAYOUTS,
+    cli,
+    env,
+    paid_exactly_once,
+    subprocess_env,
+    write_sheet,
+)
+
+
+@pytest.fixture
+def quick(sandbox):  # type: ignore[no-untyped-def]
+    sandbox.set_faults(**QUICK_PAYOUTS)
+    return sandbox
+
+
+def completed(sandbox: Any, phones: list[str]) -> dict[str, int]:
+    """COMPLETED executions per phone, from the sandbox's own record."""
+    per_phone = sandbox.recipients()
+    return {p: per_phone.get(p, {}).get("COMPLETED", 0) for p in phones}
+
+
+def test_edited_sheet_under_a_new_name_is_refused_and_only_new_pays_nobody(
+    quick: Any, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    phones = write_sheet(tmp_path / "hr.csv", 20)
+    assert cli(["run", str(tmp_path / "hr.csv"), "--yes"], quick.base_url, ledger)[0] == 0
+    # Fix one amount, run again: the name is refused, and the message does not offer a
+    # path that pays twice.
+    text = (tmp_path / "hr.csv").read_text().replace(f"{phones[6]},10.50", f"{phones[6]},11.50")
+    (tmp_path / "hr.csv").write_text(text)
+    code, _, err = cli(["run", str(tmp_path / "hr.csv"), "--yes"], quick.base_url, ledger)
+    assert code == 1 and "already used" in err and "--only-new" in err
+    # Do what it says, but forget --only-new: the row guard lists every row.
+    code, _, err = cli(["run", str(tmp_path / "hr.csv"), "--yes", "--batch-name", "hr2"],
+                       quick.base_url, ledger)
+    assert code == 1
+    assert "20 of 20 rows were paid in batch 'hr'" in err and "rows 2-21" in err
+    assert "row 8 was paid 10.50 USD, now 11.50 USD" in err
+    code, out, _ = cli(
+        ["run", str(tmp_path / "hr.csv"), "--yes", "--batch-name", "hr2", "--only-new"],
+        quick.base_url, ledger,
+    )
+    assert code == 0 and out["counts"] == {"SKIPPED": 20}
+    assert paid_exactly_once(quick, phones) == {}
+
+
+def test_last_months_sheet_plus_a_late_hire_only_new_pays_the_late_hire_once(
+    quick: Any, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    phones = write_sheet(tmp_path / "nov.csv", 25)
+    assert cli(["run", str(tmp_path / "nov.csv"), "--yes"], quick.base_url, ledger)[0] == 0
+    everyone = write_sheet(tmp_path / "nov-late.csv", 26)
+    code, _, err = cli(["run", str(tmp_path / "nov-late.csv"), "--yes"], quick.base_url, ledger)
+    assert code == 1 and "25 of 26 rows were paid in batch 'nov'" in err
+    assert len(quick.executions()) == 25  # nothing sent
+    code, out, _ = cli(["run", str(tmp_path / "nov-late.csv"), "--yes", "--only-new"],
+                       quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 1, "SKIPPED": 25}
+    assert paid_exactly_once(quick, everyone) == {}
+    assert phones == everyone[:25]
+
+
+def test_deleted_ledger_after_half_a_batch_everyone_once(quick: Any, tmp_path: Path) -> None:
+    first = tmp_path / "first.db"
+    half = write_sheet(tmp_path / "half.csv", 10)
+    assert cli(["run", str(tmp_path / "half.csv"), "--yes"], quick.base_url, first)[0] == 0
+    first.unlink()  # lost: a new laptop, a colleague's machine, another folder
+    everyone = write_sheet(tmp_path / "payroll.csv", 20)
+    fresh = tmp_path / "fresh.db"
+    code, _, err = cli(["run", str(tmp_path / "payroll.csv"), "--yes"], quick.base_url, fresh)
+    assert code == 1 and "already knows 2 of 5 sampled payments" in err and "--adopt" in err
+    assert "new ledger" in err
+    assert len(quick.executions()) == 10  # the sample only read; nothing was sent
+    code, out, _ = cli(["run", str(tmp_path / "payroll.csv"), "--yes", "--adopt"],
+                       quick.base_url, fresh)
+    assert code == 0 and out["counts"] == {"COMPLETED": 20}, out
+    assert paid_exactly_once(quick, everyone) == {}
+    assert half == everyone[:10]
+    rows = Ledger(fresh).rows(out["batch_id"])
+    assert sum(1 for r in rows if r.attempts[0].adopted) == 10
+
+
+def test_two_ledgers_run_the_same_sheet_at_once_everyone_once(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox.set_faults(pending_seconds=0.1, processing_seconds=0.5, latency_ms=5)
+    sheet = tmp_path / "nov.csv"
+    phones = write_sheet(sheet, 30)
+    cmd = [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json", "--adopt",
+           "--wait", "30", "--rate", "500"]
+    procs = [
+        subprocess.Popen(cmd, env=subprocess_env(sandbox.base_url, tmp_path / f"{i}.db"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for i in range(2)
+    ]
+    outs = [(p.communicate(timeout=120), p.returncode) for p in procs]
+    for (out, err), code in outs:
+        assert code == 0, err.decode()[-2000:]
+        assert json.loads(out)["counts"] == {"COMPLETED": 30}
+    assert paid_exactly_once(sandbox, phones) == {}
+
+
+def test_three_runs_under_three_names_at_once_pay_everyone_once(
+    quick: Any, tmp_path: Path
+) -> None:
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 60)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json",
+             "--batch-name", name, "--wait", "30", "--rate", "500"],
+            env=subprocess_env(quick.base_url, ledger),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for name in ("a", "b", "c")
+    ]
+    for p in procs:
+        p.communicate(timeout=120)
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 1, 1]  # one batch; the row guard refused the other two
+    assert paid_exactly_once(quick, phones) == {}
+    assert len(Ledger(ledger).batches()) == 1
+
+
+def test_next_period_pays_everyone_again_once_and_allow_repeat_once_more(
+    quick: Any, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    phones = write_sheet(tmp_path / "pay.csv", 5)
+    assert cli(["run", str(tmp_path / "pay.csv"), "--yes", "--period", "2026-11"],
+               quick.base_url, ledger)[0] == 0
+    # The same name under another period is not silently resumed.
+    code, _, err = cli(["run", str(tmp_path / "pay.csv"), "--yes", "--period", "2026-12"],
+                       quick.base_url, ledger)
+    assert code == 1 and "pass another --batch-name" in err
+    code, out, _ = cli(["run", str(tmp_path / "pay.csv"), "--yes", "--period", "2026-12",
+                        "--batch-name", "dec", "--repeat-window", "0"], quick.base_url, ledger)
+    assert code == 0 and out["period"] == "2026-12"
+    assert completed(quick, phones) == dict.fromkeys(phones, 2)
+    code, out, _ = cli(["run", str(tmp_path / "pay.csv"), "--yes", "--period", "2026-12",
+                        "--batch-name", "dec-again", "--allow-repeat"], quick.base_url, ledger)
+    assert code == 0 and out["counts"] == {"COMPLETED": 5}
+    assert completed(quick, phones) == dict.fromkeys(phones, 3)
+    batch = Ledger(ledger).batch_by_name("dec-again")
+    assert batch is not None and batch.repeat_no == 1 and batch.options["allow_repeat"]
+
+
+def test_a_second_purpose_in_one_period_pays_and_is_shown(quick: Any, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.db"
+    phones = write_sheet(tmp_path / "pay.csv", 3)
+    assert cli(["run", str(tmp_path / "pay.csv"), "--yes"], quick.base_url, ledger)[0] == 0
+    code, out, err = cli(["run", str(tmp_path / "pay.csv"), "--yes", "--purpose", "bonus",
+                          "--batch-name", "bonus"], quick.base_url, ledger)
+    assert code == 0 and out["purpose"] == "bonus"
+    assert "note: 3 of 3 rows were paid in batch 'pay' (payroll" in err
+    assert completed(quick, phones) == dict.fromkeys(phones, 2)
+
+
+def _embedded(args: list[str], ledger: Path, **extra: str) -> tuple[int, dict[str, Any], str]:
+    """`paybatch ARGS --json` with no base URL: the embedded sandbox."""
+    result = CliRunner().invoke(
+        main, [*args, "--ledger", str(ledger), "--json"],
+        env={**env(), "DOLLR_BASE_URL": "", **extra}, catch_exceptions=False,
+    )
+    out = result.stdout.strip()
+    return result.exit_code, (json.loads(out) if out else {}), result.stderr
+
+
+def test_a_batch_belongs_to_one_api(quick: Any, tmp_path: Path) -> None:
+    ledger = tmp_path / "l.db"
+    write_sheet(tmp_path / "demo.csv", 2)
+    code, out, _ = _embedded(["plan", str(tmp_path / "demo.csv")], ledger)
+    assert code == 0 and out["sandbox"] is True
+    code, _, err = cli(["run", "demo", "--yes"], quick.base_url, ledger)
+    assert code == 1 and "planned on the embedded SANDBOX" in err
+    assert quick.executions() == []
+    write_sheet(tmp_path / "live.csv", 2, start=50)
+    code, out, _ = cli(["plan", str(tmp_path / "live.csv")], quick.base_url, ledger)
+    assert code == 0 and out["sandbox"] is False
+    code, _, err = _embedded(["run", "live", "--yes"], ledger)
+    assert code == 1 and f"planned on {quick.base_url}" in err
+    code, _, err = _embedded(["reconcile", "live"], ledger)
+    assert code == 1 and "nothing was sent" in err
+
+
+def test_default_ledgers_live_in_the_data_dir_one_for_the_sandbox(
+    quick: Any, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    sheet = tmp_path / "nov.csv"
+    write_sheet(sheet, 2)
+    runner = CliRunner()
+    extra = {**env(), "XDG_DATA_HOME": str(data), "PAYBATCH_LEDGER": ""}
+    result = runner.invoke(main, ["plan", str(sheet), "--base-url", quick.base_url, "--json"],
+                           env=extra)
+    assert result.exit_code == 0, result.stderr
+    assert "new ledger" in result.stderr and str(data / "paybatch" / "ledger.db") in result.stderr
+    assert (data / "paybatch" / "ledger.db").is_file()
+    result = runner.invoke(main, ["plan", str(sheet), "--json"],
+                           env={**extra, "DOLLR_BASE_URL": ""})
+    assert result.exit_code == 0, result.stderr
+    assert (data / "paybatch" / "sandbox.db").is_file()
+    result = runner.invoke(main, ["status", "--json"],
+                           env={**extra, "DOLLR_BASE_URL": quick.base_url})
+    assert json.loads(result.stdout)["ledger"] == str(data / "paybatch" / "ledger.db")
+
+
+def test_status_lag_longer_than_any_grace_pays_nobody_twice(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """Answers dropped after the work, status "not found" for 3 s, a grace of 0.5 s and
+    sessions of 1 s: "not found" is trusted while the payouts exist (as after a clock jump)."""
+    sandbox.set_faults(
+        **QUICK_PAYOUTS, drop_rate=1.0, drop_endpoints=["executions.payout"],
+        status_visibility_delay_seconds=3.0, session_lifetime_seconds=1.0,
+    )
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 6)
+    code, out, _ = cli(["run", str(sheet), "--yes", "--wait", "20"], sandbox.base_url, ledger,
+                       PAYBATCH_RESEND_GRACE="600")
+    assert code == 0, out
+    assert paid_exactly_once(sandbox, phones) == {}
+    rows = Ledger(ledger).rows(out["batch_id"])
+    assert all(len(r.attempts) == 1 for r in rows)  # never a new reference_id
+    # "not found" was trusted, and the same reference_id went out again on a fresh session
+    assert any(r.attempts[0].fresh_sends and r.attempts[0].not_found_seen for r in rows)
