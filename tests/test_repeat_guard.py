@@ -20,14 +20,15 @@ PARTS = refids.KeyParts("client-a", "2026-11", "payroll")
 def test_reference_ids_are_uuid4_and_depend_only_on_the_key() -> None:
     key = refids.row_key(external_id=None, phone="231770000001", currency="USD", occurrence=1)
     first = refids.reference_id(refids.seed(PARTS, key), 1)
+    KP = refids.KeyParts
     assert uuid.UUID(first).version == 4 and uuid.UUID(first).variant == uuid.RFC_4122
     assert first == refids.reference_id(refids.seed(PARTS, key), 1)  # any machine, any name
     others = [
         refids.reference_id(refids.seed(PARTS, key), 2),  # the next attempt
-        refids.reference_id(refids.seed(refids.KeyParts("client-b", "2026-11", "payroll"), key), 1),
-        refids.reference_id(refids.seed(refids.KeyParts("client-a", "2026-12", "payroll"), key), 1),
-        refids.reference_id(refids.seed(refids.KeyParts("client-a", "2026-11", "bonus"), key), 1),
-        refids.reference_id(refids.seed(refids.KeyParts("client-a", "2026-11", "payroll", 1), key), 1),
+        refids.reference_id(refids.seed(KP("client-b", "2026-11", "payroll"), key), 1),
+        refids.reference_id(refids.seed(KP("client-a", "2026-12", "payroll"), key), 1),
+        refids.reference_id(refids.seed(KP("client-a", "2026-11", "bonus"), key), 1),
+        refids.reference_id(refids.seed(KP("client-a", "2026-11", "payroll", 1), key), 1),
     ]
     assert len({first, *others}) == 6
 
