@@ -35,6 +35,7 @@ from batch.planning.identity import over_limits
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
+    from batch.engine.recheck import RecheckResult
     from batch.progress import Progress
 
 __all__ = [
@@ -117,7 +118,7 @@ def announce_ledger(ledger: Ledger, say: Callable[[str], None]) -> None:
     """Say loudly when the ledger knows no earlier batch (issue 11, item 2)."""
     if ledger.batch_total() == 0:
         say(
-            f"warning: new ledger {ledger.path.resolve()}: no earlier batches known, so the "
+            f"NEW LEDGER {ledger.path.resolve()}: no earlier batches known, so the "
             "row guard cannot see what was paid before; the API still refuses a payment "
             "already made with the same derived reference_id"
         )
@@ -257,6 +258,42 @@ def run_batch(
             if problem:
                 say(f"warning: {problem}")
             return RunReport(run_report.plan, result, path, problem)
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))
+
+
+@dataclass(frozen=True)
+class RecheckReport:
+    """`reconcile --recheck`: what changed, the batch's counts after, the report file."""
+
+    plan: PlanResult
+    recheck: RecheckResult
+    report_path: Path | None = None
+
+
+def recheck_batch_named(
+    settings: Settings, name: str, *, since: datetime | None, say: Callable[[str], None]
+) -> RecheckReport:
+    """`paybatch reconcile BATCH --recheck`: re-read finished rows' status (issue 11)."""
+    from batch.engine.recheck import recheck_batch
+
+    async def flow(endpoint: Endpoint) -> RecheckReport:
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            batch = ledger.batch_by_name(name)
+            if batch is None:
+                raise errors.InputError(f"{name}: no such batch in {settings.ledger}")
+            env = api_environment(endpoint)
+            check_environment(batch, name=env.name, sandbox=env.sandbox)
+            async with open_client(endpoint, settings) as api:
+                with ledger.locked(batch.id):
+                    result = await recheck_batch(ledger, api, batch.id, since=since)
+            for line in [*result.reversed, *result.double_payments]:
+                say(f"warning: {line}")
+            path, problem = write_report_safely(ledger, batch.id)
+            if problem:
+                say(f"warning: {problem}")
+            return RecheckReport(plan_result(ledger, batch), result, path)
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))

@@ -21,3 +21,4 @@ CREATE INDEX rows_phone ON rows (phone, currency);
 ALTER TABLE attempts ADD COLUMN adopted INTEGER NOT NULL DEFAULT 0;        -- an existing execution
 ALTER TABLE attempts ADD COLUMN fresh_sends INTEGER NOT NULL DEFAULT 0;    -- same id, new session
 ALTER TABLE attempts ADD COLUMN not_found_seen INTEGER NOT NULL DEFAULT 0; -- ever trusted 404
+ALTER TABLE attempts ADD COLUMN rechecked_at TEXT;  -- reconcile --recheck last read it

@@ -92,7 +92,7 @@ def test_deleted_ledger_after_half_a_batch_everyone_once(quick: Any, tmp_path: P
     fresh = tmp_path / "fresh.db"
     code, _, err = cli(["run", str(tmp_path / "payroll.csv"), "--yes"], quick.base_url, fresh)
     assert code == 1 and "already knows 2 of 5 sampled payments" in err and "--adopt" in err
-    assert "new ledger" in err
+    assert "NEW LEDGER" in err
     assert len(quick.executions()) == 10  # the sample only read; nothing was sent
     code, out, _ = cli(["run", str(tmp_path / "payroll.csv"), "--yes", "--adopt"],
                        quick.base_url, fresh)
@@ -217,7 +217,7 @@ def test_default_ledgers_live_in_the_data_dir_one_for_the_sandbox(
     result = runner.invoke(main, ["plan", str(sheet), "--base-url", quick.base_url, "--json"],
                            env=extra)
     assert result.exit_code == 0, result.stderr
-    assert "new ledger" in result.stderr and str(data / "paybatch" / "ledger.db") in result.stderr
+    assert "NEW LEDGER" in result.stderr and str(data / "paybatch" / "ledger.db") in result.stderr
     assert (data / "paybatch" / "ledger.db").is_file()
     result = runner.invoke(main, ["plan", str(sheet), "--json"],
                            env={**extra, "DOLLR_BASE_URL": ""})
@@ -247,3 +247,56 @@ def test_status_lag_longer_than_any_grace_pays_nobody_twice(
     assert all(len(r.attempts) == 1 for r in rows)  # never a new reference_id
     # "not found" was trusted, and the same reference_id went out again on a fresh session
     assert any(r.attempts[0].fresh_sends and r.attempts[0].not_found_seen for r in rows)
+
+
+def _reading(args: list[str], ledger: Path) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(main, [*args, "--ledger", str(ledger), "--json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_recheck_flags_reversals_and_status_and_report_agree(quick: Any, tmp_path: Path) -> None:
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 10)
+    args = ["run", str(sheet), "--yes", "--period", "2026-11"]
+    assert cli(args, quick.base_url, ledger)[0] == 0
+    code, out, _ = cli(["reconcile", "nov", "--recheck"], quick.base_url, ledger)
+    assert code == 0 and out["checked"] == 10 and out["reversed"] == []
+    quick.set_faults(reversal_rate=0.5, reversal_after_seconds=0)  # weeks later
+    code, out, err = cli(["reconcile", "nov", "--recheck", "--since", "30d"],
+                         quick.base_url, ledger)
+    taken_back = sorted(p for p, n in quick.recipients().items() if n.get("FAILED"))
+    assert code == 3 and 0 < len(taken_back) < 10
+    assert len(out["reversed"]) == len(taken_back) and "reversed by the operator" in err
+    code, status = _reading(["status", "nov"], ledger)
+    assert code == 3 and status["counts"]["REVERSED"] == len(taken_back)
+    assert status["counts"]["COMPLETED"] == 10 - len(taken_back)
+    code, _ = _reading(["report", "nov", "--out", str(tmp_path / "r.json")], ledger)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["summary"]["counts"]["REVERSED"] == len(taken_back)
+    reversed_rows = {p["phone"] for p in report["payouts"] if p["state"] == "REVERSED"}
+    assert sorted(reversed_rows) == taken_back and set(reversed_rows) <= set(phones)
+    code, out, _ = cli(["reconcile", "nov", "--recheck"], quick.base_url, ledger)
+    assert code == 0 and out["reversed"] == []  # recorded once; nothing new
+
+
+def test_sandbox_reference_ids_are_unique_per_merchant_across_sessions_and_restarts(
+    tmp_path: Path,
+) -> None:
+    from contextlib import closing
+
+    from batch.sandbox import SandboxConfig, running_sandbox
+    from tests._dollr import client, execution_body, make_account, open_session
+
+    config = SandboxConfig(state_path=tmp_path / "sb.db")
+    with running_sandbox(config) as sb, closing(client(sb.base_url)) as api:
+        account = make_account(api)
+        body = execution_body(open_session(api, account))
+        assert api.post("/v1/executions/payout", json=body).status_code == 200
+        again = execution_body(open_session(api, account), body["reference_id"])
+        refused = api.post("/v1/executions/payout", json=again)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", "reference_id"]
+    with running_sandbox(config) as sb, closing(client(sb.base_url)) as api:
+        later = execution_body(open_session(api, account), body["reference_id"])
+        assert api.post("/v1/executions/payout", json=later).status_code == 422
+        assert len(sb.executions()) == 1

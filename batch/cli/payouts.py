@@ -6,6 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from batch.config import (
 )
 from batch.engine.monitor import MonitorOptions
 from batch.engine.runner import DEFAULT_WAIT, RunOptions
-from batch.pipeline import RunRequest, plan_file, run_batch
+from batch.pipeline import RunRequest, plan_file, recheck_batch_named, run_batch
 from batch.planning.flow import PlanOptions, PlanResult
 from batch.planning.identity import DEFAULT_PURPOSE, DEFAULT_REPEAT_WINDOW_DAYS
 
@@ -123,6 +124,15 @@ def _check_purpose(ctx: click.Context, param: click.Parameter, value: str) -> st
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", purpose):
         raise click.BadParameter(f"{value!r}: use a short word such as payroll, bonus, adjustment")
     return purpose
+
+
+def _check_since(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+)\s*d?", value.strip().lower())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a number of days such as 30d")
+    return int(match.group(1))
 
 
 def _settings(kw: dict[str, Any]) -> Settings:
@@ -245,6 +255,10 @@ def run(target: str, **kw: Any) -> None:
 @api_options
 @click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
               help="Seconds to keep polling rows in flight before exiting with code 4.")
+@click.option("--recheck", is_flag=True,
+              help="Re-read COMPLETED rows' status; flag reversals (exit 3 if any changed).")
+@click.option("--since", metavar="DAYS", callback=_check_since,
+              help="With --recheck: only rows completed in the last DAYS (e.g. 30d).")
 @handle_errors
 def reconcile(batch_name: str, **kw: Any) -> None:
     """Settle rows still in flight by polling their status; starts no new payouts.
@@ -259,9 +273,17 @@ def reconcile(batch_name: str, **kw: Any) -> None:
     \b
     Example:
       paybatch reconcile payroll-2026-11 --wait 600
+      paybatch reconcile payroll-2026-11 --recheck --since 30d
     """
     settings = _settings(kw)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
+    if kw["recheck"]:
+        since = None
+        if kw["since"] is not None:
+            since = datetime.now(UTC) - timedelta(days=kw["since"])
+        rechecked = recheck_batch_named(settings, batch_name, since=since, say=out.say)
+        out.recheck_result(rechecked)
+        sys.exit(rechecked.recheck.exit_code)
     request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
     report = run_batch(settings, request, confirm=lambda _: True, say=out.say,
                        progress=out.progress)

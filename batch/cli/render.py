@@ -74,7 +74,8 @@ def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledg
         for i, m in enumerate(money):
             first = i == 0
             table.add_row(
-                escape(s.batch.name) if first else "",
+                (escape(s.batch.name) + (" (SANDBOX)" if s.batch.sandbox else ""))
+                if first else "",
                 f"{s.batch.created_at:%Y-%m-%d %H:%M}" if first else "",
                 str(s.total_rows) if first else "",
                 _counts_short(s.counts) if first else "",
@@ -90,6 +91,8 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
     """One batch in detail: identity, situation, money, fees, failures, rows in flight."""
     i = report.identity
     style = SITUATION_STYLES.get(report.exit_code, "")
+    if i.watermark:
+        console.print(f"[bold yellow]{i.watermark}[/]")
     console.print(
         f"[bold]{escape(i.name)}[/]  from {escape(i.source_file)}  (ledger {escape(i.ledger)})"
     )

@@ -19,6 +19,7 @@ class RowState(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # invalid row left out with --skip-invalid; never sent
+    REVERSED = "REVERSED"  # COMPLETED, then taken back by the provider (reconcile --recheck)
 
 
 class AttemptOutcome(StrEnum):
@@ -35,7 +36,9 @@ CONFIRMED_NOT_PAID: frozenset[AttemptOutcome] = frozenset(
     {AttemptOutcome.FAILED, AttemptOutcome.NOT_FOUND, AttemptOutcome.NOT_SENT}
 )
 
-TERMINAL: frozenset[RowState] = frozenset({RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED})
+TERMINAL: frozenset[RowState] = frozenset(
+    {RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED, RowState.REVERSED}
+)
 IN_FLIGHT: frozenset[RowState] = frozenset(
     {RowState.SUBMITTING, RowState.SUBMITTED, RowState.UNKNOWN}
 )
@@ -56,9 +59,11 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
     RowState.UNKNOWN: frozenset(
         {RowState.SUBMITTING, RowState.SUBMITTED, RowState.COMPLETED, RowState.FAILED, RowState.NEW}
     ),
-    RowState.COMPLETED: frozenset(),
+    # COMPLETED -> REVERSED: a recheck found the provider took the payout back (issue 11).
+    RowState.COMPLETED: frozenset({RowState.REVERSED}),
     RowState.FAILED: frozenset({RowState.NEW}),
     RowState.SKIPPED: frozenset(),
+    RowState.REVERSED: frozenset(),
 }
 
 

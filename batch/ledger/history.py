@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from batch.engine.states import RowState
 from batch.ledger.core import LedgerCore
 from batch.ledger.records import EarlierPayment, parse_time
 
-# Rows that pay, will pay, or may have paid: everything but FAILED and SKIPPED.
+# Rows that pay, will pay, or may have paid: everything but FAILED, SKIPPED and REVERSED
+# (money taken back: paying it again is not a repeat).
 _PAYING = tuple(
-    s.value for s in RowState if s not in (RowState.FAILED, RowState.SKIPPED)
+    s.value for s in RowState
+    if s not in (RowState.FAILED, RowState.SKIPPED, RowState.REVERSED)
 )
 
 
@@ -86,3 +89,51 @@ class History(LedgerCore):
                 (batch_id,),
             )
         ]
+
+    def recheck_candidates(self, batch_id: int, *, since: datetime | None) -> list[RecheckItem]:
+        """Attempts `reconcile --recheck` re-reads: those that made a row COMPLETED (settled
+        since `since`), and every one ever trusted "not found". Least recently rechecked
+        first, so an interrupted recheck resumes where it stopped."""
+        found = self._all(
+            "SELECT a.reference_id, a.row_id, r.sheet_row, r.state, a.outcome, "
+            "a.not_found_seen FROM attempts a JOIN rows r ON r.id = a.row_id "
+            "WHERE r.batch_id = ? AND ((r.state = 'COMPLETED' AND a.outcome = 'COMPLETED' "
+            "AND (? IS NULL OR a.settled_at >= ?)) OR a.outcome = 'NOT_FOUND' "
+            "OR a.not_found_seen = 1) "
+            "ORDER BY a.rechecked_at IS NOT NULL, a.rechecked_at, r.sheet_row",
+            (batch_id, *(2 * [since.isoformat() if since else None])),
+        )
+        return [
+            RecheckItem(r["reference_id"], r["row_id"], r["sheet_row"], RowState(r["state"]),
+                        r["outcome"], bool(r["not_found_seen"]))
+            for r in found
+        ]
+
+    def record_event(
+        self, batch_id: int, row_id: int | None, reference_id: str | None, detail: str
+    ) -> None:
+        """Append a note to the event log without a state change."""
+        self._write(
+            "INSERT INTO events (batch_id, row_id, reference_id, at, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (batch_id, row_id, reference_id, self.now(), detail),
+        )
+
+    def mark_rechecked(self, reference_id: str) -> None:
+        """Stamp an attempt as re-read by a recheck now."""
+        self._write(
+            "UPDATE attempts SET rechecked_at = ? WHERE reference_id = ?",
+            (self.now(), reference_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecheckItem:
+    """One attempt a recheck re-reads."""
+
+    reference_id: str
+    row_id: int
+    sheet_row: int
+    row_state: RowState
+    outcome: str | None
+    not_found_seen: bool

@@ -356,6 +356,16 @@ class Transitions(LedgerCore):
         n = max(found["ref_base"] + number, (used["n"] or 0) + 1 if used else 1)
         return refids.reference_id(found["ref_seed"], n)
 
+    def mark_reversed(
+        self, row_id: int, reference_id: str, *, reason: str, execution: ExecutionLike
+    ) -> None:
+        """COMPLETED -> REVERSED: a recheck found the provider took the payout back."""
+        self._transition(
+            row_id, [S.COMPLETED], S.REVERSED, reference_id=reference_id,
+            detail=f"reversed after completion: {reason}", row_sets={"failure_reason": reason},
+            attempt_sets={**_execution_columns(execution), "rechecked_at": self.now()},
+        )
+
     def mark_adopting(self, row_id: int, reference_id: str, *, reason: str) -> None:
         """SUBMITTING -> SUBMITTED: the API holds an execution of this reference_id already
         (execute answered "duplicate reference_id"); the row follows it by status (issue 11).

@@ -41,6 +41,17 @@ class BatchIdentity:
     started_at: datetime | None
     finished_at: datetime | None
     generated_at: datetime
+    sandbox: bool = False  # issue 11: every report of a sandbox batch says so
+    period: str | None = None
+    purpose: str | None = None
+
+    @property
+    def watermark(self) -> str | None:
+        """The line every report of a sandbox batch carries."""
+        return SANDBOX_WATERMARK if self.sandbox else None
+
+
+SANDBOX_WATERMARK = "SANDBOX — simulated API, no money moved"
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,12 @@ def batch_exit_code(counts: dict[str, int]) -> int:
     """DESIGN.md's exit code for a batch in this situation (0 done, 3 some FAILED, 4 not done)."""
     from batch.engine.runner import RunResult  # the one place this is decided
 
-    return RunResult(0, {s: n for s, n in counts.items() if n}, None).exit_code
+    folded: dict[str, int] = {}
+    for s, n in counts.items():
+        if n:  # a REVERSED row needs a person, as a FAILED one does (issue 11): exit 3
+            key = RowState.FAILED.value if s == RowState.REVERSED.value else s
+            folded[key] = folded.get(key, 0) + n
+    return RunResult(0, folded, None).exit_code
 
 
 SITUATIONS = {
@@ -369,6 +385,7 @@ def build_report(
         identity=BatchIdentity(
             b.name, b.id, b.source_file, b.content_hash, b.payout_set_hash, str(ledger),
             b.created_at, b.started_at, b.finished_at, generated_at,
+            b.sandbox, b.period, b.purpose,
         ),
         counts=tally.counts,
         totals=tally.state_totals(),
