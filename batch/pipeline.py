@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from batch import errors
 from batch.config import Credentials, Settings
 from batch.engine.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions, RunResult
-from batch.ledger import Ledger
+from batch.ledger import Ledger, utc_now
 from batch.planning.flow import (
     EMBEDDED_SANDBOX,
     ApiEnvironment,
@@ -101,7 +101,7 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
             SANDBOX_CREDENTIALS,
             environment=f"sandbox:{sandbox.instance_id()}",
             sandbox=True,
-            sandbox_started_at=datetime.now(UTC),
+            sandbox_started_at=utc_now(),  # the ledger's clock: attempts are stamped by it
         )
 
 

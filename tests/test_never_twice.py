@@ -300,3 +300,60 @@ def test_sandbox_reference_ids_are_unique_per_merchant_across_sessions_and_resta
         later = execution_body(open_session(api, account), body["reference_id"])
         assert api.post("/v1/executions/payout", json=later).status_code == 422
         assert len(sb.executions()) == 1
+
+
+def test_a_forward_clock_jump_mid_run_pays_nobody_twice(sandbox: Any, tmp_path: Path) -> None:
+    """Execute answers dropped, status "not found" for 3 s, and the ledger's clock jumps 40
+    minutes 0.5 s into the run (past every session and the 180 s grace): "not found" is
+    trusted while the payouts exist. The same reference_ids go out again; nobody twice."""
+    import asyncio
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from batch.dollr.client import ApiClient
+    from batch.engine.monitor import MonitorOptions
+    from batch.engine.runner import Runner, RunOptions
+    from batch.pipeline import SANDBOX_CREDENTIALS
+
+    sandbox.set_faults(**QUICK_PAYOUTS, drop_rate=1.0, drop_endpoints=["executions.payout"],
+                       status_visibility_delay_seconds=3.0)
+    sheet, path = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 8)
+    code, out, _ = cli(["plan", str(sheet)], sandbox.base_url, path)
+    assert code == 0
+    start = time.monotonic()
+
+    def jumping() -> datetime:
+        jump = timedelta(minutes=40) if time.monotonic() - start > 0.5 else timedelta(0)
+        return datetime.now(UTC) + jump
+
+    async def pay() -> None:
+        with Ledger(path, clock=jumping) as ledger:
+            async with ApiClient(sandbox.base_url, SANDBOX_CREDENTIALS, rate=500) as api:
+                options = RunOptions(concurrency=4, wait=20, monitor=MonitorOptions(
+                    first_poll=0.1, max_poll_interval=0.4, resend_grace=600))
+                await Runner(ledger, api, out["batch_id"], options).run()
+
+    asyncio.run(pay())
+    assert paid_exactly_once(sandbox, phones) == {}
+    rows = Ledger(path).rows(out["batch_id"])
+    assert [r.state.value for r in rows] == ["COMPLETED"] * 8
+    assert all(len(r.attempts) == 1 for r in rows)  # never a new reference_id
+
+
+def test_the_ledger_clock_does_not_follow_wall_clock_steps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    import batch.ledger.core as core
+
+    class Stepped(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Stepped:  # the wall clock has stepped an hour ahead
+            return cls.fromtimestamp((datetime.now(UTC) + timedelta(hours=1)).timestamp(), tz)
+
+    before = core.utc_now()
+    monkeypatch.setattr(core, "datetime", Stepped)
+    after = core.utc_now()
+    assert 0 <= (after - before).total_seconds() < 60
