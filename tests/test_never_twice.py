@@ -196,6 +196,8 @@ def test_a_batch_belongs_to_one_api(quick: Any, tmp_path: Path) -> None:
     assert code == 0 and out["sandbox"] is True
     code, _, err = cli(["run", "demo", "--yes"], quick.base_url, ledger)
     assert code == 1 and "planned on the embedded SANDBOX" in err
+    code, _, err = cli(["run", str(tmp_path / "demo.csv"), "--yes"], quick.base_url, ledger)
+    assert code == 1 and "planned on the embedded SANDBOX" in err
     assert quick.executions() == []
     write_sheet(tmp_path / "live.csv", 2, start=50)
     code, out, _ = cli(["plan", str(tmp_path / "live.csv")], quick.base_url, ledger)

@@ -14,6 +14,12 @@ from typing import Protocol
 
 from batch import errors
 from batch.ledger import BatchRecord, Ledger
+from batch.planning.identity import WrongEnvironmentError, check_environment
+
+__all__ = [
+    "KnownElsewhereError", "WrongEnvironmentError", "check_environment", "check_fresh_ledger",
+    "sample_ids", "sample_known",
+]
 
 SAMPLE_SIZE = 5  # status calls on a fresh ledger, whatever the batch's size
 
@@ -24,38 +30,8 @@ class StatusLookup(Protocol):
     async def payout_status(self, reference_id: str) -> object: ...
 
 
-class WrongEnvironmentError(errors.ConfigError):
-    """A batch planned on one API (sandbox or live) run or reconciled against another."""
-
-
 class KnownElsewhereError(errors.BatchConflictError):
     """A fresh ledger's batch whose reference_ids the API knows already (paid elsewhere)."""
-
-
-def describe_environment(name: str | None, sandbox: bool) -> str:
-    """'the embedded sandbox' or 'https://api... (client id X)' for messages."""
-    if sandbox or name == "sandbox":
-        return "the embedded SANDBOX"
-    if name and "#" in name:
-        url, _, client = name.rpartition("#")
-        return f"{url} (client id {client})"
-    return name or "an unknown API"
-
-
-def check_environment(batch: BatchRecord, *, name: str, sandbox: bool) -> None:
-    """Refuse to run or reconcile a batch against another API than the one it was planned on.
-
-    Batches planned before issue 11 recorded none and are not checked.
-    """
-    if batch.environment is None or batch.environment == name:
-        return
-    planned_on = describe_environment(batch.environment, batch.sandbox)
-    raise WrongEnvironmentError(
-        f"batch {batch.name!r} was planned on {planned_on}"
-        f" and is not run against {describe_environment(name, sandbox)}: nothing was sent. "
-        + ("Set DOLLR_BASE_URL (or --base-url) and the credentials it was planned with"
-           if not batch.sandbox else "Unset DOLLR_BASE_URL / --base-url to run a sandbox batch")
-    )
 
 
 def sample_ids(reference_ids: Sequence[str], size: int = SAMPLE_SIZE) -> list[str]:

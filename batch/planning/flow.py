@@ -21,6 +21,7 @@ from batch.planning.identity import (
     DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
+    check_environment,
     check_same_kind,
     check_same_name,
     content_hash,
@@ -134,6 +135,7 @@ async def plan_sheet(
         if existing is not None:
             check_same_name(existing, content=chash)
             check_same_kind(existing, period=options.period, purpose=options.purpose)
+            check_environment(existing, name=env.name, sandbox=env.sandbox)
             batch, created = existing, False
         else:
             batch, notes = _create_batch(

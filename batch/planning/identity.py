@@ -14,7 +14,7 @@ from pathlib import Path
 
 from batch import refids
 from batch.engine.states import RowState
-from batch.errors import BatchConflictError
+from batch.errors import BatchConflictError, ConfigError
 from batch.ledger.records import BatchRecord, NewRow, RowRecord
 from batch.markets import to_minor
 from batch.models import PayoutRow
@@ -133,9 +133,39 @@ def check_same_kind(existing: BatchRecord, *, period: str | None, purpose: str) 
         )
 
 
+def describe_environment(name: str | None, sandbox: bool) -> str:
+    """'the embedded sandbox' or 'https://api... (client id X)' for messages."""
+    if sandbox or name == "sandbox":
+        return "the embedded SANDBOX"
+    if name and "#" in name:
+        url, _, client = name.rpartition("#")
+        return f"{url} (client id {client})"
+    return name or "an unknown API"
+
+
+def check_environment(batch: BatchRecord, *, name: str, sandbox: bool) -> None:
+    """Refuse to run or reconcile a batch against another API than the one it was planned on.
+
+    Batches planned before issue 11 recorded none and are not checked.
+    """
+    if batch.environment is None or batch.environment == name:
+        return
+    planned_on = describe_environment(batch.environment, batch.sandbox)
+    raise WrongEnvironmentError(
+        f"batch {batch.name!r} was planned on {planned_on}"
+        f" and is not run against {describe_environment(name, sandbox)}: nothing was sent. "
+        + ("Set DOLLR_BASE_URL (or --base-url) and the credentials it was planned with"
+           if not batch.sandbox else "Unset DOLLR_BASE_URL / --base-url to run a sandbox batch")
+    )
+
+
 def repeat_window_start(now: datetime, days: int) -> datetime:
     """The earliest creation time of a batch the repeat guard still compares with."""
     return now - timedelta(days=days)
+
+
+class WrongEnvironmentError(ConfigError):
+    """A batch planned on one API (sandbox or live) run or reconciled against another."""
 
 
 @dataclass
