@@ -194,6 +194,20 @@ def test_a_batch_belongs_to_one_api(quick: Any, tmp_path: Path) -> None:
     write_sheet(tmp_path / "demo.csv", 2)
     code, out, _ = _embedded(["plan", str(tmp_path / "demo.csv")], ledger)
     assert code == 0 and out["sandbox"] is True
+    # Marked wherever it shows: status, every report format.
+    code, status = _reading(["status", "demo"], ledger)
+    assert status["sandbox"] is True
+    text = CliRunner().invoke(main, ["status", "demo", "--ledger", str(ledger)]).stdout
+    assert "SANDBOX" in text
+    _reading(["report", "demo", "--out", str(tmp_path / "demo.json")], ledger)
+    summary = json.loads((tmp_path / "demo.json").read_text())["summary"]
+    assert summary["watermark"].startswith("SANDBOX") and summary["sandbox"] is True
+    CliRunner().invoke(main, ["report", "demo", "--out", str(tmp_path / "demo.xlsx"),
+                              "--ledger", str(ledger)])
+    import openpyxl
+
+    cells = [c.value for c in openpyxl.load_workbook(tmp_path / "demo.xlsx")["Summary"]["A"][:3]]
+    assert any(str(v).startswith("SANDBOX") for v in cells)
     code, _, err = cli(["run", "demo", "--yes"], quick.base_url, ledger)
     assert code == 1 and "planned on the embedded SANDBOX" in err
     code, _, err = cli(["run", str(tmp_path / "demo.csv"), "--yes"], quick.base_url, ledger)
