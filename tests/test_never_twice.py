@@ -373,3 +373,37 @@ def test_the_ledger_clock_does_not_follow_wall_clock_steps(
     monkeypatch.setattr(core, "datetime", Stepped)
     after = core.utc_now()
     assert 0 <= (after - before).total_seconds() < 60
+
+
+def test_an_old_default_ledger_in_this_folder_is_not_silently_left_behind(
+    quick: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_sheet(tmp_path / "nov.csv", 2)
+    Ledger(tmp_path / "paybatch.db").close()  # what an earlier paybatch left here
+    extra = {**env(), "PAYBATCH_LEDGER": ""}
+    result = CliRunner().invoke(main, ["run", "nov.csv", "--yes", "--base-url", quick.base_url],
+                                env=extra)
+    assert result.exit_code == 1 and "--ledger paybatch.db" in result.stderr
+    assert quick.executions() == []
+
+
+def test_an_execution_adopted_as_failed_is_retried_once_under_a_new_id(
+    quick: Any, tmp_path: Path
+) -> None:
+    quick.set_faults(payout_failure_rate=1.0)
+    phones = write_sheet(tmp_path / "nov.csv", 4)
+    first = tmp_path / "first.db"
+    assert cli(["run", str(tmp_path / "nov.csv"), "--yes"], quick.base_url, first)[0] == 3
+    first.unlink()
+    quick.set_faults(payout_failure_rate=0.0)
+    fresh = tmp_path / "fresh.db"
+    code, out, _ = cli(["run", str(tmp_path / "nov.csv"), "--yes", "--adopt"],
+                       quick.base_url, fresh)
+    assert code == 3 and out["counts"] == {"FAILED": 4}  # adopted as the API holds them
+    assert completed(quick, phones) == dict.fromkeys(phones, 0)
+    code, out, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, fresh)
+    assert code == 0 and out["counts"] == {"COMPLETED": 4}
+    assert paid_exactly_once(quick, phones) == {}
+    for row in Ledger(fresh).rows(out["batch_id"]):
+        assert [a.adopted for a in row.attempts] == [True, False]

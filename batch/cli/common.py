@@ -14,7 +14,8 @@ import click
 
 from batch import errors
 from batch.cli.logs import log_file_option
-from batch.config import ENV_BASE_URL, ENV_LEDGER, default_ledger
+from batch.config import DEFAULT_LEDGER as LEGACY_LEDGER
+from batch.config import ENV_BASE_URL, ENV_LEDGER, data_dir, default_ledger
 from batch.intake.validate import ValidationOptions
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 
@@ -154,11 +155,23 @@ def ledger_option(func: Any) -> Any:
 
 
 def resolve_ledger(ledger: Path | None, base_url: str | None) -> Path:
-    """--ledger as given, else the user's default ledger for this API (issue 11)."""
+    """--ledger as given, else the user's default ledger for this API (issue 11).
+
+    Raises:
+        ConfigError: no --ledger, and this folder holds a ledger of the old default name
+            (./paybatch.db): silently starting another one could pay its batches again.
+    """
     import os
 
     if ledger is not None:
         return ledger
+    if LEGACY_LEDGER.is_file():
+        raise errors.ConfigError(
+            f"{LEGACY_LEDGER.resolve()} is a ledger of an earlier paybatch (the old default); "
+            f"the default is now one ledger per user in {data_dir(os.environ)}. Pass "
+            f"--ledger {LEGACY_LEDGER} (or set {ENV_LEDGER}) to keep using it, or move it "
+            "there; nothing was sent"
+        )
     return default_ledger(os.environ, base_url=base_url or os.environ.get(ENV_BASE_URL))
 
 
