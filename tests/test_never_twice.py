@@ -407,3 +407,22 @@ def test_an_execution_adopted_as_failed_is_retried_once_under_a_new_id(
     assert paid_exactly_once(quick, phones) == {}
     for row in Ledger(fresh).rows(out["batch_id"]):
         assert [a.adopted for a in row.attempts] == [True, False]
+
+
+def test_three_plans_under_three_names_at_once_make_one_batch(
+    quick: Any, tmp_path: Path
+) -> None:
+    sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
+    write_sheet(sheet, 40)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "batch", "plan", str(sheet), "--json", "--batch-name", name],
+            env=subprocess_env(quick.base_url, ledger),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for name in ("a", "b", "c")
+    ]
+    errs = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert sorted(p.returncode for p in procs) == [0, 1, 1], errs
+    assert sum("40 of 40 rows are paid or planned" in e for e in errs) == 2
+    assert len(Ledger(ledger).batches()) == 1
