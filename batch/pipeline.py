@@ -23,15 +23,9 @@ from batch.config import Credentials, Settings
 from batch.engine.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions, RunResult
 from batch.ledger import Ledger, utc_now
-from batch.planning.flow import (
-    EMBEDDED_SANDBOX,
-    ApiEnvironment,
-    PlanOptions,
-    PlanResult,
-    plan_result,
-    plan_sheet,
-)
+from batch.planning.flow import PlanOptions, PlanResult, plan_result, plan_sheet
 from batch.planning.identity import over_limits
+from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment
 
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient

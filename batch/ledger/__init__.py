@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from batch.ledger.adoption import LateTransitions
 from batch.ledger.batches import BatchWrites
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
 from batch.ledger.history import History
@@ -26,7 +27,7 @@ from batch.ledger.streams import Streams
 from batch.ledger.transitions import Transitions
 
 
-class Ledger(BatchWrites, History, Transitions, Reads, Streams, Locks):
+class Ledger(BatchWrites, History, LateTransitions, Transitions, Reads, Streams, Locks):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks."""
 
 

@@ -5,7 +5,7 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import chain, islice
@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.engine.states import RowState
-from batch.ledger import BatchRecord, Ledger, SkippedRow
-from batch.markets import from_minor, to_minor
-from batch.planning.guard import Candidate, RepeatMode, decide
+from batch.ledger import BatchRecord, Ledger
+from batch.planning.guard import RepeatMode
 from batch.planning.identity import (
     DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
@@ -26,13 +25,9 @@ from batch.planning.identity import (
     check_same_name,
     content_hash,
     default_batch_name,
-    new_rows,
-    payout_set_hash,
-    repeat_window_start,
-    row_seeds,
     totals,
 )
-from batch.refids import KeyParts
+from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment, create_batch
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
@@ -63,18 +58,6 @@ class PlanOptions:
         if self.allow_repeat:
             return RepeatMode.ALLOW
         return RepeatMode.ONLY_NEW if self.only_new else RepeatMode.REFUSE
-
-
-@dataclass(frozen=True)
-class ApiEnvironment:
-    """The API a batch is planned on (issue 11): its reference_ids and its runs belong to it."""
-
-    name: str  # 'sandbox', or base URL + '#' + client id
-    client_id: str
-    sandbox: bool
-
-
-EMBEDDED_SANDBOX = ApiEnvironment("sandbox", "sandbox", sandbox=True)
 
 
 @dataclass(frozen=True)
@@ -138,7 +121,7 @@ async def plan_sheet(
             check_environment(existing, name=env.name, sandbox=env.sandbox)
             batch, created = existing, False
         else:
-            batch, notes = _create_batch(
+            batch, notes = create_batch(
                 ledger, path, name, chash, rows, invalid, options, env
             )
             created = True
@@ -147,75 +130,6 @@ async def plan_sheet(
     )
     result = plan_result(ledger, batch, created=created, unroutable=unroutable)
     return replace(result, notes=notes)
-
-
-def _create_batch(
-    ledger: Ledger,
-    path: Path,
-    name: str,
-    chash: str,
-    rows: Callable[[], Iterator[PayoutRow]],
-    invalid: list[Any],
-    options: PlanOptions,
-    env: ApiEnvironment,
-) -> tuple[BatchRecord, list[str]]:
-    """Guard the rows against earlier batches, then record the batch (inside the caller's
-    transaction); returns it with the guard's notes."""
-    now = ledger.clock()
-    period = options.period or f"{now:%Y-%m}"
-    decision = decide(
-        [Candidate(r.row, r.phone, r.currency, to_minor(r.amount, r.currency)) for r in rows()],
-        ledger.earlier_payments(
-            period=period, since=repeat_window_start(now, options.repeat_window_days)
-        ),
-        purpose=options.purpose, period=period, mode=options.repeat_mode,
-        window_days=options.repeat_window_days,
-    )
-    skipped = [skipped_row(o) for o in invalid]
-    skipped += [
-        SkippedRow(
-            sheet_row=r.row.sheet_row, name=None, phone=r.row.phone,
-            amount=str(from_minor(r.row.amount_minor, r.row.currency)),
-            currency=r.row.currency, country=None,
-            reason=f"skipped (--only-new): already in batch {r.earlier.batch_name!r}",
-        )
-        for r in decision.skip.values()
-    ]
-    parts = KeyParts(env.client_id, period, options.purpose, decision.repeat_no)
-    seeds = row_seeds(rows(), parts)
-    bases = ledger.used_attempts(sorted(set(seeds.values())))
-    batch_id = ledger.create_batch(
-        name=name,
-        source_file=str(path),
-        content_hash=chash,
-        payout_set_hash=payout_set_hash(rows()),
-        rows=new_rows(
-            (r for r in rows() if r.row not in decision.skip), seeds=seeds, bases=bases
-        ),
-        skipped=skipped,
-        options={
-            "skip_invalid": options.skip_invalid, "sheet": options.sheet,
-            "allow_repeat": options.allow_repeat, "only_new": options.only_new,
-        },
-        period=period, purpose=options.purpose, environment=env.name, sandbox=env.sandbox,
-        repeat_no=decision.repeat_no,
-    )
-    found = ledger.batch_by_id(batch_id)
-    assert found is not None
-    return found, decision.notes
-
-
-def skipped_row(o: Any) -> SkippedRow:
-    """An invalid row kept as SKIPPED (--skip-invalid)."""
-    return SkippedRow(
-        sheet_row=o.row,
-        name=o.name,
-        phone=o.phone,
-        amount=None if o.amount is None else str(o.amount),
-        currency=o.currency,
-        country=o.country,
-        problems=[{"column": p.column, "value": p.value, "message": p.message} for p in o.problems],
-    )
 
 
 def plan_result(
