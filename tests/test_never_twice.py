@@ -426,3 +426,39 @@ def test_three_plans_under_three_names_at_once_make_one_batch(
     assert sorted(p.returncode for p in procs) == [0, 1, 1], errs
     assert sum("40 of 40 rows are paid or planned" in e for e in errs) == 2
     assert len(Ledger(ledger).batches()) == 1
+
+
+def test_recheck_flags_an_attempt_once_not_found_that_completed(
+    quick: Any, tmp_path: Path
+) -> None:
+    """An older paybatch trusted a "not found" and minted a new id; the first send had landed
+    after all. `--recheck` finds it COMPLETED and says: possible double payment."""
+    from contextlib import closing
+    from datetime import UTC, datetime, timedelta
+
+    from tests._dollr import client, execution_body, make_account, open_session
+
+    sheet, path = tmp_path / "nov.csv", tmp_path / "l.db"
+    phones = write_sheet(sheet, 2)
+    code, out, _ = cli(["plan", str(sheet)], quick.base_url, path)
+    ledger = Ledger(path)
+    row = ledger.rows(out["batch_id"])[0]
+    lost = row.current_reference_id or ""
+    with closing(client(quick.base_url)) as api:  # the first send landed, unseen
+        session = open_session(api, make_account(api, row.phone or ""), amount=10.5)
+        assert api.post("/v1/executions/payout",
+                        json=execution_body(session, lost)).status_code == 200
+    ledger.mark_batch_started(out["batch_id"])
+    ledger.mark_recipient_ready(row.id, payout_account_id=999)
+    ledger.mark_session_open(row.id, lost, session_id=999, wallet_id=None, payout_account_id=999,
+                             expires_at=datetime.now(UTC) - timedelta(minutes=10))
+    ledger.mark_submitting([(row.id, lost)])
+    ledger.mark_unknown(row.id, lost, reason="ambiguous")
+    ledger.start_new_attempt(row.id, "unused", reason="old rule: not found",
+                             not_found_reference_id=lost)
+    ledger.close()
+    assert cli(["run", "nov", "--yes"], quick.base_url, path)[0] == 0
+    assert completed(quick, phones)[row.phone or ""] == 2  # what the old rule did
+    code, out, err = cli(["reconcile", "nov", "--recheck"], quick.base_url, path)
+    assert code == 3 and len(out["possible_double_payments"]) == 1
+    assert f"row {row.sheet_row}" in out["possible_double_payments"][0] and lost in err
