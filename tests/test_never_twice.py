@@ -123,11 +123,12 @@ def test_two_ledgers_run_the_same_sheet_at_once_everyone_once(
     assert paid_exactly_once(sandbox, phones) == {}
 
 
+@pytest.mark.parametrize("n", [60, pytest.param(300, marks=pytest.mark.slow)])
 def test_three_runs_under_three_names_at_once_pay_everyone_once(
-    quick: Any, tmp_path: Path
+    quick: Any, tmp_path: Path, n: int
 ) -> None:
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
-    phones = write_sheet(sheet, 60)
+    phones = write_sheet(sheet, n)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "batch", "run", str(sheet), "--yes", "--json",
@@ -462,3 +463,25 @@ def test_recheck_flags_an_attempt_once_not_found_that_completed(
     code, out, err = cli(["reconcile", "nov", "--recheck"], quick.base_url, path)
     assert code == 3 and len(out["possible_double_payments"]) == 1
     assert f"row {row.sheet_row}" in out["possible_double_payments"][0] and lost in err
+
+
+def test_another_folder_uses_the_same_ledger_and_pays_nobody_again(
+    quick: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {**env(), "PAYBATCH_LEDGER": "", "DOLLR_BASE_URL": quick.base_url}
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        phones = write_sheet(tmp_path / folder / "nov.csv", 3)
+    monkeypatch.chdir(tmp_path / "a")
+    result = CliRunner().invoke(main, ["run", "nov.csv", "--yes", "--json"], env=extra)
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.chdir(tmp_path / "b")  # the same, already paid sheet, from another folder
+    result = CliRunner().invoke(main, ["run", "nov.csv", "--yes", "--json"], env=extra)
+    assert result.exit_code == 0 and "NEW LEDGER" not in result.stderr
+    assert json.loads(result.stdout)["counts"] == {"COMPLETED": 3}
+    assert paid_exactly_once(quick, phones) == {}
+    # Forgetting the base URL: the sandbox's own ledger, which does not hold the live batch.
+    result = CliRunner().invoke(main, ["run", "nov", "--yes", "--json"],
+                                env={**extra, "DOLLR_BASE_URL": ""})
+    assert result.exit_code == 1 and "no such file or batch" in result.stderr
+    assert len(quick.executions()) == 3
