@@ -7,12 +7,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-DEFAULT_LEDGER = Path("paybatch.db")
+DEFAULT_LEDGER = Path("paybatch.db")  # the default before issue 11 (no longer used)
+LIVE_LEDGER_NAME = "ledger.db"  # in the user's data directory: real payments
+SANDBOX_LEDGER_NAME = "sandbox.db"  # beside it: embedded-sandbox demos, never mixed with live
 DEFAULT_CONCURRENCY = 16  # rows worked on at once (the API's rate is the real limit)
 DEFAULT_MAX_RATE = 200.0  # requests per second the adaptive ceiling never passes
 
 # Environment variable names (DESIGN.md "Command-line contract").
 ENV_LEDGER = "PAYBATCH_LEDGER"
+ENV_DATA_HOME = "XDG_DATA_HOME"
 ENV_BASE_URL = "DOLLR_BASE_URL"
 ENV_CLIENT_ID = "DOLLR_CLIENT_ID"
 ENV_CLIENT_SECRET = "DOLLR_CLIENT_SECRET"
@@ -52,6 +55,21 @@ class Settings(BaseModel):
     max_rate: float = Field(default=DEFAULT_MAX_RATE, gt=0)
     json_output: bool = False
     quiet: bool = False
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """paybatch's folder in the user's data directory (XDG: $XDG_DATA_HOME or
+    ~/.local/share), so every folder a sheet sits in shares one ledger (issue 11)."""
+    base = environ.get(ENV_DATA_HOME) or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "paybatch"
+
+
+def default_ledger(environ: Mapping[str, str], *, base_url: str | None) -> Path:
+    """The ledger used without --ledger / PAYBATCH_LEDGER: one per user, and a separate one
+    for the embedded sandbox (no base URL), so a demo never mixes with real payroll."""
+    name = LIVE_LEDGER_NAME if base_url else SANDBOX_LEDGER_NAME
+    return data_dir(environ) / name
 
 
 def credentials_from_env(environ: Mapping[str, str]) -> Credentials | None:

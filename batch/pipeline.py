@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +24,10 @@ from batch.config import Credentials, Settings
 from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
+from batch.engine.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import IN_FLIGHT, OperationKind
-from batch.ledger import Ledger
+from batch.ledger import Ledger, utc_now
 from batch.operations.payout import PayoutOperation
 from batch.planning.flow import (
     PlanOptions,
@@ -37,6 +38,7 @@ from batch.planning.flow import (
     sending_totals,
 )
 from batch.planning.identity import over_limits
+from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment
 from batch.report.money import CurrencyMoney, WalletShort
 from batch.runs import (
     batch_money,
@@ -49,6 +51,7 @@ from batch.runs import (
 if TYPE_CHECKING:
     from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
+    from batch.engine.recheck import RecheckResult
     from batch.intake.outcome import ValidationReport
     from batch.operations.campaign import CancelResult
     from batch.operations.collect_flow import CollectRequest, CollectResult
@@ -133,7 +136,26 @@ def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[End
             SANDBOX_CREDENTIALS,
             environment=f"sandbox:{sandbox.instance_id()}",
             sandbox=True,
-            sandbox_started_at=datetime.now(UTC),
+            sandbox_started_at=utc_now(),  # the ledger's clock: attempts are stamped by it
+        )
+
+
+def api_environment(endpoint: Endpoint) -> ApiEnvironment:
+    """The API a batch planned now belongs to (issue 11): one name for every embedded
+    sandbox, base URL + client id for any other API."""
+    if endpoint.sandbox:
+        return EMBEDDED_SANDBOX
+    client_id = endpoint.credentials.client_id
+    return ApiEnvironment(f"{endpoint.base_url}#{client_id}", client_id, sandbox=False)
+
+
+def announce_ledger(ledger: Ledger, say: Callable[[str], None]) -> None:
+    """Say loudly when the ledger knows no earlier batch (issue 11, item 2)."""
+    if ledger.batch_total() == 0:
+        say(
+            f"NEW LEDGER {ledger.path.resolve()}: no earlier batches known, so the "
+            "row guard cannot see what was paid before; the API still refuses a payment "
+            "already made with the same derived reference_id"
         )
 
 
@@ -169,6 +191,7 @@ class RunRequest:
     # This run's own approval policy (flags, environment): enforced with the batch's recorded
     # one, the stricter of both (issue 17).
     approval: ApprovalPolicy | None = None
+    adopt: bool = False  # a fresh ledger's batch the API partly knows: adopt, pay the rest
 
 
 @dataclass(frozen=True)
@@ -202,16 +225,21 @@ def plan_file(
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            announce_ledger(ledger, say)
             async with open_client(endpoint, settings) as api:
                 try:
                     with _approved_sheet(ledger, path, options):
-                        return await plan_sheet(
+                        result = await plan_sheet(
                             ledger, api, path, options, concurrency=settings.concurrency,
                             progress=progress, validated=validated,
+                            api_env=api_environment(endpoint),
                         )
                 finally:
                     if progress is not None:
                         progress.close()
+                for note in result.notes:
+                    say(note)
+                return result
 
     with api_endpoint(settings, say) as endpoint:
         return asyncio.run(flow(endpoint))
@@ -236,14 +264,21 @@ def run_batch(
 
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            announce_ledger(ledger, say)
+            env = api_environment(endpoint)
             async with open_client(endpoint, settings) as api:
                 try:
-                    planned = await _resolve(ledger, api, request, settings, progress, validated)
+                    planned = await _resolve(
+                        ledger, api, request, settings, progress, validated, env
+                    )
                 finally:
                     if progress is not None:
                         progress.close()  # bars off before the totals and the prompt
+                for note in planned.notes:
+                    say(note)
                 batch_id = planned.batch.id
                 ledger.check_values(batch_id)  # a damaged row stops the run before any send
+                check_environment(planned.batch, name=env.name, sandbox=env.sandbox)
                 with ledger.locked(batch_id):
                     operation = _operation(planned, request.run, ledger, api)
                     options = run_options(request.run, endpoint, operation)
@@ -266,6 +301,13 @@ def run_batch(
                         sending = {c: t for c, t in sending.items() if c not in paused}
                         planned = replace(planned, sending=sending)
                     if not request.run.reconcile_only and planned.sending_rows > 0:
+                        sampled = await check_fresh_ledger(
+                            ledger, api, planned.batch, adopt=request.adopt
+                        )
+                        if sampled is not None and sampled.known:
+                            say(f"--adopt: the API knows {len(sampled.known)} of "
+                                f"{sampled.asked} sampled payments; those are adopted, "
+                                "the rest paid")
                         # Guards and prompt on what this command sends (issue 13).
                         tripped = over_limits(planned.sending or {}, request.max_total)
                         if tripped:
@@ -418,6 +460,8 @@ def interrupt_settle() -> float:
         return max(0.0, float(os.environ.get(ENV_SETTLE, DEFAULT_SETTLE)))
     except ValueError:
         return DEFAULT_SETTLE
+
+
 def _operation(planned: PlanResult, options: RunOptions, ledger: Ledger, api: Any) -> Operation:
     """The batch's own kind of operation: `reconcile` settles a collection batch too."""
     if planned.batch.kind is OperationKind.COLLECTION:
@@ -440,6 +484,41 @@ def _standing(ledger: Ledger, planned: PlanResult) -> int | None:
 
     return campaign_counts(ledger, planned.batch.id, policy_of(planned.batch),
                            ledger.clock()).exit_code
+
+@dataclass(frozen=True)
+class RecheckReport:
+    """`reconcile --recheck`: what changed, the batch's counts after, the report file."""
+
+    plan: PlanResult
+    recheck: RecheckResult
+    report_path: Path | None = None
+
+
+def recheck_batch_named(
+    settings: Settings, name: str, *, since: datetime | None, say: Callable[[str], None]
+) -> RecheckReport:
+    """`paybatch reconcile BATCH --recheck`: re-read finished rows' status (issue 11)."""
+    from batch.engine.recheck import recheck_batch
+
+    async def flow(endpoint: Endpoint) -> RecheckReport:
+        with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
+            batch = ledger.batch_by_name(name)
+            if batch is None:
+                raise errors.InputError(f"{name}: no such batch in {settings.ledger}")
+            env = api_environment(endpoint)
+            check_environment(batch, name=env.name, sandbox=env.sandbox)
+            async with open_client(endpoint, settings) as api:
+                with ledger.locked(batch.id):
+                    result = await recheck_batch(ledger, api, batch.id, since=since)
+            for line in [*result.reversed, *result.double_payments]:
+                say(f"warning: {line}")
+            path, problem = write_report_safely(ledger, batch.id)
+            if problem:
+                say(f"warning: {problem}")
+            return RecheckReport(plan_result(ledger, batch), result, path)
+
+    with api_endpoint(settings, say) as endpoint:
+        return asyncio.run(flow(endpoint))
 
 
 
@@ -477,6 +556,7 @@ def write_report_safely(ledger: Ledger, batch_id: int) -> tuple[Path | None, str
 async def _resolve(
     ledger: Ledger, api: Any, request: RunRequest, settings: Settings,
     progress: Progress | None = None, validated: ValidationReport | None = None,
+    env: ApiEnvironment | None = None,
 ) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
@@ -484,7 +564,7 @@ async def _resolve(
         with _approved_sheet(ledger, path, request.plan):
             return await plan_sheet(
                 ledger, api, path, request.plan, concurrency=settings.concurrency,
-                progress=progress, validated=validated,
+                progress=progress, validated=validated, api_env=env,
             )
     batch = ledger.batch_by_name(request.target)
     if batch is None:

@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default ledgers (issue 11: the user's data directory) go to a temporary folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
 @pytest.fixture(params=["csv", "xlsx"])
 def kind(request: pytest.FixtureRequest) -> str:
     """Each sheet test runs on a CSV and on an XLSX file."""

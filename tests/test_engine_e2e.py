@@ -75,7 +75,12 @@ def test_repeat_guard_refuses_a_recent_copy_unless_allowed(quick, tmp_path: Path
     code, _, _ = cli(
         ["plan", str(tmp_path / "nov-copy.csv"), "--repeat-window", "0"], quick.base_url, ledger
     )
-    assert code == 0  # outside the window: next month's identical payroll passes
+    assert code == 1  # outside the window but the same pay period (issue 11)
+    code, _, _ = cli(
+        ["plan", str(tmp_path / "nov-copy.csv"), "--repeat-window", "0", "--period", "2031-01"],
+        quick.base_url, ledger,
+    )
+    assert code == 0  # outside the window, another period: next month's identical payroll
     write_sheet(tmp_path / "third.csv", 3)
     assert (
         cli(["plan", str(tmp_path / "third.csv"), "--allow-repeat"], quick.base_url, ledger)[0] == 0
@@ -237,7 +242,7 @@ def test_second_run_on_a_locked_batch_is_refused(quick, tmp_path: Path) -> None:
     assert code == 0  # the dead holder's lock is taken over
 
 
-def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_lost_attempt_confirmed_not_found_is_resent_with_its_own_id(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime, timedelta
 
     sheet, ledger = tmp_path / "nov.csv", tmp_path / "l.db"
@@ -263,8 +268,11 @@ def test_lost_attempt_confirmed_not_found_gets_a_fresh_attempt(quick, tmp_path: 
     assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 2}
     assert paid_exactly_once(quick, phones) == {}
     again = Ledger(ledger).row(row.id)
-    assert again is not None and [a.outcome for a in again.attempts] == ["NOT_FOUND", "COMPLETED"]
-    assert again.attempts[1].previous_reference_id == lost
+    # Issue 11: "not found" may still have landed: the same reference_id on a fresh session.
+    assert again is not None and [a.outcome for a in again.attempts] == ["COMPLETED"]
+    (attempt,) = again.attempts
+    assert attempt.reference_id == lost and attempt.fresh_sends == 1 and attempt.not_found_seen
+    assert attempt.session_id != 999
 
 
 def test_unknown_within_the_grace_window_is_never_guessed(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -78,7 +78,9 @@ def test_status_422_for_a_lost_attempt_is_trusted_after_the_grace_window(
     assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 2}, out
     assert paid_exactly_once(sandbox, phones) == {}
     again = Ledger(ledger).row(row.id)
-    assert again is not None and [a.outcome for a in again.attempts] == ["NOT_FOUND", "COMPLETED"]
+    # Issue 11: resent with its own reference_id on a fresh session, never a new id.
+    assert again is not None and [a.outcome for a in again.attempts] == ["COMPLETED"]
+    assert again.attempts[0].reference_id == lost and again.attempts[0].fresh_sends == 1
 
 
 def test_undocumented_final_status_is_never_taken_as_terminal(

@@ -15,7 +15,6 @@ from batch.errors import BatchConflictError
 from batch.ledger import BatchRecord, Ledger
 from batch.models import PayoutRow
 from batch.planning.identity import (
-    check_repeat,
     check_same_name,
     content_hash,
     default_batch_name,
@@ -84,14 +83,10 @@ def test_new_rows_mint_distinct_uuid4s_in_minor_units() -> None:
 
 def test_same_name_same_content_passes_other_content_is_refused() -> None:
     check_same_name(batch_record("h"), content="h")
-    with pytest.raises(BatchConflictError, match="already used"):
+    with pytest.raises(BatchConflictError, match="already used") as refused:
         check_same_name(batch_record("h"), content="other")
-
-
-def test_repeat_guard_names_the_earlier_batch() -> None:
-    check_repeat([], window_days=20)
-    with pytest.raises(BatchConflictError, match="'may'.*--allow-repeat"):
-        check_repeat([batch_record(name="may")], window_days=20)
+    # Issue 11: another name alone is not offered as the way out (it would pay twice).
+    assert "--only-new" in str(refused.value)
 
 
 def test_totals_and_max_total(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_resends_stop_at_the_limit_and_the_row_stays_unknown(
     assert sandbox.executions() == []
 
 
-def test_no_resend_into_a_closing_session_a_fresh_attempt_follows_its_expiry(
+def test_no_resend_into_a_closing_session_the_same_id_follows_its_expiry(
     sandbox: Any, tmp_path: Path
 ) -> None:
     every_execute_fails(sandbox)
@@ -120,14 +120,14 @@ def test_no_resend_into_a_closing_session_a_fresh_attempt_follows_its_expiry(
     assert code == 4
     sandbox.set_faults(error_rate=0.0)
     # The resend would fall due after the session closes: none; "not found" is trusted
-    # once the session has expired and the grace has passed, then a new id is minted.
+    # once the session has expired and the grace has passed, then the same id is sent on a
+    # fresh session (issue 11: never a new id while merely not found).
     code, out, _ = cli(["run", "nov", "--yes", "--wait", "10"], sandbox.base_url, ledger,
                        PAYBATCH_RESEND_GRACE="5", PAYBATCH_NOT_FOUND_GRACE="0.5")
     assert code == 0, out
     assert paid_exactly_once(sandbox, phones) == {}
     (row,) = Ledger(ledger).rows(out["batch_id"])
-    assert [(a.outcome, a.resends) for a in row.attempts] == [("NOT_FOUND", 0), ("COMPLETED", 0)]
-    assert row.attempts[1].previous_reference_id == row.attempts[0].reference_id
+    assert [(a.outcome, a.fresh_sends) for a in row.attempts] == [("COMPLETED", 1)]
 
 
 def test_a_failed_answer_to_a_resend_is_confirmed_by_status_first(

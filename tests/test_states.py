@@ -52,9 +52,11 @@ def test_transition_table(current: RowState, target: RowState, allowed: bool) ->
     assert can_transition(current, target) is allowed
 
 
-def test_terminal_states_only_leave_for_a_retry() -> None:
+def test_terminal_states_only_leave_for_a_retry_or_a_reversal() -> None:
     for state in TERMINAL:
-        assert ALLOWED_TRANSITIONS[state] <= {S.NEW}
+        # COMPLETED -> REVERSED: a recheck found the payout taken back (issue 11).
+        assert ALLOWED_TRANSITIONS[state] <= {S.NEW, S.REVERSED}
+    assert ALLOWED_TRANSITIONS[S.COMPLETED] == {S.REVERSED}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ import click
 
 from batch import errors
 from batch.cli.logs import log_file_option
-from batch.config import DEFAULT_LEDGER, ENV_LEDGER
+from batch.config import DEFAULT_LEDGER as LEGACY_LEDGER
+from batch.config import ENV_BASE_URL, ENV_LEDGER, data_dir, default_ledger
 from batch.engine.outcome import EXIT_ABORTED, EXIT_IN_FLIGHT, EXIT_INPUT, EXIT_USAGE
 from batch.intake.validate import ValidationOptions
 from batch.ledger.integrity import damaged, is_damage, unwritable_hint
@@ -211,12 +212,39 @@ def validation_options(
     )
 
 
+LEDGER_HELP = (
+    "The ledger file (SQLite). Default: one per user in the data directory "
+    "(~/.local/share/paybatch/ledger.db, or sandbox.db without a base URL)."
+)
+
+
 def ledger_option(func: Any) -> Any:
     """--ledger PATH (env PAYBATCH_LEDGER) of an existing ledger."""
     return click.option(
         "--ledger", type=click.Path(path_type=Path, dir_okay=False), envvar=ENV_LEDGER,
-        default=DEFAULT_LEDGER, show_default=True, help="The ledger file (SQLite).",
+        default=None, help=LEDGER_HELP,
     )(func)
+
+
+def resolve_ledger(ledger: Path | None, base_url: str | None) -> Path:
+    """--ledger as given, else the user's default ledger for this API (issue 11).
+
+    Raises:
+        ConfigError: no --ledger, and this folder holds a ledger of the old default name
+            (./paybatch.db): silently starting another one could pay its batches again.
+    """
+    import os
+
+    if ledger is not None:
+        return ledger
+    if LEGACY_LEDGER.is_file():
+        raise errors.ConfigError(
+            f"{LEGACY_LEDGER.resolve()} is a ledger of an earlier paybatch (the old default); "
+            f"the default is now one ledger per user in {data_dir(os.environ)}. Pass "
+            f"--ledger {LEGACY_LEDGER} (or set {ENV_LEDGER}) to keep using it, or move it "
+            "there; nothing was sent"
+        )
+    return default_ledger(os.environ, base_url=base_url or os.environ.get(ENV_BASE_URL))
 
 
 def add_log_file_option(command: click.Command) -> None:

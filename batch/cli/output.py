@@ -16,7 +16,7 @@ from rich.console import Console
 from batch.cli.progress import RichProgress, console_for, make_progress
 from batch.cli.summary import format_plan, format_run, last_line, plan_json, run_json
 from batch.engine.progress import Progress
-from batch.pipeline import RunReport
+from batch.pipeline import RecheckReport, RunReport
 from batch.planning.flow import PlanResult
 from batch.text import visible
 
@@ -26,7 +26,7 @@ log = logging.getLogger("paybatch.engine")
 logging.getLogger("paybatch").addHandler(logging.NullHandler())
 
 # Printed even with --quiet.
-ALWAYS_SHOWN = ("SANDBOX", "warning", "stopping", "interrupted", "wallet")
+ALWAYS_SHOWN = ("SANDBOX", "NEW LEDGER", "warning", "stopping", "interrupted", "wallet")
 
 
 @dataclass
@@ -93,6 +93,27 @@ class Output:
             click.echo(visible(format_run(report), keep="\n"))
             if path:
                 click.echo(f"  report: {visible(path)}")
+
+    def recheck_result(self, report: RecheckReport) -> None:
+        """`reconcile --recheck`'s summary."""
+        r = report.recheck
+        batch = report.plan.batch
+        if self.json_output:
+            click.echo(json.dumps({
+                "batch": batch.name, "batch_id": batch.id, "sandbox": batch.sandbox,
+                "checked": r.checked, "unanswered": r.unanswered, "reversed": r.reversed,
+                "possible_double_payments": r.double_payments, "counts": report.plan.counts,
+                "report": str(report.report_path) if report.report_path else None,
+                "exit_code": r.exit_code,
+            }))
+            return
+        mark = "SANDBOX (no money moved): " if batch.sandbox else ""
+        click.echo(
+            f"{mark}batch {batch.name!r}: rechecked {r.checked}, reversed {len(r.reversed)}, "
+            f"possible double payments {len(r.double_payments)}, unanswered {r.unanswered}"
+        )
+        if report.report_path:
+            click.echo(f"  report: {report.report_path}")
 
     def _stdout(self) -> Console:
         return console_for(sys.stdout)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,10 @@ from batch.cli.approval import (
     recorded_from,
 )
 from batch.cli.common import (
+    LEDGER_HELP,
     handle_errors,
     output_options,
+    resolve_ledger,
     sheet_options,
     validation_options,
 )
@@ -29,7 +33,6 @@ from batch.cli.output import Output
 from batch.cli.summary import confirm_question
 from batch.config import (
     DEFAULT_CONCURRENCY,
-    DEFAULT_LEDGER,
     DEFAULT_MAX_RATE,
     ENV_BASE_URL,
     ENV_LEDGER,
@@ -40,9 +43,9 @@ from batch.engine.monitor import MonitorOptions
 from batch.engine.outcome import EXIT_OK
 from batch.engine.runner import DEFAULT_WAIT, RunOptions
 from batch.operations.payout import PayoutOperation
-from batch.pipeline import RunRequest, plan_file, run_batch
+from batch.pipeline import RunRequest, plan_file, recheck_batch_named, run_batch
 from batch.planning.flow import PlanOptions, PlanResult
-from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
+from batch.planning.identity import DEFAULT_PURPOSE, DEFAULT_REPEAT_WINDOW_DAYS
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -79,8 +82,7 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = output_options(func)
     options = [
         click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False),
-                     envvar=ENV_LEDGER, default=DEFAULT_LEDGER, show_default=True,
-                     help="The ledger file (SQLite)."),
+                     envvar=ENV_LEDGER, default=None, help=LEDGER_HELP),
         click.option("--base-url", envvar=ENV_BASE_URL,
                      help="Dollr API base URL; without it the embedded sandbox is used."),
         click.option("--concurrency", type=click.IntRange(1, 256), default=DEFAULT_CONCURRENCY,
@@ -105,19 +107,49 @@ def plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--batch-name", help="Name of the batch (default: the file name)."),
         click.option("--skip-invalid", is_flag=True,
                      help="Pay the valid rows and keep invalid ones as SKIPPED."),
+        click.option("--only-new", is_flag=True,
+                     help="Pay only recipients not paid yet in this period or the repeat window."),
         click.option("--allow-repeat", is_flag=True,
-                     help="Allow the same payouts as a recent other batch."),
+                     help="Pay recipients paid already once more, on purpose (recorded)."),
         click.option("--repeat-window", type=click.IntRange(0), default=DEFAULT_REPEAT_WINDOW_DAYS,
                      show_default=True, help="Days the repeat guard looks back."),
+        click.option("--period", callback=_check_period, metavar="YYYY-MM",
+                     help="Pay period (default: the month the batch is first planned)."),
+        click.option("--purpose", default=DEFAULT_PURPOSE, show_default=True,
+                     callback=_check_purpose,
+                     help="What the payment is for (e.g. bonus, adjustment): a second kind "
+                          "of payment in one period."),
     ]
     for option in reversed(options):
         func = option(func)
     return approval_policy_options(func)
 
 
+def _check_period(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value.strip()):
+        raise click.BadParameter(f"{value!r} is not a month as YYYY-MM (e.g. 2026-11)")
+    return value.strip() if value else None
+
+
+def _check_purpose(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    purpose = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", purpose):
+        raise click.BadParameter(f"{value!r}: use a short word such as payroll, bonus, adjustment")
+    return purpose
+
+
+def _check_since(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+)\s*d?", value.strip().lower())
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a number of days such as 30d")
+    return int(match.group(1))
+
+
 def _settings(kw: dict[str, Any]) -> Settings:
     return Settings(
-        ledger=kw["ledger"], base_url=kw["base_url"] or None,
+        ledger=resolve_ledger(kw["ledger"], kw["base_url"]), base_url=kw["base_url"] or None,
         credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
         rate=kw["rate"], max_rate=kw["max_rate"], json_output=kw["json_output"], quiet=kw["quiet"],
     )
@@ -131,6 +163,7 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
         repeat_window_days=kw["repeat_window"], recorded=recorded_from(kw),
+        only_new=kw["only_new"], period=kw["period"], purpose=kw["purpose"],
     )
 
 
@@ -202,6 +235,8 @@ def _confirm(yes: bool, shown: bool, out: Output) -> Callable[[PlanResult], bool
               help="Seconds to keep polling rows in flight before exiting with code 4.")
 @click.option("--retry-failed", is_flag=True,
               help="New attempts for rows whose every attempt is confirmed FAILED.")
+@click.option("--adopt", is_flag=True,
+              help="New ledger, batch the API partly knows: record what it holds, pay the rest.")
 @handle_errors
 def run(target: str, **kw: Any) -> None:
     """Pay a sheet or batch exactly once; running it again resumes where it stopped.
@@ -231,7 +266,7 @@ def run(target: str, **kw: Any) -> None:
     settings = _settings(kw)
     request = RunRequest(
         target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
-        max_total=_max_total(kw["max_total"]), approval=policy_from(kw),
+        max_total=_max_total(kw["max_total"]), approval=policy_from(kw), adopt=kw["adopt"],
     )
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet
@@ -251,6 +286,10 @@ def run(target: str, **kw: Any) -> None:
 @api_options
 @click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
               help="Seconds to keep polling rows in flight before exiting with code 4.")
+@click.option("--recheck", is_flag=True,
+              help="Re-read COMPLETED rows' status; flag reversals (exit 3 if any changed).")
+@click.option("--since", metavar="DAYS", callback=_check_since,
+              help="With --recheck: only rows completed in the last DAYS (e.g. 30d).")
 @handle_errors
 def reconcile(batch_name: str, **kw: Any) -> None:
     """Settle rows still in flight by polling their status; starts no new payouts.
@@ -267,9 +306,17 @@ def reconcile(batch_name: str, **kw: Any) -> None:
     \b
     Example:
       paybatch reconcile payroll-2026-11 --wait 600
+      paybatch reconcile payroll-2026-11 --recheck --since 30d
     """
     settings = _settings(kw)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
+    if kw["recheck"]:
+        since = None
+        if kw["since"] is not None:
+            since = datetime.now(UTC) - timedelta(days=kw["since"])
+        rechecked = recheck_batch_named(settings, batch_name, since=since, say=out.say)
+        out.recheck_result(rechecked)
+        sys.exit(rechecked.recheck.exit_code)
     request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
     report = run_batch(settings, request, confirm=lambda _: True, say=out.say,
                        progress=out.progress)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from batch import errors
-from batch.cli.common import handle_errors, ledger_option
+from batch.cli.common import handle_errors, ledger_option, resolve_ledger
 from batch.cli.logs import log_file_option
 from batch.cli.progress import console_for
 from batch.config import ENV_LEDGER
@@ -17,8 +17,9 @@ from batch.engine.outcome import EXIT_OK
 from batch.ledger import Ledger
 
 
-def open_existing(path: Path) -> Ledger:
-    """The ledger at `path`; reading commands never create one."""
+def open_existing(path: Path | None) -> Ledger:
+    """The ledger at `path` (None: the user's default); reading commands never create one."""
+    path = resolve_ledger(path, None)
     if not path.is_file():
         raise errors.InputError(
             f"{path}: no ledger here; pass --ledger or set {ENV_LEDGER} (a batch is recorded "
@@ -41,7 +42,7 @@ def _batch_id(ledger: Ledger, name: str) -> int:
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @log_file_option
 @handle_errors
-def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
+def status(batch_name: str | None, ledger: Path | None, json_output: bool) -> None:
     """Show where batches stand: rows per state and money paid, pending and failed.
 
     Without BATCH, lists every batch in the ledger (exit 0). With BATCH, shows it in detail
@@ -59,6 +60,7 @@ def status(batch_name: str | None, ledger: Path, json_output: bool) -> None:
     from batch.report.status import status_batch_json, status_list_json
 
     with open_existing(ledger) as book:
+        ledger = book.path
         if batch_name is None:
             summaries = book.batches()
             where = str(ledger.resolve())  # absolute, as in the detail (issue 13)
@@ -97,7 +99,7 @@ def _check_out(_ctx: click.Context, _param: click.Parameter, value: Path | None)
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object.")
 @log_file_option
 @handle_errors
-def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -> None:
+def report(batch_name: str, out: Path | None, ledger: Path | None, json_output: bool) -> None:
     """Write the reconciliation report of a batch: every row, attempts, and totals.
 
     The format follows the file name: .xlsx (Summary with a chart, Payouts, Attempts
@@ -111,8 +113,8 @@ def report(batch_name: str, out: Path | None, ledger: Path, json_output: bool) -
     """
     from batch.report.files import load_report, report_path, write_report
 
-    target = out or report_path(ledger, batch_name)
     with open_existing(ledger) as book:
+        target = out or report_path(book.path, batch_name)
         # Streamed: the lines are made from the ledger's rows as they are written.
         built = load_report(book, _batch_id(book, batch_name), stream=True)
         written = write_report(built, target)

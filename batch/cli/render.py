@@ -83,7 +83,8 @@ def render_status_list(console: Console, summaries: Sequence[BatchSummary], ledg
         for i, m in enumerate(money):
             first = i == 0
             table.add_row(
-                _safe(s.batch.name) if first else "",
+                (_safe(s.batch.name) + (" (SANDBOX)" if s.batch.sandbox else ""))
+                if first else "",
                 f"{s.batch.created_at:%Y-%m-%d %H:%M}" if first else "",
                 str(s.total_rows) if first else "",
                 _counts_short(s.counts) if first else "",
@@ -99,6 +100,8 @@ def render_status_batch(console: Console, summary: BatchSummary, report: BatchRe
     """One batch in detail: identity, situation, money, fees, failures, rows in flight."""
     i = report.identity
     style = SITUATION_STYLES.get(report.exit_code, "")
+    if i.watermark:
+        console.print(f"[bold yellow]{i.watermark}[/]")
     console.print(
         f"[bold]{_safe(i.name)}[/]  from {_safe(i.source_file)}  (ledger {_safe(i.ledger)})"
     )

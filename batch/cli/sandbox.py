@@ -41,6 +41,10 @@ def _balances(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--processing-seconds", type=float, help="How long a payout stays PROCESSING.")
 @click.option("--failure-rate", "payout_failure_rate", type=float,
               help="Share of payouts that end FAILED.")
+@click.option("--reversal-rate", "reversal_rate", type=float,
+              help="Share of COMPLETED payouts reversed later (then status FAILED).")
+@click.option("--reversal-after", "reversal_after_seconds", type=float,
+              help="Seconds after completion a reversed payout is taken back.")
 @click.option("--status-delay", "status_visibility_delay_seconds", type=float,
               help="Seconds a new reference_id answers 404 on status.")
 @click.option("--token-minutes", "token_expires_in_minutes", type=int,

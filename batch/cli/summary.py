@@ -31,6 +31,11 @@ def format_plan(plan: PlanResult) -> str:
     `markets.display_amount`); then what this command sends, when that is known."""
     verb = "planned" if plan.created else "already planned"
     lines = [f"batch {plan.batch.name!r} ({verb}, from {plan.batch.source_file})"]
+    if plan.batch.sandbox:
+        lines[0] = "SANDBOX — simulated API, no money moves: " + lines[0]
+    if plan.batch.period:
+        lines.append(f"  period {plan.batch.period}, purpose {plan.batch.purpose}"
+                     + (f", repeat {plan.batch.repeat_no}" if plan.batch.repeat_no else ""))
     lines += _totals_lines(plan.totals)
     lines.append("  rows: " + ", ".join(f"{s} {n}" for s, n in _state_order(plan.counts)))
     if plan.sending is not None:
@@ -69,6 +74,10 @@ def plan_json(plan: PlanResult) -> dict[str, Any]:
         "batch": plan.batch.name,
         "batch_id": plan.batch.id,
         "created": plan.created,
+        "sandbox": plan.batch.sandbox,
+        "period": plan.batch.period,
+        "purpose": plan.batch.purpose,
+        "notes": plan.notes,
         "counts": all_counts(plan.counts),
         "totals": _totals_json(plan.totals),
         "unroutable": plan.unroutable,
@@ -123,7 +132,8 @@ def format_run(report: RunReport) -> str:
     """The end-of-run summary: where every row stands, the money, and what to do next."""
     result = report.result
     lines = [
-        f"batch {report.plan.batch.name!r}: "
+        ("SANDBOX (no money moved): " if report.plan.batch.sandbox else "")
+        + f"batch {report.plan.batch.name!r}: "
         + ", ".join(f"{s} {n}" for s, n in _state_order(result.counts))
     ]
     if result.stopped:
@@ -140,6 +150,9 @@ def run_json(report: RunReport) -> dict[str, Any]:
     return {
         "batch": report.plan.batch.name,
         "batch_id": report.plan.batch.id,
+        "sandbox": report.plan.batch.sandbox,
+        "period": report.plan.batch.period,
+        "purpose": report.plan.batch.purpose,
         "counts": all_counts(result.counts),
         "exit_code": result.exit_code,
         "situation": situation(result.exit_code),

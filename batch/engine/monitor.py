@@ -289,23 +289,28 @@ class Monitor:
         )
 
     def _settle_not_found(self, row: RowRecord, reference_id: str) -> None:
-        """The attempt never landed: a fresh attempt, or FAILED after repeated rejections."""
+        """Not found after the grace: the SAME reference_id again on a fresh session (issue 11:
+        a send that landed unseen is then answered "duplicate" and adopted); FAILED only after
+        repeated outright rejections. Never a new reference_id here (engine/adoption.py)."""
+        from batch.engine.adoption import NotFound, after_not_found
+
         self.watches.pop(row.id, None)
         attempt = row.current_attempt
         rejected = attempt is not None and attempt.execute_outcome is ExecuteOutcome.REJECTED
-        if rejected and len(row.attempts) >= self.options.max_rejected_attempts:
+        decision = after_not_found(
+            rejected=rejected, fresh_sends=attempt.fresh_sends if attempt else 0,
+            max_rejected=self.options.max_rejected_attempts,
+        )
+        if decision.action is NotFound.FAIL:
             self.ledger.mark_failed(
                 row.id,
                 reference_id,
                 not_found=True,
                 reason=f"{attempt.execute_error if attempt else ''} (not found; "
-                f"{len(row.attempts)} attempts)",
+                f"{decision.fresh_sends + 1} sends rejected)",
             )
-            return
-        self.ledger.start_new_attempt(
-            row.id,
-            self.mint(),
-            reason="earlier attempt confirmed not found",
-            not_found_reference_id=reference_id,
-        )
-        self.on_new_attempt(row.id)
+        elif decision.action is NotFound.KEEP_WATCHING:
+            self.watch(row.id, after=self.options.max_poll_interval)
+        else:
+            self.ledger.mark_fresh_resend(row.id, reference_id, fresh_sends=decision.fresh_sends)
+            self.on_new_attempt(row.id)

@@ -30,7 +30,8 @@ def batch_exit_code(counts: Mapping[str, int]) -> int:
     states = [RowState(s) for s, n in counts.items() if n]
     if any(s in IN_FLIGHT for s in states):
         return EXIT_IN_FLIGHT
-    if RowState.FAILED in states:
+    if RowState.FAILED in states or RowState.REVERSED in states:
+        # A REVERSED row (paid, then taken back) needs a person, as a FAILED one does.
         return EXIT_FAILED_ROWS
     if any(s not in TERMINAL for s in states):
         return EXIT_IN_FLIGHT  # not sent yet

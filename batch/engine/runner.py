@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
+from batch.engine.adoption import is_duplicate_reference
 from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
 from batch.engine.monitor import Monitor, MonitorOptions
 from batch.engine.operation import Operation
@@ -417,6 +418,16 @@ class Runner:
             reference_id,
         )
 
+    def _adopt_existing(
+        self, row: RowRecord, reference_id: str, exc: errors.ApiValidationError
+    ) -> None:
+        """Execute said "duplicate reference_id": adopt that execution, settle it by status
+        (issue 11). It keeps its reference_id while merely not found (SUBMITTED)."""
+        self.ledger.mark_adopting(
+            row.id, reference_id, reason=f"duplicate reference_id (422): {exc}"
+        )
+        self.monitor.watch(row.id)
+
     async def _resend(self, row: RowRecord) -> bool:
         """Send an UNKNOWN row's attempt again, same reference_id (the monitor found it due).
 
@@ -461,6 +472,9 @@ class Runner:
                 row, session_id=session_id, account_id=account_id, reference_id=reference_id
             )
         except errors.ApiValidationError as exc:
+            if is_duplicate_reference(exc):  # issue 11: the API holds this id; follow it
+                self._adopt_existing(row, reference_id, exc)
+                return
             # Rejected, probably nothing moved; confirm by status before any new attempt.
             self.ledger.mark_unknown(
                 row.id, reference_id, outcome=ExecuteOutcome.REJECTED,

@@ -20,6 +20,7 @@ class RowState(StrEnum):
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"  # invalid row left out with --skip-invalid; never sent
     CANCELLED = "CANCELLED"  # not sent, and never will be: `paybatch cancel` (issue 13)
+    REVERSED = "REVERSED"  # COMPLETED, then taken back by the provider (reconcile --recheck)
 
 
 class AttemptOutcome(StrEnum):
@@ -57,7 +58,8 @@ CONFIRMED_NOT_PAID: frozenset[AttemptOutcome] = frozenset(
 )
 
 TERMINAL: frozenset[RowState] = frozenset(
-    {RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED, RowState.CANCELLED}
+    {RowState.COMPLETED, RowState.FAILED, RowState.SKIPPED, RowState.CANCELLED,
+     RowState.REVERSED}
 )
 IN_FLIGHT: frozenset[RowState] = frozenset(
     {RowState.SUBMITTING, RowState.SUBMITTED, RowState.UNKNOWN}
@@ -85,10 +87,12 @@ ALLOWED_TRANSITIONS: dict[RowState, frozenset[RowState]] = {
     RowState.UNKNOWN: frozenset(
         {RowState.SUBMITTING, RowState.SUBMITTED, RowState.COMPLETED, RowState.FAILED, RowState.NEW}
     ),
-    RowState.COMPLETED: frozenset(),
+    # COMPLETED -> REVERSED: a recheck found the provider took the payout back (issue 11).
+    RowState.COMPLETED: frozenset({RowState.REVERSED}),
     RowState.FAILED: frozenset({RowState.NEW}),
     RowState.SKIPPED: frozenset(),
     RowState.CANCELLED: frozenset(),
+    RowState.REVERSED: frozenset(),
 }
 
 

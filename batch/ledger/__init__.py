@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from batch.ledger.adoption import LateTransitions
 from batch.ledger.approvals import ApprovalRecord, Approvals, HistoryLine, PlanLine
 from batch.ledger.batches import BatchWrites
 from batch.ledger.cancel import Cancels
 from batch.ledger.collections import CollectionBook
 from batch.ledger.core import LedgerCore, migration_files, sql_dir, utc_now
+from batch.ledger.history import History
 from batch.ledger.journal import Journal
 from batch.ledger.locks import Locks, pid_alive
 from batch.ledger.reads import Reads
@@ -17,6 +19,7 @@ from batch.ledger.records import (
     AttemptRecord,
     BatchRecord,
     BatchSummary,
+    EarlierPayment,
     EventRecord,
     ExecutionLike,
     NewRow,
@@ -29,7 +32,8 @@ from batch.ledger.transitions import Transitions
 
 
 class Ledger(
-    BatchWrites, Transitions, Reads, Streams, Locks, Journal, Approvals, Cancels, CollectionBook
+    BatchWrites, History, LateTransitions, Transitions, Reads, Streams, Locks, Journal, Approvals,
+    Cancels, CollectionBook,
 ):
     """A paybatch ledger file: batches, rows, attempts, recipients, events, locks, journal,
     approvals, cancellations, invoices."""
@@ -40,6 +44,7 @@ __all__ = [
     "AttemptRecord",
     "BatchRecord",
     "BatchSummary",
+    "EarlierPayment",
     "EventRecord",
     "ExecutionLike",
     "HistoryLine",

@@ -15,7 +15,7 @@ from batch.markets import CURRENCY_DECIMALS, to_minor
 
 _ROW_COLUMNS = (
     "batch_id, sheet_row, name, phone, amount_minor, currency, country, external_id, email, "
-    "note, method, provider, state, current_reference_id, updated_at"
+    "note, method, provider, state, current_reference_id, updated_at, ref_seed, ref_base"
 )
 
 
@@ -33,24 +33,34 @@ class BatchWrites(LedgerCore):
         skipped: Sequence[SkippedRow] = (),
         options: dict[str, Any] | None = None,
         kind: OperationKind = OperationKind.PAYOUT,
+        period: str | None = None,
+        purpose: str | None = None,
+        environment: str | None = None,
+        sandbox: bool = False,
+        repeat_no: int = 0,
     ) -> int:
-        """Record a new batch, its rows (NEW) with their first attempt, and SKIPPED rows."""
+        """Record a new batch, its rows (NEW) with their first attempt, and SKIPPED rows.
+
+        `period`, `purpose`, `environment`, `sandbox`, `repeat_no`: issue 11 (migration 004).
+        """
         now = self.now()
         with self.atomic():
             cur = self._execute(
                 "INSERT INTO batches (name, source_file, content_hash, payout_set_hash, "
-                "options_json, created_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "options_json, created_at, kind, period, purpose, environment, sandbox, "
+                "repeat_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (name, source_file, content_hash, payout_set_hash,
-                 json.dumps(options or {}, sort_keys=True, default=str), now, kind.value),
+                 json.dumps(options or {}, sort_keys=True, default=str), now, kind.value,
+                 period, purpose, environment, int(sandbox), repeat_no),
             )
             batch_id = cur.lastrowid
             assert batch_id is not None
             self._executemany(
-                f"INSERT INTO rows ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                f"INSERT INTO rows ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 17)})",
                 (  # a generator: 100k parameter tuples are never all in memory at once
                     (batch_id, r.sheet_row, r.name, r.phone, r.amount_minor, r.currency,
                      r.country, r.external_id, r.email, r.note, r.method, r.provider,
-                     RowState.NEW.value, r.reference_id, now)
+                     RowState.NEW.value, r.reference_id, now, r.ref_seed, r.ref_base)
                     for r in rows
                 ),
             )
@@ -260,5 +270,7 @@ def _skipped_minor(row: SkippedRow) -> int | None:
 
 
 def _skip_reason(row: SkippedRow) -> str:
+    if row.reason:
+        return row.reason
     messages = [str(p.get("message", "")) for p in row.problems]
     return "skipped (invalid): " + "; ".join(m for m in messages if m)

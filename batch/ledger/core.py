@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -29,9 +29,17 @@ Clock = Callable[[], datetime]
 MIGRATIONS_TABLE = "schema_migrations"
 
 
+# The wall clock is read once per process; from then on time moves by the monotonic clock
+# (issue 11): grace windows, session margins and --wait within a run are never shortened or
+# stretched by a wall-clock step (NTP, a user, a VM resumed), forward or backward.
+_WALL_AT_START = datetime.now(UTC)
+_MONOTONIC_AT_START = time.monotonic()
+
+
 def utc_now() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(UTC)
+    """The current time, aware UTC: the process's first wall-clock reading plus monotonic
+    time since (never jumps within a process)."""
+    return _WALL_AT_START + timedelta(seconds=time.monotonic() - _MONOTONIC_AT_START)
 
 
 def sql_dir() -> Path:

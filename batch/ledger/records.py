@@ -54,6 +54,8 @@ class NewRow:
     note: str | None = None
     method: str | None = None
     provider: str | None = None
+    ref_seed: str | None = None  # derived reference_ids (batch.refids); None: minted
+    ref_base: int = 0  # attempt numbers this ledger used under the same seed already
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class SkippedRow:
     currency: str | None
     country: str | None
     problems: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None  # why it is left out, when not invalid (e.g. --only-new)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,17 @@ class BatchRecord:
     finished_at: datetime | None
     kind: OperationKind = OperationKind.PAYOUT
     cancelled_at: datetime | None = None  # `paybatch cancel` (sql/006)
+    # Issue 11 (migration 004); None / defaults for batches planned before it.
+    period: str | None = None  # YYYY-MM pay period
+    purpose: str | None = None
+    environment: str | None = None  # 'sandbox', or base URL + '#' + client id
+    sandbox: bool = False
+    repeat_no: int = 0  # --allow-repeat: which deliberate repeat this is
+
+    @property
+    def derived_ids(self) -> bool:
+        """Whether its reference_ids are derived (planned after issue 11), not minted."""
+        return self.period is not None
 
     @classmethod
     @read_values("batches")
@@ -102,7 +116,34 @@ class BatchRecord:
             finished_at=parse_time(r["finished_at"]),
             kind=OperationKind(r["kind"]),
             cancelled_at=parse_time(r["cancelled_at"]) if "cancelled_at" in r.keys() else None,
+            period=r["period"],
+            purpose=r["purpose"],
+            environment=r["environment"],
+            sandbox=bool(r["sandbox"]),
+            repeat_no=r["repeat_no"],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierPayment:
+    """A row of a batch on this ledger that pays (or will pay) a recipient."""
+
+    batch_id: int
+    batch_name: str
+    created_at: datetime
+    period: str | None
+    purpose: str | None
+    repeat_no: int
+    sheet_row: int
+    phone: str
+    currency: str
+    amount_minor: int
+    state: str
+
+    @property
+    def paid(self) -> bool:
+        """Completed, as opposed to planned or still in flight."""
+        return self.state == "COMPLETED"
 
 
 @dataclass(frozen=True)
@@ -134,6 +175,9 @@ class AttemptRecord:
     resends: int = 0  # execute re-sent with this same reference_id (REFERENCE §4.2)
     # What an execute without a clear answer was: rejected (422), throttled (429), ambiguous.
     execute_outcome: ExecuteOutcome | None = None
+    adopted: bool = False  # an execution the API already held for this id (issue 11)
+    fresh_sends: int = 0  # re-sent with this same id on a fresh session after "not found"
+    not_found_seen: bool = False  # status "not found" was once trusted for it
 
     @classmethod
     @read_values("attempts", lambda a: _attempt_problem(a))
@@ -167,6 +211,9 @@ class AttemptRecord:
             "execute_outcome": (
                 ExecuteOutcome(r["execute_outcome"]) if r["execute_outcome"] else None
             ),
+            "adopted": bool(r["adopted"]),
+            "fresh_sends": r["fresh_sends"],
+            "not_found_seen": bool(r["not_found_seen"]),
         })
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from batch import refids
 from batch.engine.states import (
     CONFIRMED_NOT_PAID,
     AttemptOutcome,
@@ -345,6 +346,7 @@ class Transitions(LedgerCore):
                 )
             previous = attempts[-1]["reference_id"] if attempts else None
             number = (attempts[-1]["attempt_no"] if attempts else 0) + 1
+            new_reference_id = self._derived_reference_id(row_id, number) or new_reference_id
             self._execute(
                 "INSERT INTO attempts (reference_id, row_id, attempt_no, previous_reference_id, "
                 "created_at) VALUES (?, ?, ?, ?, ?)",
@@ -356,6 +358,20 @@ class Transitions(LedgerCore):
                 detail=f"attempt {number} after {previous}: {reason}",
                 row_sets={"current_reference_id": new_reference_id, "failure_reason": None},
             )
+
+    def _derived_reference_id(self, row_id: int, number: int) -> str | None:
+        """Attempt `number`'s derived reference_id (issue 11), or None for a row planned with
+        minted ids. Past every attempt number used under the same seed on this ledger."""
+        found = self._one("SELECT ref_seed, ref_base FROM rows WHERE id = ?", (row_id,))
+        if found is None or found["ref_seed"] is None:
+            return None
+        used = self._one(
+            "SELECT MAX(r.ref_base + a.attempt_no) AS n FROM rows r JOIN attempts a "
+            "ON a.row_id = r.id WHERE r.ref_seed = ?",
+            (found["ref_seed"],),
+        )
+        n = max(found["ref_base"] + number, (used["n"] or 0) + 1 if used else 1)
+        return refids.reference_id(found["ref_seed"], n)
 
     def record_poll(self, reference_id: str, execution: ExecutionLike) -> None:
         """Store the latest status of an in-flight attempt without a state change."""

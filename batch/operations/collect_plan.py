@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -25,7 +25,6 @@ from batch.ledger.collections import ItemRecord, NewInvoice
 from batch.markets import to_minor
 from batch.planning.identity import (
     DEFAULT_REPEAT_WINDOW_DAYS,
-    check_repeat,
     check_same_name,
     default_batch_name,
     repeat_window_start,
@@ -163,7 +162,7 @@ async def plan_collection(
         pset = request_set_hash(report.invoices)
         if not options.allow_repeat:
             since = repeat_window_start(ledger.clock(), options.repeat_window_days)
-            check_repeat(ledger.repeats_of(pset, since=since, name=name),
+            _check_repeat(ledger.repeats_of(pset, since=since, name=name),
                          window_days=options.repeat_window_days)
         batch_id = ledger.create_batch(
             name=name, source_file=str(path), content_hash=chash, payout_set_hash=pset,
@@ -285,3 +284,16 @@ async def predict_collection(
                 fee_currency=q.platform_currency,
             )
     return problems
+
+
+def _check_repeat(repeats: Sequence[BatchRecord], *, window_days: int) -> None:
+    """Refuse a collection holding the same requests as a recent other batch (a re-exported
+    copy would ask every payer again); `--allow-repeat` if intended."""
+    if repeats:
+        first = repeats[0]
+        raise errors.BatchConflictError(
+            f"the same requests (phone, amount, currency) are already in batch {first.name!r}, "
+            f"created {first.created_at:%Y-%m-%d %H:%M} UTC from {first.source_file}, within "
+            f"the last {window_days} days; pass --allow-repeat if this is intended",
+            batch_id=first.id,
+        )

@@ -6,7 +6,7 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any
 from batch import errors
 from batch.engine.states import RowState
 from batch.ledger import BatchRecord, Ledger, SkippedRow
+from batch.planning.guard import RepeatMode
 from batch.planning.identity import (
+    DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
-    check_repeat,
+    check_environment,
+    check_same_kind,
     check_same_name,
     content_hash,
     default_batch_name,
-    new_rows,
-    payout_set_hash,
-    repeat_window_start,
     totals,
 )
+from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment, create_batch, skipped_row
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
 
@@ -50,6 +51,16 @@ class PlanOptions:
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
     # Recorded with a new batch among its options: who planned it, its approval policy.
     recorded: Mapping[str, Any] = field(default_factory=dict)
+    only_new: bool = False  # pay only recipients not paid yet (issue 11)
+    period: str | None = None  # YYYY-MM; None: the month the batch is first planned
+    purpose: str = DEFAULT_PURPOSE
+
+    @property
+    def repeat_mode(self) -> RepeatMode:
+        """What the row guard does with rows paid already."""
+        if self.allow_repeat:
+            return RepeatMode.ALLOW
+        return RepeatMode.ONLY_NEW if self.only_new else RepeatMode.REFUSE
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class PlanResult:
         if self.sending is None:
             return self.payable
         return sum(t.rows for t in self.sending.values())
+    notes: list[str] = field(default_factory=list)  # the row guard's, for the user (issue 11)
 
     @property
     def payable(self) -> int:
@@ -102,8 +114,12 @@ async def plan_sheet(
     concurrency: int = 8,
     progress: Progress | None = None,
     validated: ValidationReport | None = None,
+    api_env: ApiEnvironment | None = None,
 ) -> PlanResult:
     """Validate, record the batch (once), predict operators and fees; return its totals.
+
+    A new batch passes the row guard first (planning/guard.py) and gets reference_ids
+    derived for `api_env`'s client id (batch/refids.py).
 
     `validated`: the sheet's report from `check_sheet` already (no second validation).
     """
@@ -116,61 +132,32 @@ async def plan_sheet(
 
     name = options.batch_name or default_batch_name(path)
     chash = content_hash(rows(), in_row_order=True)
-    existing = ledger.batch_by_name(name)
-    if existing is not None:
-        check_same_name(existing, content=chash)
-        batch, created = existing, False
-    else:
-        pset = payout_set_hash(rows())
-        if not options.allow_repeat:
-            since = repeat_window_start(ledger.clock(), options.repeat_window_days)
-            check_repeat(
-                ledger.repeats_of(pset, since=since, name=name),
-                window_days=options.repeat_window_days,
+    env = api_env or EMBEDDED_SANDBOX
+    # One write transaction for the name check, the row guard and the creation (issue 11,
+    # item 7): two planners of the same sheet never both see "nothing paid yet".
+    notes: list[str] = []
+    with ledger.atomic():
+        existing = ledger.batch_by_name(name)
+        if existing is not None:
+            check_same_name(existing, content=chash)
+            check_same_kind(existing, period=options.period, purpose=options.purpose)
+            check_environment(existing, name=env.name, sandbox=env.sandbox)
+            batch, created = existing, False
+        else:
+            context = {
+                **plan_context(report.totals, [skipped_row(o) for o in invalid],
+                               ledger.environment),
+                **options.recorded,  # an explicit maker (--as) wins over the OS user
+            }
+            batch, notes = create_batch(
+                ledger, path, name, chash, rows, invalid, options, env, recorded=context
             )
-        skipped = [
-            SkippedRow(
-                sheet_row=o.row,
-                name=o.name,
-                phone=o.phone,
-                amount=None if o.amount is None else str(o.amount),
-                currency=o.currency,
-                country=o.country,
-                problems=[
-                    {"column": p.column, "value": p.value, "message": p.message} for p in o.problems
-                ],
-            )
-            for o in invalid
-        ]
-        created = True
-        try:
-            batch_id = ledger.create_batch(
-                name=name,
-                source_file=str(path),
-                content_hash=chash,
-                payout_set_hash=pset,
-                rows=new_rows(rows()),
-                skipped=skipped,
-                options={
-                    "skip_invalid": options.skip_invalid, "sheet": options.sheet,
-                    **plan_context(report.totals, skipped, ledger.environment),
-                    **options.recorded,  # an explicit maker (--as) wins over the OS user
-                },
-            )
-        except errors.LedgerError:
-            # Another process planned the same name a moment ago: same rows -> same batch.
-            raced = ledger.batch_by_name(name)
-            if raced is None:
-                raise
-            check_same_name(raced, content=chash)
-            batch_id, created = raced.id, False
-        found = ledger.batch_by_id(batch_id)
-        assert found is not None
-        batch = found
+            created = True
     unroutable = await predict_batch(
         ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
-    return plan_result(ledger, batch, created=created, unroutable=unroutable)
+    result = plan_result(ledger, batch, created=created, unroutable=unroutable)
+    return replace(result, notes=notes)
 
 
 def plan_context(

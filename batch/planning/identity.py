@@ -6,19 +6,21 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from batch import refids
 from batch.engine.states import RowState
-from batch.errors import BatchConflictError
+from batch.errors import BatchConflictError, ConfigError
 from batch.ledger.records import BatchRecord, NewRow, RowRecord
 from batch.markets import to_minor
 from batch.models import PayoutRow
 
 DEFAULT_REPEAT_WINDOW_DAYS = 20
+DEFAULT_PURPOSE = "payroll"
 
 
 def default_batch_name(path: Path) -> str:
@@ -70,29 +72,91 @@ def payout_set_hash(rows: Iterable[PayoutRow]) -> str:
 
 
 def new_rows(
-    rows: Iterable[PayoutRow], *, mint: Callable[[], str] = lambda: str(uuid.uuid4())
+    rows: Iterable[PayoutRow],
+    *,
+    seeds: Mapping[int, str] | None = None,
+    bases: Mapping[str, int] | None = None,
+    mint: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Iterator[NewRow]:
-    """Ledger rows for a new batch, each with a freshly minted reference_id (UUID v4).
+    """Ledger rows for a new batch, each with its first reference_id (UUID v4 layout).
 
-    A generator: the ledger inserts them as they come, so 100k rows are never held twice.
+    `seeds` (sheet row -> seed, batch/refids.py): the id is derived from the seed and the
+    attempt number, past the `bases` this ledger used under the same seed already; rows
+    without a seed get a minted one. A generator: 100k rows are never held twice.
     """
     for r in rows:
+        row_seed = seeds.get(r.row) if seeds is not None else None
+        base = (bases or {}).get(row_seed, 0) if row_seed is not None else 0
         yield NewRow(
             sheet_row=r.row, name=r.name, phone=r.phone,
             amount_minor=to_minor(r.amount, r.currency), currency=r.currency, country=r.country,
-            reference_id=mint(), external_id=r.external_id, email=r.email, note=r.note,
-            method=r.method, provider=r.provider,
+            reference_id=refids.reference_id(row_seed, base + 1) if row_seed else mint(),
+            external_id=r.external_id, email=r.email, note=r.note,
+            method=r.method, provider=r.provider, ref_seed=row_seed, ref_base=base,
         )
+
+
+def row_seeds(rows: Iterable[PayoutRow], parts: refids.KeyParts) -> dict[int, str]:
+    """Sheet row -> the seed of its reference_ids (every valid row, in sheet order)."""
+    ordered = sorted(rows, key=lambda r: r.row)
+    keys = refids.row_keys((r.external_id, r.phone, r.currency) for r in ordered)
+    return {r.row: refids.seed(parts, key) for r, key in zip(ordered, keys, strict=True)}
 
 
 def check_same_name(existing: BatchRecord, *, content: str) -> None:
-    """A used batch name is fine for the same content (resume) and refused for other content."""
+    """A used batch name is fine for the same content (resume) and refused for other content.
+
+    The message never suggests a path that pays twice (issue 11): another name alone would
+    meet the row guard, which lists what is paid and offers --only-new.
+    """
     if existing.content_hash != content:
         raise BatchConflictError(
             f"batch name {existing.name!r} is already used (created {existing.created_at:%Y-%m-%d}"
-            f" from {existing.source_file}) for different rows; pass another --batch-name",
+            f" from {existing.source_file}) for different rows. Rows of that batch that are "
+            f"paid stay paid: to pay only the rows not paid yet, pass another --batch-name "
+            f"with --only-new (`paybatch status {existing.name}` shows what was paid)",
             batch_id=existing.id,
         )
+
+
+def check_same_kind(existing: BatchRecord, *, period: str | None, purpose: str) -> None:
+    """Resuming a batch under another --period or --purpose would silently keep the old ones:
+    refused, pointing at a new batch name (whose rows then pass the row guard)."""
+    if not existing.derived_ids:
+        return
+    if (period is not None and period != existing.period) or purpose != existing.purpose:
+        raise BatchConflictError(
+            f"batch {existing.name!r} is for period {existing.period}, purpose "
+            f"{existing.purpose}; for period {period or existing.period}, purpose {purpose}, "
+            "pass another --batch-name",
+            batch_id=existing.id,
+        )
+
+
+def describe_environment(name: str | None, sandbox: bool) -> str:
+    """'the embedded sandbox' or 'https://api... (client id X)' for messages."""
+    if sandbox or name == "sandbox":
+        return "the embedded SANDBOX"
+    if name and "#" in name:
+        url, _, client = name.rpartition("#")
+        return f"{url} (client id {client})"
+    return name or "an unknown API"
+
+
+def check_environment(batch: BatchRecord, *, name: str, sandbox: bool) -> None:
+    """Refuse to run or reconcile a batch against another API than the one it was planned on.
+
+    Batches planned before issue 11 recorded none and are not checked.
+    """
+    if batch.environment is None or batch.environment == name:
+        return
+    planned_on = describe_environment(batch.environment, batch.sandbox)
+    raise WrongEnvironmentError(
+        f"batch {batch.name!r} was planned on {planned_on}"
+        f" and is not run against {describe_environment(name, sandbox)}: nothing was sent. "
+        + ("Set DOLLR_BASE_URL (or --base-url) and the credentials it was planned with"
+           if not batch.sandbox else "Unset DOLLR_BASE_URL / --base-url to run a sandbox batch")
+    )
 
 
 def repeat_window_start(now: datetime, days: int) -> datetime:
@@ -100,16 +164,8 @@ def repeat_window_start(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def check_repeat(repeats: Sequence[BatchRecord], *, window_days: int) -> None:
-    """Refuse a batch holding the same payouts as a recent other batch (a re-exported copy)."""
-    if repeats:
-        first = repeats[0]
-        raise BatchConflictError(
-            f"the same payouts (phone, amount, currency) are already in batch {first.name!r}, "
-            f"created {first.created_at:%Y-%m-%d %H:%M} UTC from {first.source_file}, within "
-            f"the last {window_days} days; pass --allow-repeat if this is intended",
-            batch_id=first.id,
-        )
+class WrongEnvironmentError(ConfigError):
+    """A batch planned on one API (sandbox or live) run or reconciled against another."""
 
 
 @dataclass

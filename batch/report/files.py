@@ -153,8 +153,12 @@ def summary_json(report: BatchReport) -> dict[str, Any]:
     """The summary part of a report as JSON-ready values (amounts as exact decimal strings)."""
     i = report.identity
     return {
+        "watermark": i.watermark,
+        "sandbox": i.sandbox,
         "batch": i.name,
         "batch_id": i.batch_id,
+        "period": i.period,
+        "purpose": i.purpose,
         "source_file": i.source_file,
         "content_hash": i.content_hash,
         "payout_set_hash": i.payout_set_hash,

@@ -70,6 +70,17 @@ class BatchIdentity:
         if self.environment.startswith("sandbox"):
             return "sandbox (simulated, no money moved)"
         return "live"
+    sandbox: bool = False  # issue 11: every report of a sandbox batch says so
+    period: str | None = None
+    purpose: str | None = None
+
+    @property
+    def watermark(self) -> str | None:
+        """The line every report of a sandbox batch carries."""
+        return SANDBOX_WATERMARK if self.sandbox else None
+
+
+SANDBOX_WATERMARK = "SANDBOX — simulated API, no money moved"
 
 
 @dataclass(frozen=True)
@@ -406,9 +417,10 @@ def build_report(
             b.name, b.id, b.source_file, b.content_hash, b.payout_set_hash, str(ledger),
             b.created_at, b.started_at, b.finished_at, generated_at,
             cancelled_at=b.cancelled_at,
-            environment=b.options.get("environment"),
+            environment=b.environment or b.options.get("environment"),
             planned_by=b.options.get("planned_by"),
             generated_by=generated_by,
+            sandbox=b.sandbox, period=b.period, purpose=b.purpose,
         ),
         counts=tally.counts,
         totals=tally.state_totals(),

@@ -54,7 +54,9 @@ def money_of(summary: BatchSummary) -> list[Money]:
                 paid=from_minor(total(frozenset({RowState.COMPLETED})), currency),
                 in_flight=from_minor(total(IN_FLIGHT), currency),
                 not_sent=from_minor(total(NOT_SENT), currency),
-                failed=from_minor(total(frozenset({RowState.FAILED})), currency),
+                failed=from_minor(
+                    total(frozenset({RowState.FAILED, RowState.REVERSED})), currency
+                ),
             )
         )
     return result
@@ -76,6 +78,9 @@ def batch_line_json(
     return {
         "batch": b.name,
         "batch_id": b.id,
+        "sandbox": b.sandbox,
+        "period": b.period,
+        "purpose": b.purpose,
         "source_file": b.source_file,
         "created_at": b.created_at.isoformat(),
         "started_at": b.started_at.isoformat() if b.started_at else None,

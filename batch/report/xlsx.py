@@ -194,8 +194,11 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
     i = report.identity
     w = _Writer(sheet)
     w.line(f"Reconciliation report: {i.name}", font=TITLE_FONT)
+    if i.watermark:
+        w.line(i.watermark, font=TITLE_FONT)
     for label, value in (
         ("Batch", i.name), ("Batch id", i.batch_id), ("Source file", i.source_file),
+        ("Pay period", i.period), ("Purpose", i.purpose),
         ("Content hash", i.content_hash), ("Ledger", i.ledger),
         ("Created (UTC)", i.created_at), ("Started (UTC)", i.started_at),
         ("Finished (UTC)", i.finished_at), ("Report generated (UTC)", i.generated_at),

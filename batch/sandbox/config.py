@@ -71,6 +71,10 @@ class Faults(BaseModel):
     processing_seconds: float = Field(default=1.0, ge=0)
     # share of payouts the "operator" rejects at the end of PROCESSING (money returned)
     payout_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    # share of COMPLETED payouts reversed (status FAILED, money back to the wallet) this many
+    # seconds after they completed (issue 11: late changes, `reconcile --recheck`)
+    reversal_rate: float = Field(default=0.0, ge=0, le=1)
+    reversal_after_seconds: float = Field(default=60.0, ge=0)
     # a just-executed reference_id answers 404 on status for this long (REFERENCE §4.3)
     status_visibility_delay_seconds: float = Field(default=0.0, ge=0)
     # token: `expires_in` is announced in minutes; token_lifetime_seconds, when set,

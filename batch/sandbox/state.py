@@ -95,6 +95,9 @@ class Execution:
     gateway_message: str | None = None
     provider_transaction_id: str | None = None
     settled: bool = False  # terminal effects (refund of a failed payout) applied
+    # Issue 11: when the operator took this COMPLETED payout back (paid -> FAILED later, as
+    # some providers report); None: not reversed.
+    reversed_at: float | None = None
 
     @property
     def debit(self) -> Decimal:
@@ -110,7 +113,13 @@ class Execution:
             return PENDING
         if elapsed < self.pending_seconds + self.processing_seconds:
             return PROCESSING
+        if self.is_reversed(now):
+            return FAILED
         return self.outcome
+
+    def is_reversed(self, now: float) -> bool:
+        """A completed payout the operator has taken back by `now`."""
+        return self.reversed_at is not None and now >= self.reversed_at
 
     def finished_at(self) -> float:
         """When the payout reaches its terminal status."""

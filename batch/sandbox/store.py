@@ -294,7 +294,23 @@ class Store(CollectionStore):
             if execution.outcome == FAILED:  # the operator refused: money back to the wallet
                 self.balances[execution.currency] += execution.debit
             self._changed("execution", execution.reference_id, execution)
+        self._maybe_reverse(execution, now)
         return execution
+
+    def _maybe_reverse(self, execution: Execution, now: float) -> None:
+        """Issue 11: the faults' share of COMPLETED payouts is taken back (money returned to
+        the wallet) `reversal_after_seconds` after completion; drawn per reference_id."""
+        rate = self.faults.reversal_rate
+        if not rate or execution.reversed_at is not None or execution.outcome != COMPLETED:
+            return
+        due = execution.finished_at() + self.faults.reversal_after_seconds
+        if not execution.settled or now < due:
+            return
+        if random.Random(f"{self.config.seed}:{execution.reference_id}:reversal").random() < rate:
+            execution.reversed_at = now
+            execution.gateway_message = "Payout reversed by the operator after completion"
+            self.balances[execution.currency] += execution.debit
+            self._changed("execution", execution.reference_id, execution)
 
     def settle(self, now: float) -> None:
         """Refresh every execution still in flight (before balances are read)."""
