@@ -24,7 +24,7 @@ from batch.config import Credentials, Settings
 from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
-from batch.engine.preflight import check_environment, check_fresh_ledger
+from batch.planning.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import IN_FLIGHT, OperationKind
 from batch.ledger import Ledger, utc_now
