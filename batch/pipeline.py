@@ -24,7 +24,6 @@ from batch.config import Credentials, Settings
 from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
-from batch.planning.preflight import check_environment, check_fresh_ledger
 from batch.engine.runner import Runner, RunOptions
 from batch.engine.states import IN_FLIGHT, OperationKind
 from batch.ledger import Ledger, utc_now
@@ -38,6 +37,7 @@ from batch.planning.flow import (
     sending_totals,
 )
 from batch.planning.identity import over_limits
+from batch.planning.preflight import check_environment, check_fresh_ledger
 from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment
 from batch.report.money import CurrencyMoney, WalletShort
 from batch.runs import (
