@@ -175,9 +175,10 @@ def test_readme_story_flags_the_ghost_and_the_changed_phone(  # type: ignore[no-
     quick, tmp_path: Path, samples: Path
 ) -> None:
     ledger = tmp_path / "l.db"
-    assert cli(["run", str(samples / "payroll_liberia.csv"), "--yes"], quick.base_url,
-               ledger)[0] == 0
-    code, _, _ = cli(["plan", str(samples / "payroll_liberia_next.csv"), "--as", "Alice"],
+    assert cli(["run", str(samples / "payroll_liberia.csv"), "--yes", "--batch-name",
+                "payroll-october", "--period", "2026-10"], quick.base_url, ledger)[0] == 0
+    code, _, _ = cli(["plan", str(samples / "payroll_liberia_next.csv"), "--as", "Alice",
+                      "--period", "2026-11", "--repeat-window", "0"],
                      quick.base_url, ledger, PAYBATCH_REQUIRE_APPROVALS="1")
     assert code == 0
     result = CliRunner().invoke(

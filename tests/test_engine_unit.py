@@ -217,7 +217,7 @@ def run(
     monitor = options.pop("monitor", MonitorOptions())
     runner = Runner(
         ledger, api, batch_id, RunOptions(monitor=monitor, **options),  # type: ignore[arg-type]
-        sleep=clock.sleep,
+        sleep=clock.sleep, monotonic=clock,
     )
     return asyncio.run(runner.run())
 
@@ -312,7 +312,7 @@ def test_an_ambiguous_execute_goes_unknown_and_is_settled_by_status(
     assert len(api.executions) == 1
 
 
-def test_not_found_is_trusted_only_after_the_grace_then_a_new_attempt(
+def test_not_found_is_trusted_only_after_the_grace_then_the_same_id_again(
     ledger: Ledger, clock: VirtualClock
 ) -> None:
     api = FakeApi(clock, session_life=60.0)
@@ -331,19 +331,19 @@ def test_not_found_is_trusted_only_after_the_grace_then_a_new_attempt(
     assert all(c.at < trusted_from for c in api.calls)
     assert len(row_of(ledger, row.id).attempts) == 1
 
-    # The next run goes on polling; the first 404 after the grace starts a new attempt.
+    # The next run goes on polling; the first 404 after the grace sends the SAME reference_id
+    # again on a fresh session (issue 11: a send that landed would answer "duplicate"); a new
+    # reference_id only ever follows a confirmed FAILED.
     late = run(ledger, api, row.batch_id, clock, wait=600.0, monitor=options)
     assert late.counts == {"COMPLETED": 1}
     settled = row_of(ledger, row.id)
-    first, second = settled.attempts
-    assert first.reference_id == first_ref and first.outcome is AttemptOutcome.NOT_FOUND
-    assert second.previous_reference_id == first_ref and second.reference_id != first_ref
-    assert second.outcome is AttemptOutcome.COMPLETED
+    (only,) = settled.attempts
+    assert only.reference_id == first_ref and only.outcome is AttemptOutcome.COMPLETED
+    assert only.fresh_sends == 1
     not_found = [c for c in api.of("status", ref=first_ref) if c.at >= trusted_from]
-    (new_send,) = api.of("execute", ref=second.reference_id)
-    assert not_found and new_send.at >= trusted_from
-    restarted = [c for c in api.calls[api.calls.index(sent) + 1:]
-                 if c.name in ("prepare", "open_session")]
+    first_send, again = api.of("execute", ref=first_ref)
+    assert not_found and again.at >= trusted_from and again.session_id != first_send.session_id
+    restarted = [c for c in api.calls[api.calls.index(sent) + 1:] if c.name == "open_session"]
     assert restarted and all(c.at >= trusted_from for c in restarted)
     assert len(api.paid(row.id)) == 1
 

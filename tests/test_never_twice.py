@@ -17,11 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from batch.cli import main
+from batch.engine.states import ExecuteOutcome
 from batch.ledger import Ledger
+from batch.operations.payout import PayoutOperation
 from tests.engine_helpers import (
     QUICK_PAYOUTS,
     cli,
     env,
+    nonzero,
     paid_exactly_once,
     subprocess_env,
     write_sheet,
@@ -62,7 +65,8 @@ def test_edited_sheet_under_a_new_name_is_refused_and_only_new_pays_nobody(
         ["run", str(tmp_path / "hr.csv"), "--yes", "--batch-name", "hr2", "--only-new"],
         quick.base_url, ledger,
     )
-    assert code == 0 and out["counts"] == {"SKIPPED": 20}
+    # Exit 6 (issue 13): settled, but rows were left out (here: paid already).
+    assert code == 6 and nonzero(out["counts"]) == {"SKIPPED": 20}
     assert paid_exactly_once(quick, phones) == {}
 
 
@@ -78,7 +82,7 @@ def test_last_months_sheet_plus_a_late_hire_only_new_pays_the_late_hire_once(
     assert len(quick.executions()) == 25  # nothing sent
     code, out, _ = cli(["run", str(tmp_path / "nov-late.csv"), "--yes", "--only-new"],
                        quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 1, "SKIPPED": 25}
+    assert code == 6 and nonzero(out["counts"]) == {"COMPLETED": 1, "SKIPPED": 25}
     assert paid_exactly_once(quick, everyone) == {}
     assert phones == everyone[:25]
 
@@ -96,7 +100,7 @@ def test_deleted_ledger_after_half_a_batch_everyone_once(quick: Any, tmp_path: P
     assert len(quick.executions()) == 10  # the sample only read; nothing was sent
     code, out, _ = cli(["run", str(tmp_path / "payroll.csv"), "--yes", "--adopt"],
                        quick.base_url, fresh)
-    assert code == 0 and out["counts"] == {"COMPLETED": 20}, out
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 20}, out
     assert paid_exactly_once(quick, everyone) == {}
     assert half == everyone[:10]
     rows = Ledger(fresh).rows(out["batch_id"])
@@ -119,7 +123,7 @@ def test_two_ledgers_run_the_same_sheet_at_once_everyone_once(
     outs = [(p.communicate(timeout=120), p.returncode) for p in procs]
     for (out, err), code in outs:
         assert code == 0, err.decode()[-2000:]
-        assert json.loads(out)["counts"] == {"COMPLETED": 30}
+        assert nonzero(json.loads(out)["counts"]) == {"COMPLETED": 30}
     assert paid_exactly_once(sandbox, phones) == {}
 
 
@@ -163,7 +167,7 @@ def test_next_period_pays_everyone_again_once_and_allow_repeat_once_more(
     assert completed(quick, phones) == dict.fromkeys(phones, 2)
     code, out, _ = cli(["run", str(tmp_path / "pay.csv"), "--yes", "--period", "2026-12",
                         "--batch-name", "dec-again", "--allow-repeat"], quick.base_url, ledger)
-    assert code == 0 and out["counts"] == {"COMPLETED": 5}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 5}
     assert completed(quick, phones) == dict.fromkeys(phones, 3)
     batch = Ledger(ledger).batch_by_name("dec-again")
     assert batch is not None and batch.repeat_no == 1 and batch.options["allow_repeat"]
@@ -349,7 +353,7 @@ def test_a_forward_clock_jump_mid_run_pays_nobody_twice(sandbox: Any, tmp_path: 
             async with ApiClient(sandbox.base_url, SANDBOX_CREDENTIALS, rate=500) as api:
                 options = RunOptions(concurrency=4, wait=20, monitor=MonitorOptions(
                     first_poll=0.1, max_poll_interval=0.4, resend_grace=600))
-                await Runner(ledger, api, out["batch_id"], options).run()
+                await Runner(ledger, PayoutOperation(ledger, api), out["batch_id"], options).run()
 
     asyncio.run(pay())
     assert paid_exactly_once(sandbox, phones) == {}
@@ -401,10 +405,10 @@ def test_an_execution_adopted_as_failed_is_retried_once_under_a_new_id(
     fresh = tmp_path / "fresh.db"
     code, out, _ = cli(["run", str(tmp_path / "nov.csv"), "--yes", "--adopt"],
                        quick.base_url, fresh)
-    assert code == 3 and out["counts"] == {"FAILED": 4}  # adopted as the API holds them
+    assert code == 3 and nonzero(out["counts"]) == {"FAILED": 4}  # adopted as the API holds them
     assert completed(quick, phones) == dict.fromkeys(phones, 0)
     code, out, _ = cli(["run", "nov", "--yes", "--retry-failed"], quick.base_url, fresh)
-    assert code == 0 and out["counts"] == {"COMPLETED": 4}
+    assert code == 0 and nonzero(out["counts"]) == {"COMPLETED": 4}
     assert paid_exactly_once(quick, phones) == {}
     for row in Ledger(fresh).rows(out["batch_id"]):
         assert [a.adopted for a in row.attempts] == [True, False]
@@ -450,11 +454,11 @@ def test_recheck_flags_an_attempt_once_not_found_that_completed(
         assert api.post("/v1/executions/payout",
                         json=execution_body(session, lost)).status_code == 200
     ledger.mark_batch_started(out["batch_id"])
-    ledger.mark_recipient_ready(row.id, payout_account_id=999)
-    ledger.mark_session_open(row.id, lost, session_id=999, wallet_id=None, payout_account_id=999,
+    ledger.mark_recipient_ready(row.id, account_id=999)
+    ledger.mark_session_open(row.id, lost, session_id=999, wallet_id=None, account_id=999,
                              expires_at=datetime.now(UTC) - timedelta(minutes=10))
     ledger.mark_submitting([(row.id, lost)])
-    ledger.mark_unknown(row.id, lost, reason="ambiguous")
+    ledger.mark_unknown(row.id, lost, outcome=ExecuteOutcome.AMBIGUOUS, reason="ambiguous")
     ledger.start_new_attempt(row.id, "unused", reason="old rule: not found",
                              not_found_reference_id=lost)
     ledger.close()
@@ -478,7 +482,7 @@ def test_another_folder_uses_the_same_ledger_and_pays_nobody_again(
     monkeypatch.chdir(tmp_path / "b")  # the same, already paid sheet, from another folder
     result = CliRunner().invoke(main, ["run", "nov.csv", "--yes", "--json"], env=extra)
     assert result.exit_code == 0 and "NEW LEDGER" not in result.stderr
-    assert json.loads(result.stdout)["counts"] == {"COMPLETED": 3}
+    assert nonzero(json.loads(result.stdout)["counts"]) == {"COMPLETED": 3}
     assert paid_exactly_once(quick, phones) == {}
     # Forgetting the base URL: the sandbox's own ledger, which does not hold the live batch.
     result = CliRunner().invoke(main, ["run", "nov", "--yes", "--json"],

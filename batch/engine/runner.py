@@ -68,6 +68,7 @@ class Runner:
         options: RunOptions,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         mint: Callable[[], str] = lambda: str(uuid.uuid4()),
         say: Callable[[str], None] = lambda _: None,
         progress: Progress | None = None,
@@ -89,6 +90,7 @@ class Runner:
         self.batch_id = batch_id
         self.options = options
         self.sleep = sleep
+        self.monotonic = monotonic  # --wait's deadline
         self.mint = mint
         self.say = say
         self.stopped: str | None = None
@@ -212,7 +214,7 @@ class Runner:
     async def _loop(self) -> None:
         workers: set[asyncio.Task[None]] = set()
         polls: set[asyncio.Task[None]] = set()
-        deadline = None
+        deadline: float | None = None
         try:
             while True:
                 self._release_deferred()
@@ -227,10 +229,12 @@ class Runner:
                 waiting = self.stopped is None and bool(self.work or self._deferred)
                 idle = not workers and not waiting
                 if idle and deadline is None:
-                    deadline = now + timedelta(seconds=self.options.wait)
+                    # --wait runs on monotonic time: a step of the wall clock neither ends
+                    # the run early nor holds it (issue 11).
+                    deadline = self.monotonic() + self.options.wait
                 if idle and not polls and not self.monitor.watches:
                     return
-                if idle and deadline is not None and now >= deadline:
+                if idle and deadline is not None and self.monotonic() >= deadline:
                     return  # --wait is over: polls still running are reads, cancelled below
                 timeout: float | None = None
                 next_due = self.monitor.next_due()
@@ -240,7 +244,7 @@ class Runner:
                 if next_due is not None:
                     timeout = max(0.0, (next_due - now).total_seconds())
                 if idle and deadline is not None:
-                    left = max(0.0, (deadline - now).total_seconds())
+                    left = max(0.0, deadline - self.monotonic())
                     timeout = left if timeout is None else min(timeout, left)
                 running = workers | polls
                 if running:
