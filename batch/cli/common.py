@@ -113,6 +113,11 @@ def sheet_options(func: Callable[..., Any]) -> Callable[..., Any]:
             is_flag=True,
             help="Allow the same phone or external id on several rows.",
         ),
+        click.option(
+            "--include-hidden",
+            is_flag=True,
+            help="Pay rows and sheets hidden in Excel (or by its filter); refused otherwise.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -128,7 +133,8 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def validation_options(
-    country: str | None, currency: str | None, max_amount: Decimal | None, allow_duplicates: bool
+    country: str | None, currency: str | None, max_amount: Decimal | None, allow_duplicates: bool,
+    include_hidden: bool = False,
 ) -> ValidationOptions:
     """The library's ValidationOptions from the sheet_options values."""
     return ValidationOptions(
@@ -136,6 +142,7 @@ def validation_options(
         default_currency=currency.upper() if currency else None,
         max_amount=max_amount,
         allow_duplicates=allow_duplicates,
+        include_hidden=include_hidden,
     )
 
 

@@ -113,7 +113,8 @@ def _settings(kw: dict[str, Any]) -> Settings:
 
 def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     validation = validation_options(
-        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"]
+        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"],
+        kw["include_hidden"],
     )
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],

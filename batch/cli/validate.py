@@ -35,6 +35,7 @@ def validate(
     currency: str | None,
     max_amount: Decimal | None,
     allow_duplicates: bool,
+    include_hidden: bool,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -47,7 +48,7 @@ def validate(
       paybatch validate samples/payroll_liberia.csv
       paybatch validate payroll.xlsx --sheet November --country LR --json
     """
-    options = validation_options(country, currency, max_amount, allow_duplicates)
+    options = validation_options(country, currency, max_amount, allow_duplicates, include_hidden)
     report = validate_sheet(load_sheet(file, sheet=sheet), options)
     if json_output:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))

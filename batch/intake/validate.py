@@ -15,6 +15,7 @@ from batch.intake.extra_rows import ExtraRows, find_extra_rows
 from batch.intake.load import BLANK, RAGGED, ROW, Sheet
 from batch.intake.outcome import ValidationReport
 from batch.intake.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
+from batch.intake.workbook_rules import apply_findings, check_hidden_sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 
 # Country cells as people write them: ISO codes, names, calling codes.
@@ -35,6 +36,7 @@ class ValidationOptions:
     default_currency: str | None = None
     max_amount: Decimal | None = None
     allow_duplicates: bool = False
+    include_hidden: bool = False  # pay rows and sheets hidden in Excel (an error otherwise)
 
     def __post_init__(self) -> None:
         if self.default_country is not None and self.default_country not in COUNTRY_CURRENCIES:
@@ -219,6 +221,7 @@ def _header_currency(sheet: Sheet) -> str | None:
 
 def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport:
     """Check every row of a loaded sheet; the report says which rows can be paid and why not."""
+    check_hidden_sheet(sheet.file, sheet.workbook, options.include_hidden)
     frame = sheet.frame
     blank_rows = frame.filter(pl.col(BLANK)).get_column(ROW)
     rows = frame.filter(~pl.col(BLANK)).drop(BLANK)
@@ -259,6 +262,11 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
             )
         )
     problems = _problems(rows, _rules(options), extra)
+    problems, found = apply_findings(
+        problems, rows.get_column(ROW).to_list(), extra.skipped, sheet.workbook,
+        options.include_hidden,
+    )
+    notices += found
     return ValidationReport.build(sheet.file, rows, problems, extra.skipped, tuple(notices))
 
 

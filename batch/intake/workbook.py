@@ -1,0 +1,321 @@
+"""What an XLSX workbook hides from the person who checks it in Excel (issue 16, pure).
+
+Hidden rows and rows a filter hides, a hidden sheet, hidden columns, formula cells that show an
+error or whose value Excel never saved, amounts whose number format hides decimals, merged
+cells in the data area. Read from the file's own XML (values as Excel stored them, never
+recomputed), streamed, and only when a cheap look at the bytes says something may be there.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from posixpath import join, normpath
+from typing import IO
+from xml.etree.ElementTree import Element, ParseError, fromstring, iterparse
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+# Something worth a full look may be in a sheet's XML (any namespace prefix).
+_SUSPECT = re.compile(rb'hidden="(?:1|true)"|<(?:\w+:)?f[ >/]|t="e"|<(?:\w+:)?mergeCell ')
+_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+_LISTED = 10  # addresses quoted in one warning; the rest are counted
+
+
+@dataclass(frozen=True)
+class WorkbookFindings:
+    """What the workbook hides, in terms of Excel rows, columns and cell addresses."""
+
+    sheet: str = ""  # the sheet read
+    sheet_hidden: bool = False
+    hidden_rows: dict[int, str] = field(default_factory=dict)  # row -> "hidden"/"filtered out"
+    # (row, canonical column) -> what is wrong with that cell, said better than a rule can
+    cell_problems: dict[tuple[int, str], str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def column_letters(index: int) -> str:
+    """Excel's letters for a 1-based column number (1 -> A, 28 -> AB)."""
+    letters = ""
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + ord(ch) - 64
+    return number
+
+
+def shown_decimals(code: str) -> int | None:
+    """Decimals a number format shows ("#,##0.00" -> 2, "0" -> 0); None for General, text,
+    dates, percents and anything else that does not round a plain number."""
+    section = _QUOTED.sub("", code.split(";")[0])
+    if not section or section.lower() == "general" or "@" in section or "%" in section:
+        return None
+    if re.search(r"(?i)[ymdhse]", section) or not re.search(r"[0#?]", section):
+        return None
+    found = re.search(r"\.([0#?]*)", section)
+    return len(found.group(1)) if found else 0
+
+
+def _listed(addresses: Sequence[str]) -> str:
+    more = len(addresses) - _LISTED
+    return ", ".join(addresses[:_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    return _listed([str(r) for r in rows])
+
+
+class _Book:
+    """The parts of the workbook package the scan needs: sheets, their files, cell styles."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        book = fromstring(archive.read("xl/workbook.xml"))
+        rels = self._rels("xl/_rels/workbook.xml.rels")
+        self.sheets: list[tuple[str, str, str]] = []  # name, state, part
+        for sheet in book.iter(f"{_MAIN}sheet"):
+            target = rels.get(sheet.get(f"{_REL}id", ""), "")
+            part = target.lstrip("/") if target.startswith("/") else normpath(join("xl", target))
+            self.sheets.append((sheet.get("name", ""), sheet.get("state", "visible"), part))
+        self.decimals = self._style_decimals()
+
+    def _rels(self, part: str) -> dict[str, str]:
+        try:
+            tree = fromstring(self.archive.read(part))
+        except KeyError:
+            return {}
+        return {r.get("Id", ""): r.get("Target", "") for r in tree.iter(f"{_PKG_REL}Relationship")}
+
+    def _style_decimals(self) -> list[tuple[int | None, str]]:
+        """Per cell style index: (decimals its number format shows, the format's code)."""
+        from openpyxl.styles.numbers import BUILTIN_FORMATS
+
+        try:
+            styles = fromstring(self.archive.read("xl/styles.xml"))
+        except KeyError:
+            return []
+        custom = {
+            int(f.get("numFmtId", "0")): f.get("formatCode", "")
+            for f in styles.iter(f"{_MAIN}numFmt")
+        }
+        found: list[tuple[int | None, str]] = []
+        xfs = styles.find(f"{_MAIN}cellXfs")
+        for xf in [] if xfs is None else list(xfs):
+            number = int(xf.get("numFmtId", "0"))
+            code = custom.get(number) or BUILTIN_FORMATS.get(number, "General")
+            found.append((shown_decimals(code), code))
+        return found
+
+
+def inspect_workbook(
+    data: bytes, sheet: str | None, header_row: int, columns: dict[str, int],
+    header_cells: Sequence[str | None],
+) -> WorkbookFindings:
+    """What the sheet read (by name, else the first) hides below its header row.
+
+    columns: canonical column -> position in the loaded grid; header_cells: the grid's header
+    row (for naming hidden columns). Unreadable parts are no finding: the loader's own reading
+    stands, and it reports corruption itself.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            book = _Book(archive)
+            chosen = next(
+                (s for s in book.sheets if sheet is None or s[0] == sheet), None
+            )
+            if chosen is None:
+                return WorkbookFindings()
+            name, state, part = chosen
+            hidden_sheet = state != "visible"
+            with archive.open(part) as stream:
+                head = stream.read()
+            if not _SUSPECT.search(head) and not any(d is not None for d, _ in book.decimals):
+                return WorkbookFindings(name, hidden_sheet)
+            scan = _Scan(book.decimals, header_row, columns, header_cells)
+            scan.run(io.BytesIO(head))
+            return scan.findings(name, hidden_sheet)
+    except (KeyError, zipfile.BadZipFile, ParseError, ValueError, OSError):
+        return WorkbookFindings()
+
+
+class _Scan:
+    """One streamed pass over a sheet's XML."""
+
+    def __init__(
+        self, decimals: list[tuple[int | None, str]], header_row: int, columns: dict[str, int],
+        header_cells: Sequence[str | None],
+    ) -> None:
+        self.decimals, self.header_row = decimals, header_row
+        self.columns, self.header_cells = columns, header_cells
+        self.hidden_rows: list[int] = []
+        self.hidden_columns: list[int] = []
+        self.filter_ref: str | None = None
+        self.merged: list[str] = []
+        self.first_column = 0  # the first Excel column holding a value: grid column 0
+        self.errors: list[tuple[int, int, str]] = []  # row, column, shown error
+        self.unsaved: list[tuple[int, int]] = []
+        self.rounded: list[tuple[int, int, str, str]] = []  # row, column, stored, shown
+
+    def run(self, stream: IO[bytes]) -> None:
+        row_number, column = 0, 0
+        for event, element in iterparse(stream, events=("start", "end")):
+            tag = element.tag.rpartition("}")[2]
+            if event == "start":
+                if tag == "row":
+                    row_number = int(element.get("r") or row_number + 1)
+                    column = 0
+                    if element.get("hidden") in ("1", "true"):
+                        self.hidden_rows.append(row_number)
+                continue
+            if tag == "c":
+                column = self._cell(element, row_number, column)
+                element.clear()
+            elif tag == "row":
+                element.clear()
+            elif tag == "col" and element.get("hidden") in ("1", "true"):
+                first, last = int(element.get("min", "1")), int(element.get("max", "1"))
+                self.hidden_columns += range(first, min(last, first + 200) + 1)
+            elif tag == "autoFilter":
+                self.filter_ref = element.get("ref")
+            elif tag == "mergeCell" and element.get("ref"):
+                self.merged.append(element.get("ref", ""))
+
+    def _cell(self, cell: Element, row: int, previous: int) -> int:
+        ref = _CELL_REF.match(cell.get("r") or "")
+        column = _column_number(ref.group(1)) if ref else previous + 1
+        formula = value = None
+        for child in cell:
+            tag = child.tag.rpartition("}")[2]
+            if tag == "f":
+                formula = child
+            elif tag == "v":
+                value = child.text
+            elif tag == "is":
+                value = "".join(child.itertext())
+        if value not in (None, "") and (self.first_column == 0 or column < self.first_column):
+            self.first_column = column
+        if row <= self.header_row:
+            return column
+        kind = cell.get("t", "n")
+        if kind == "e":
+            self.errors.append((row, column, value or "#error"))
+        elif formula is not None and value in (None, ""):
+            self.unsaved.append((row, column))
+        elif kind == "n" and value:
+            self._check_rounding(cell, row, column, value)
+        return column
+
+    def _check_rounding(self, cell: Element, row: int, column: int, value: str) -> None:
+        style = int(cell.get("s", "0"))
+        if style >= len(self.decimals):
+            return
+        places, _ = self.decimals[style]
+        if places is None:
+            return
+        try:
+            stored = Decimal(value)
+        except InvalidOperation:
+            return
+        shown = stored.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if shown != stored:
+            self.rounded.append((row, column, f"{stored.normalize():,f}", f"{shown:,f}"))
+
+    def _canonical(self, column: int) -> str | None:
+        grid = column - max(self.first_column, 1)
+        return next((c for c, i in self.columns.items() if i == grid), None)
+
+    def _header(self, column: int) -> str:
+        grid = column - max(self.first_column, 1)
+        text = self.header_cells[grid] if 0 <= grid < len(self.header_cells) else None
+        return f" ({text.strip()!r})" if text and text.strip() else ""
+
+    def findings(self, sheet: str, sheet_hidden: bool) -> WorkbookFindings:
+        filtered = _filter_rows(self.filter_ref)
+        hidden = {
+            row: "filtered out" if row in filtered else "hidden"
+            for row in self.hidden_rows if row > self.header_row
+        }
+        problems: dict[tuple[int, str], str] = {}
+        warnings: list[str] = []
+        used = range(max(self.first_column, 1), max(self.first_column, 1) + len(self.header_cells))
+        columns = [c for c in self.hidden_columns if c in used]
+        if columns:
+            shown = ", ".join(f"{column_letters(c)}{self._header(c)}" for c in columns[:_LISTED])
+            warnings.append(f"hidden column(s) in the sheet: {shown}; unhide to check them")
+        addresses = []
+        for row, column, error in self.errors:
+            address = f"{column_letters(column)}{row}"
+            addresses.append(f"{address} ({error})")
+            if (canonical := self._canonical(column)) is not None:
+                problems[(row, canonical)] = f"{address}: the cell shows {error}; fix it in Excel"
+        if addresses:
+            warnings.append(f"cells showing an error value: {_listed(addresses)}")
+        addresses = []
+        for row, column in self.unsaved:
+            address = f"{column_letters(column)}{row}"
+            addresses.append(address)
+            if (canonical := self._canonical(column)) is not None:
+                problems[(row, canonical)] = (
+                    f"{address}: formula with no saved value: open and save it in Excel"
+                )
+        if addresses:
+            warnings.append(
+                f"formula cells with no saved value (open and save the file in Excel): "
+                f"{_listed(addresses)}"
+            )
+        rounded = [
+            f"{column_letters(c)}{r} shows {shown} but holds {stored}"
+            for r, c, stored, shown in self.rounded if self._canonical(c) == "amount"
+        ]
+        if rounded:
+            warnings.append(
+                f"amounts whose number format hides decimals (the stored value is paid): "
+                f"{_listed(rounded)}"
+            )
+        merged = [ref for ref in self.merged if _last_row(ref) > self.header_row]
+        if merged:
+            warnings.append(
+                f"merged cells in the data area (only the top-left cell holds a value): "
+                f"{_listed(merged)}"
+            )
+        return WorkbookFindings(sheet, sheet_hidden, hidden, problems, tuple(warnings))
+
+
+def _last_row(ref: str) -> int:
+    rows = [int(m.group(2)) for m in _CELL_REF.finditer(ref)]
+    return max(rows, default=0)
+
+
+def _filter_rows(ref: str | None) -> range:
+    """The rows an autofilter covers below its header (empty without a filter)."""
+    if not ref:
+        return range(0)
+    rows = [int(m.group(2)) for m in _CELL_REF.finditer(ref)]
+    return range(min(rows) + 1, max(rows) + 1) if rows else range(0)
+
+
+def findings_for(data: bytes, sheet: str | None, grid: object) -> WorkbookFindings:
+    """inspect_workbook for a loaded grid (a polars frame of text cells, grid row i = Excel
+    row i + 1) whose header `find_header` recognises."""
+    from batch.intake.headers import find_header
+
+    top = grid.head(_HEADER_SCAN_ROWS).rows()  # type: ignore[attr-defined]
+    match = find_header(top)
+    if match is None:
+        return WorkbookFindings()
+    return inspect_workbook(data, sheet, match.index + 1, match.columns, top[match.index])
+
+
+_HEADER_SCAN_ROWS = 30
