@@ -24,9 +24,9 @@ from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Col
 from batch.report.xlsx_sheet import TableSheet
 
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-HEADER = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1}
-TITLE = {"bold": True, "font_size": 14}
-SECTION = {"bold": True, "font_size": 12}
+HEADER: dict[str, Any] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1}
+TITLE: dict[str, Any] = {"bold": True, "font_size": 14}
+SECTION: dict[str, Any] = {"bold": True, "font_size": 12}
 # Whole-row highlights on the Payouts sheet: what needs a person's attention.
 STATE_FILLS = {
     "FAILED": "#FFC7CE",
@@ -67,7 +67,9 @@ class _Formats:
     def __init__(self, book: Any) -> None:
         self.book = book
         self._made: dict[tuple[str | None, str | None, str | None], Any] = {}
-        self._fonts = {"title": TITLE, "section": SECTION, "header": HEADER}
+        self._fonts: dict[str, dict[str, Any]] = {
+            "title": TITLE, "section": SECTION, "header": HEADER,
+        }
 
     def get(
         self, number: str | None = None, fill: str | None = None, font: str | None = None
@@ -118,7 +120,9 @@ def _table_sheet(
     header = formats.get(font="header")
     for j, column in enumerate(columns):
         sheet.write_string(0, j, column.header, header)
-    plan = [(j, c.key, c.kind, c.currency_key) for j, c in enumerate(columns)]
+    plan: list[tuple[int, str, str, str | None]] = [
+        (j, c.key, c.kind, c.currency_key) for j, c in enumerate(columns)
+    ]
     # The undecorated writers: the public ones first test whether the row is "A1" text.
     write_string, write_number = sheet._write_string, sheet._write_number
     time_format = formats.get(TIME_FORMAT)
@@ -138,7 +142,7 @@ def _table_sheet(
                 write_string(r, j, _text(str(value)))
             elif kind == "money":
                 currency = line.get(currency_key) if currency_key else None
-                write_number(r, j, value, money.get(currency) if currency else None)
+                write_number(r, j, value, money.get(str(currency)) if currency else None)
             elif kind == "time":
                 assert isinstance(value, datetime)
                 write_number(r, j, excel_time(value), time_format)
