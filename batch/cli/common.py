@@ -114,6 +114,13 @@ def sheet_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Allow the same phone or external id on several rows.",
         ),
         click.option(
+            "--rejected-out",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="PATH",
+            help="Write the invalid rows to PATH in the sheet's own format (.xlsx or .csv), "
+            "with a 'problems' column: fix them there and pay that file.",
+        ),
+        click.option(
             "--include-hidden",
             is_flag=True,
             help="Pay rows and sheets hidden in Excel (or by its filter); refused otherwise.",

@@ -119,7 +119,7 @@ def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"],
+        repeat_window_days=kw["repeat_window"], rejected_out=kw["rejected_out"],
     )
 
 

@@ -32,6 +32,7 @@ def format_plan(plan: PlanResult) -> str:
             lines.append(f"  {cur}: fees {t.fees}")
     lines.append("  rows: " + ", ".join(f"{s} {n}" for s, n in _state_order(plan.counts)))
     lines.extend(f"  {p}" for p in plan.unroutable)
+    lines.extend(f"  {n}" for n in plan.notices)
     return "\n".join(lines)
 
 
@@ -44,6 +45,7 @@ def plan_json(plan: PlanResult) -> dict[str, Any]:
         "counts": plan.counts,
         "totals": _totals_json(plan),
         "unroutable": plan.unroutable,
+        "notices": plan.notices,
         "exit_code": 0,
     }
 

@@ -20,6 +20,7 @@ from batch.cli.common import (
 )
 from batch.cli.validation import render_validation
 from batch.intake.load import load_sheet
+from batch.intake.rejected import rejected_line, write_rejected
 from batch.intake.validate import validate_sheet
 
 
@@ -35,6 +36,7 @@ def validate(
     currency: str | None,
     max_amount: Decimal | None,
     allow_duplicates: bool,
+    rejected_out: Path | None,
     include_hidden: bool,
     json_output: bool,
     quiet: bool,
@@ -47,11 +49,24 @@ def validate(
     Example:
       paybatch validate samples/payroll_liberia.csv
       paybatch validate payroll.xlsx --sheet November --country LR --json
+      paybatch validate payroll.xlsx --rejected-out to-fix.xlsx
     """
     options = validation_options(country, currency, max_amount, allow_duplicates, include_hidden)
-    report = validate_sheet(load_sheet(file, sheet=sheet), options)
+    loaded = load_sheet(file, sheet=sheet)
+    report = validate_sheet(loaded, options)
+    written = 0
+    if rejected_out is not None:
+        written = write_rejected(
+            file, loaded.kind, loaded.header_row, report, rejected_out, sheet=sheet
+        )
     if json_output:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        data = report.to_json()
+        if rejected_out is not None:
+            data["rejected_out"] = {"path": str(rejected_out) if written else None,
+                                    "rows": written}
+        click.echo(json.dumps(data, ensure_ascii=False))
     else:
         render_validation(report, Console(), quiet=quiet)
+        if rejected_out is not None:
+            click.echo(rejected_line(rejected_out, written))
     sys.exit(EXIT_OK if report.ok else EXIT_INPUT)

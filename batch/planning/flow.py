@@ -6,7 +6,7 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -47,6 +47,7 @@ class PlanOptions:
     skip_invalid: bool = False
     allow_repeat: bool = False
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
+    rejected_out: Path | None = None  # the invalid rows, in the sheet's own format
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class PlanResult:
     counts: dict[str, int]
     totals: dict[str, CurrencyTotals]
     unroutable: list[str] = field(default_factory=list)
+    # What the sheet's validation said that a payer should read: workbook warnings, where the
+    # rejected rows went (issue 16)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def payable(self) -> int:
@@ -81,10 +85,20 @@ async def plan_sheet(
     from batch.intake.load import load_sheet
     from batch.intake.validate import validate_sheet
 
-    report = validate_sheet(load_sheet(path, sheet=options.sheet), options.validation)
+    loaded = load_sheet(path, sheet=options.sheet)
+    report = validate_sheet(loaded, options.validation)
     invalid = report.invalid_rows()
+    notices = [n for n in report.notices if n.startswith("warning: ")]
+    if invalid and options.rejected_out is not None:
+        from batch.intake.rejected import rejected_line, write_rejected
+
+        written = write_rejected(
+            path, loaded.kind, loaded.header_row, report, options.rejected_out,
+            sheet=options.sheet,
+        )
+        notices.append(rejected_line(options.rejected_out, written))
     if invalid and not options.skip_invalid:
-        raise errors.InvalidRowsError(str(path), len(invalid))
+        raise errors.InvalidRowsError(str(path), len(invalid), options.rejected_out)
 
     def rows() -> Iterator[PayoutRow]:
         # Rebuilt from the validated frame per pass: 100k PayoutRows are never all held.
@@ -127,7 +141,10 @@ async def plan_sheet(
                 payout_set_hash=pset,
                 rows=new_rows(rows()),
                 skipped=skipped,
-                options={"skip_invalid": options.skip_invalid, "sheet": options.sheet},
+                options={
+                    "skip_invalid": options.skip_invalid, "sheet": options.sheet,
+                    "include_hidden": options.validation.include_hidden,
+                },
             )
         except errors.LedgerError:
             # Another process planned the same name a moment ago: same rows -> same batch.
@@ -142,7 +159,8 @@ async def plan_sheet(
     unroutable = await predict_batch(
         ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
-    return plan_result(ledger, batch, created=created, unroutable=unroutable)
+    planned = plan_result(ledger, batch, created=created, unroutable=unroutable)
+    return replace(planned, notices=notices)
 
 
 def plan_result(

@@ -24,7 +24,9 @@ from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, Col
 from batch.report.xlsx_sheet import TableSheet
 
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-HEADER: dict[str, Any] = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1}
+HEADER: dict[str, Any] = {
+    "bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1,
+}
 TITLE: dict[str, Any] = {"bold": True, "font_size": 14}
 SECTION: dict[str, Any] = {"bold": True, "font_size": 12}
 # Whole-row highlights on the Payouts sheet: what needs a person's attention.
