@@ -145,10 +145,10 @@ def _write_xlsx(
     assert target is not None
     target.title = "Rejected rows"
     target.append([*header[:width], PROBLEMS, ORIGINAL_ROW])
-    for number, cells in picked:
-        cells = (cells + [(None, "General")] * width)[:width]
-        target.append([v for v, _ in cells] + [problems_text(rejected[number]), number])
-        for column, (value, number_format) in enumerate(cells, start=1):
+    for number, found in picked:
+        padded = (found + [(None, "General")] * width)[:width]
+        target.append([v for v, _ in padded] + [problems_text(rejected[number]), number])
+        for column, (value, number_format) in enumerate(padded, start=1):
             cell = target.cell(target.max_row, column)
             cell.number_format = number_format
             if isinstance(value, str) and value.startswith("="):
