@@ -97,6 +97,9 @@ MESSY = [
     ("duplicate id (2)", "Oretha Kpoto", "0555 864 209", "399.00", "USD", "LR", "M-20", ""),
     ("above --max-amount 5000", "Moses Gaye", "0776 102 938", "7,600.00", "USD", "LR", "M-21", ""),
     ("local number, no country", "Esther Wleh", "0880 564 738", "442.50", "USD", "", "M-22", ""),
+    # A whole row pasted into the name cell: no name is 200+ characters long.
+    ("name too long", "Joseph Nyenpan " + "accountant, Monrovia office, " * 8, "0773 019 283",
+     "1,180.00", "USD", "LR", "M-24", ""),
 ]
 
 

@@ -14,8 +14,8 @@ from sheets import check, payroll
 
 from batch.errors import SheetError
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, rule_names, validate_sheet
 from batch.intake.outcome import ValidationReport
+from batch.intake.validate import ValidationOptions, rule_names, validate_sheet
 
 GOOD = ["Musu Dolo", "0770123456", "1,250.00", "USD", "LR"]
 OTHER = ["Sando Kollie", "0886220145", "850", "USD", "LR"]
@@ -156,8 +156,8 @@ def test_duplicate_phone_flags_every_copy_in_any_form(tmp_path: Path, kind: str)
     report = check(tmp_path, rows, kind)
     assert problems(report) == [(2, "phone", "duplicate_phone"), (4, "phone", "duplicate_phone")]
     assert report.problems.get_column("message").to_list() == [
-        "same phone as row(s) 4",
-        "same phone as row(s) 2",
+        "same phone and currency as row(s) 4 (pass --allow-duplicates if each is meant)",
+        "same phone and currency as row(s) 2 (pass --allow-duplicates if each is meant)",
     ]
     assert check(tmp_path, rows, kind, allow_duplicates=True).ok
 

@@ -114,7 +114,7 @@ def _settings(kw: dict[str, Any]) -> Settings:
 def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     validation = validation_options(
         kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"],
-        kw["include_hidden"],
+        kw["include_hidden"], kw["decimal_comma"],
     )
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],

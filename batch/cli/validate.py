@@ -34,7 +34,8 @@ def validate(
     sheet: str | None,
     country: str | None,
     currency: str | None,
-    max_amount: Decimal | None,
+    max_amount: tuple[tuple[str | None, Decimal], ...],
+    decimal_comma: bool,
     allow_duplicates: bool,
     rejected_out: Path | None,
     include_hidden: bool,
@@ -51,7 +52,9 @@ def validate(
       paybatch validate payroll.xlsx --sheet November --country LR --json
       paybatch validate payroll.xlsx --rejected-out to-fix.xlsx
     """
-    options = validation_options(country, currency, max_amount, allow_duplicates, include_hidden)
+    options = validation_options(
+        country, currency, max_amount, allow_duplicates, include_hidden, decimal_comma
+    )
     loaded = load_sheet(file, sheet=sheet)
     report = validate_sheet(loaded, options)
     written = 0

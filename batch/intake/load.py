@@ -13,6 +13,7 @@ import polars as pl
 from batch.errors import SheetError
 from batch.intake.excel_formats import show_percent_cells
 from batch.intake.headers import CANONICAL_COLUMNS, HeaderMatch, find_header
+from batch.intake.html_export import HTML_AS_EXCEL, looks_like_html
 from batch.intake.workbook import WorkbookFindings, findings_for
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
@@ -84,6 +85,8 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
             loaded = replace(loaded, workbook=findings_for(data, sheet, grid))
         return loaded
     if path.suffix.lower() in _EXCEL_SUFFIXES:
+        if looks_like_html(data):
+            raise SheetError(name, HTML_AS_EXCEL)
         if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
         # Text saved under an Excel name ("Save as CSV" kept .xlsx): read what it really is.
