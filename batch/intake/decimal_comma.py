@@ -16,6 +16,7 @@ _SPACES = "\u00a0\u202f "
 _MARKS = r"(?i)^[a-z$]+\.?\s*|\s*[a-z$]+\.?$"
 _COMMA_DECIMAL = rf"^\d{{1,3}}(?:[.{_SPACES}]\d{{3}})*,\d{{1,2}}$|^\d+,\d{{1,2}}$"
 _WHOLE = rf"^\d+$|^\d{{1,3}}(?:\.\d{{3}}){{2,}}$|^\d{{1,3}}(?:[{_SPACES}]\d{{3}})+$"
+_COMMA_TAIL = r",\d{1,2}\s*[A-Za-z$]*\.?\s*$"  # what any decimal-comma amount ends with
 _ANY = rf"^\d{{1,3}}(?:[.{_SPACES}]\d{{3}})*(?:,\d+)?$|^\d+(?:,\d+)?$"
 
 DETECTED = (
@@ -43,6 +44,8 @@ def read_decimal_comma(
     """`rows` with the amount `column` in plain form when it uses a decimal comma (declared,
     or detected), and the notice saying it was detected (None otherwise)."""
     cells = rows.get_column(column)
+    if not declared and not cells.str.contains(_COMMA_TAIL).any():
+        return rows, None  # one quick pass: no cell ends in a decimal comma
     core = pl.select(_core(pl.lit(cells))).to_series()
     if not declared:
         filled = core.filter(core.fill_null("") != "")

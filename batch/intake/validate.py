@@ -301,15 +301,16 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
                 rows,
                 # A split salary (USD and LRD to one phone, common in Liberia) is no duplicate.
                 {
-                    "_dup_phone_rows": pl.col("_e164") + ":" + pl.col("_currency").fill_null(""),
+                    "_dup_phone_rows": (
+                        pl.col("_e164"), pl.col("_e164") + ":" + pl.col("_currency").fill_null("")
+                    ),
                     "_dup_external_id_rows": _text("external_id"),
                 },
             )
         )
     problems = _problems(rows, _rules(options, excel=sheet.kind == "xlsx"), extra)
     problems, found = apply_findings(
-        problems, rows.get_column(ROW).to_list(), extra.skipped, sheet.workbook,
-        options.include_hidden,
+        problems, rows.get_column(ROW), extra.skipped, sheet.workbook, options.include_hidden
     )
     notices += found
     return ValidationReport.build(sheet.file, rows, problems, extra.skipped, tuple(notices))

@@ -29,7 +29,7 @@ def check_hidden_sheet(file: str, findings: WorkbookFindings, include_hidden: bo
 
 
 def apply_findings(
-    problems: pl.DataFrame, data_rows: Collection[int], skipped: Collection[int],
+    problems: pl.DataFrame, data_rows: pl.Series, skipped: Collection[int],
     findings: WorkbookFindings, include_hidden: bool,
 ) -> tuple[pl.DataFrame, list[str]]:
     """`problems` (row, column, value, message, rule) with the workbook's own findings, and
@@ -37,7 +37,11 @@ def apply_findings(
     notices: list[str] = []
     if findings.sheet_hidden:
         notices.append(f"sheet {findings.sheet!r} is hidden in Excel; read (--include-hidden)")
-    hidden = sorted(r for r in findings.hidden_rows if r in set(data_rows) - set(skipped))
+    candidates = set(findings.hidden_rows) - set(skipped)
+    hidden = (
+        sorted(data_rows.filter(data_rows.is_in(sorted(candidates))).to_list())
+        if candidates else []
+    )
     if hidden and include_hidden:
         notices.append(
             f"row(s) {_rows_text(hidden)} are hidden in Excel (or by its filter); "
