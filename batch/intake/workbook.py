@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from posixpath import join, normpath
-from typing import IO
-from xml.etree.ElementTree import Element, ParseError, fromstring, iterparse
+from xml.etree.ElementTree import ParseError, fromstring
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-# Something worth a full look may be in a sheet's XML (any namespace prefix).
-_SUSPECT = re.compile(rb'hidden="(?:1|true)"|<(?:\w+:)?f[ >/]|t="e"|<(?:\w+:)?mergeCell ')
+# Something worth a full look may be in a sheet's XML (any namespace prefix): literal look-ups.
+_SUSPECT = (b'hidden="', b"<f>", b"<f ", b":f>", b":f ", b't="e"', b"mergeCell")
 _CELL_REF = re.compile(r"([A-Z]+)(\d+)")
 _QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
 _LISTED = 10  # addresses quoted in one warning; the rest are counted
@@ -141,17 +140,36 @@ def inspect_workbook(
             hidden_sheet = state != "visible"
             with archive.open(part) as stream:
                 head = stream.read()
-            if not _SUSPECT.search(head) and not any(d is not None for d, _ in book.decimals):
+            if not any(mark in head for mark in _SUSPECT) and not any(
+                d is not None for d, _ in book.decimals
+            ):
                 return WorkbookFindings(name, hidden_sheet)
             scan = _Scan(book.decimals, header_row, columns, header_cells)
-            scan.run(io.BytesIO(head))
+            scan.run(head)
             return scan.findings(name, hidden_sheet)
     except (KeyError, zipfile.BadZipFile, ParseError, ValueError, OSError):
         return WorkbookFindings()
 
 
+_P = rb"(?:\w+:)?"  # an optional namespace prefix on a tag
+_HIDDEN_ROW = re.compile(rb"<" + _P + rb'row\b[^>]*?\bhidden="(?:1|true)"[^>]*>')
+_R_ATTR = re.compile(rb'\br="([A-Z]*)(\d+)"')
+_COL = re.compile(rb"<" + _P + rb"col\b([^>]*)>")
+_AUTOFILTER = re.compile(rb"<" + _P + rb'autoFilter\b[^>]*?\bref="([^"]+)"')
+_MERGE = re.compile(rb"<" + _P + rb'mergeCell\b[^>]*?\bref="([^"]+)"')
+_ERROR_CELL = re.compile(
+    rb"<" + _P + rb'c\b([^>]*?\bt="e"[^>]*)>(.*?)</' + _P + rb"c>", re.DOTALL
+)
+_FORMULA = re.compile(rb"<" + _P + rb"f[ >/]")
+_VALUE = re.compile(rb"<" + _P + rb"v>([^<]+)</")
+_STYLE = re.compile(rb'\bs="(\d+)"')
+_TYPE = re.compile(rb'\bt="(\w+)"')
+_NOISE = Decimal("1e-9")  # a float's last digits (512.0599999999999): not decimals anyone typed
+
+
 class _Scan:
-    """One streamed pass over a sheet's XML."""
+    """One pass of regular expressions over a sheet's XML (an XML parser costs ~10x more on a
+    100,000-row sheet); each looks for one thing and most find nothing."""
 
     def __init__(
         self, decimals: list[tuple[int | None, str]], header_row: int, columns: dict[str, int],
@@ -163,64 +181,78 @@ class _Scan:
         self.hidden_columns: list[int] = []
         self.filter_ref: str | None = None
         self.merged: list[str] = []
-        self.first_column = 0  # the first Excel column holding a value: grid column 0
+        self.first_column = 1  # the first Excel column holding a value: grid column 0
         self.errors: list[tuple[int, int, str]] = []  # row, column, shown error
         self.unsaved: list[tuple[int, int]] = []
         self.rounded: list[tuple[int, int, str, str]] = []  # row, column, stored, shown
 
-    def run(self, stream: IO[bytes]) -> None:
-        row_number, column = 0, 0
-        for event, element in iterparse(stream, events=("start", "end")):
-            tag = element.tag.rpartition("}")[2]
-            if event == "start":
-                if tag == "row":
-                    row_number = int(element.get("r") or row_number + 1)
-                    column = 0
-                    if element.get("hidden") in ("1", "true"):
-                        self.hidden_rows.append(row_number)
+    def run(self, xml: bytes) -> None:
+        # Literal look-ups first (fast): most sheets have none of these.
+        self.first_column = _first_column(xml)
+        if b'hidden="' in xml:
+            for found in _HIDDEN_ROW.finditer(xml):
+                ref = _R_ATTR.search(found.group(0))
+                if ref:
+                    self.hidden_rows.append(int(ref.group(2)))
+            for found in _COL.finditer(xml):
+                attrs = found.group(1)
+                if re.search(rb'\bhidden="(?:1|true)"', attrs):
+                    first, last = _number(attrs, b"min"), _number(attrs, b"max")
+                    self.hidden_columns += range(first, min(last, first + 200) + 1)
+        if b"autoFilter" in xml and (found_filter := _AUTOFILTER.search(xml)):
+            self.filter_ref = found_filter.group(1).decode()
+        if b"mergeCell" in xml:
+            self.merged = [m.group(1).decode() for m in _MERGE.finditer(xml)]
+        if b't="e"' in xml:
+            for found in _ERROR_CELL.finditer(xml):
+                ref = _R_ATTR.search(found.group(1))
+                value = _VALUE.search(found.group(2))
+                if ref and int(ref.group(2)) > self.header_row:
+                    shown = value.group(1).decode() if value else "#error"
+                    column = _column_number(ref.group(1).decode())
+                    self.errors.append((int(ref.group(2)), column, shown))
+        if any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")):
+            self._unsaved_formulas(xml)
+        if "amount" in self.columns and any(d is not None for d, _ in self.decimals):
+            self._rounded_amounts(xml, column_letters(self.first_column + self.columns["amount"]))
+
+    def _unsaved_formulas(self, xml: bytes) -> None:
+        for found in _FORMULA.finditer(xml):
+            start = max(xml.rfind(b"<c ", 0, found.start()), xml.rfind(b":c ", 0, found.start()))
+            end = xml.find(b"c>", found.end())
+            if start < 0 or end < 0:
                 continue
-            if tag == "c":
-                column = self._cell(element, row_number, column)
-                element.clear()
-            elif tag == "row":
-                element.clear()
-            elif tag == "col" and element.get("hidden") in ("1", "true"):
-                first, last = int(element.get("min", "1")), int(element.get("max", "1"))
-                self.hidden_columns += range(first, min(last, first + 200) + 1)
-            elif tag == "autoFilter":
-                self.filter_ref = element.get("ref")
-            elif tag == "mergeCell" and element.get("ref"):
-                self.merged.append(element.get("ref", ""))
+            cell = xml[start:end]
+            head = cell[: cell.find(b">")]
+            kind = _TYPE.search(head)
+            ref = _R_ATTR.search(head)
+            if ref is None or (kind is not None and kind.group(1) == b"e"):
+                continue
+            if _VALUE.search(cell) is None and int(ref.group(2)) > self.header_row:
+                self.unsaved.append((int(ref.group(2)), _column_number(ref.group(1).decode())))
 
-    def _cell(self, cell: Element, row: int, previous: int) -> int:
-        ref = _CELL_REF.match(cell.get("r") or "")
-        column = _column_number(ref.group(1)) if ref else previous + 1
-        formula = value = None
-        for child in cell:
-            tag = child.tag.rpartition("}")[2]
-            if tag == "f":
-                formula = child
-            elif tag == "v":
-                value = child.text
-            elif tag == "is":
-                value = "".join(child.itertext())
-        if value not in (None, "") and (self.first_column == 0 or column < self.first_column):
-            self.first_column = column
-        if row <= self.header_row:
-            return column
-        kind = cell.get("t", "n")
-        if kind == "e":
-            self.errors.append((row, column, value or "#error"))
-        elif formula is not None and value in (None, ""):
-            self.unsaved.append((row, column))
-        elif kind == "n" and value:
-            self._check_rounding(cell, row, column, value)
-        return column
+    def _rounded_amounts(self, xml: bytes, letters: str) -> None:
+        """Number cells of the amount column (as Excel writes them: r, s, then the value)
+        whose value has more decimals than their format shows."""
+        places = {i: p for i, (p, _) in enumerate(self.decimals) if p is not None}
+        fewest = min(places.values())
+        # Only values with more decimals than any such format shows (or an exponent) match.
+        cell = re.compile(
+            rb'<c r="' + letters.encode() + rb'(\d+)" s="(\d+)"(?: t="n")?>'
+            rb"(?:<f[^<]*(?:</f>)?)?<v>(-?\d*\.\d{" + str(fewest + 1).encode()
+            + rb",}(?:E[-+]?\d+)?|-?\d+(?:\.\d+)?E[-+]?\d+)</v>"
+        )
+        for row, style, value in cell.findall(xml):
+            shows = places.get(int(style))
+            if shows is None:
+                continue
+            dot = value.find(b".")
+            if (dot < 0 or len(value) - dot - 1 <= shows) and b"E" not in value:
+                continue  # no more decimals than shown: the usual case, no Decimal needed
+            if int(row) > self.header_row:
+                self._check_rounding(int(style), int(row), value.decode())
 
-    def _check_rounding(self, cell: Element, row: int, column: int, value: str) -> None:
-        style = int(cell.get("s", "0"))
-        if style >= len(self.decimals):
-            return
+    def _check_rounding(self, style: int, row: int, value: str) -> None:
         places, _ = self.decimals[style]
         if places is None:
             return
@@ -228,8 +260,12 @@ class _Scan:
             stored = Decimal(value)
         except InvalidOperation:
             return
+        exponent = stored.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -9:
+            stored = stored.quantize(_NOISE).normalize()
         shown = stored.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
         if shown != stored:
+            column = self.first_column + self.columns["amount"]
             self.rounded.append((row, column, f"{stored.normalize():,f}", f"{shown:,f}"))
 
     def _canonical(self, column: int) -> str | None:
@@ -291,6 +327,23 @@ class _Scan:
                 f"{_listed(merged)}"
             )
         return WorkbookFindings(sheet, sheet_hidden, hidden, problems, tuple(warnings))
+
+
+def _number(attrs: bytes, name: bytes) -> int:
+    found = re.search(rb"\b" + name + rb'="(\d+)"', attrs)
+    return int(found.group(1)) if found else 1
+
+
+_VALUE_CELL = rb'"[^>/]*>\s*<(?:v|is)\b'
+
+
+def _first_column(xml: bytes) -> int:
+    """The leftmost column holding a value (what the loader's grid starts at): usually A."""
+    for number in range(1, 27):
+        pattern = rb'<c r="' + column_letters(number).encode() + rb"\d+" + _VALUE_CELL
+        if re.search(pattern, xml):
+            return number
+    return 1
 
 
 def _last_row(ref: str) -> int:

@@ -9,6 +9,7 @@ rows in <= 20 s and <= 300 MB.
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def write_one(db: Path, out: Path) -> None:
 def main(sizes: list[int]) -> None:
     import batch
 
-    print(f"code: {Path(batch.__file__).parent}")
+    print(f"code: {Path(batch.__file__).parent}; load average {os.getloadavg()[0]:.2f} "
+          f"on {os.cpu_count()} CPUs")
     for rows in sizes:
         folder = Path(tempfile.mkdtemp())
         db = folder / "bench.db"
