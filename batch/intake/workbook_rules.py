@@ -13,7 +13,7 @@ from collections.abc import Collection
 import polars as pl
 
 from batch.errors import SheetError
-from batch.intake.workbook import WorkbookFindings, _rows_text
+from batch.intake.workbook_scan import WorkbookFindings, rows_text
 
 HIDDEN_RULE = "row_hidden"
 
@@ -44,7 +44,7 @@ def apply_findings(
     )
     if hidden and include_hidden:
         notices.append(
-            f"row(s) {_rows_text(hidden)} are hidden in Excel (or by its filter); "
+            f"row(s) {rows_text(hidden)} are hidden in Excel (or by its filter); "
             "included because of --include-hidden"
         )
     elif hidden:
