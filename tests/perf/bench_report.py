@@ -1,6 +1,7 @@
 """Benchmark: reconciliation report of a large batch, each format. Prints per-row figures.
 
-Run: python tests/perf/bench_report.py [ROWS ...]   (default: 5000 100000)
+Run: python tests/perf/bench_report.py [ROWS ...] [--formats .lines,.xlsx]
+(default: 5000 100000, every format)
 
 Each format is written by a fresh process, as `run` writes it (rows streamed from the ledger),
 so its peak memory (max RSS) is its own. ".lines" only reads the report's lines (the rows
@@ -43,7 +44,7 @@ def write_one(db: Path, out: Path) -> None:
     print(f"{loaded:.3f} {took:.3f} {size} {peak:.0f}")
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], formats: tuple[str, ...] = (".lines", ".xlsx", ".csv", ".json")) -> None:
     import batch
 
     print(f"code: {Path(batch.__file__).parent}; load average {os.getloadavg()[0]:.2f} "
@@ -51,10 +52,11 @@ def main(sizes: list[int]) -> None:
     for rows in sizes:
         folder = Path(tempfile.mkdtemp())
         db = folder / "bench.db"
-        outcomes = ["completed", "completed", "completed", "failed", "unknown", "new"]
-        small_batch(db, "bench", [outcomes[i % len(outcomes)] for i in range(rows)])
+        # Built by a child too: Linux carries a process's peak RSS across fork and exec, so a
+        # parent grown by building 100k rows would show in every child's figure.
+        subprocess.run([sys.executable, __file__, "--build", str(db), str(rows)], check=True)
         print(f"rows {rows}:")
-        for suffix in (".lines", ".xlsx", ".csv", ".json"):
+        for suffix in formats:
             child = subprocess.run(
                 [sys.executable, __file__, "--one", str(db), str(folder / f"bench{suffix}")],
                 check=True, capture_output=True, text=True,
@@ -68,7 +70,17 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--one"]:
+    if sys.argv[1:2] == ["--build"]:
+        outcomes = ["completed", "completed", "completed", "failed", "unknown", "new"]
+        count = int(sys.argv[3])
+        small_batch(Path(sys.argv[2]), "bench", [outcomes[i % len(outcomes)] for i in range(count)])
+    elif sys.argv[1:2] == ["--one"]:
         write_one(Path(sys.argv[2]), Path(sys.argv[3]))
-    else:
-        main([int(a) for a in sys.argv[1:]] or [5000, 100_000])
+    else:  # --formats .lines,.xlsx picks some
+        args = sys.argv[1:]
+        chosen = ()
+        if "--formats" in args:
+            at = args.index("--formats")
+            chosen = tuple(args[at + 1].split(","))
+            del args[at : at + 2]
+        main([int(a) for a in args] or [5000, 100_000], *([chosen] if chosen else []))
