@@ -131,3 +131,25 @@ def test_the_sample_warnings_are_printed(tmp_path: Path) -> None:
 )
 def test_shown_decimals(code: str, places: int | None) -> None:
     assert shown_decimals(code) == places
+
+
+def test_run_refuses_the_hidden_row_and_include_hidden_pays_it_recorded(  # type: ignore[no-untyped-def]
+    sandbox, tmp_path: Path
+) -> None:
+    from batch.ledger import Ledger
+    from tests.engine_helpers import QUICK_PAYOUTS, cli
+
+    sandbox.set_faults(**QUICK_PAYOUTS)
+    path, ledger = _book(tmp_path / "hr.xlsx", hidden_row=3), tmp_path / "l.db"
+    code, _, err = cli(["run", str(path), "--country", "LR", "--yes"], sandbox.base_url, ledger)
+    assert code == 1 and "1 invalid row(s)" in err
+    assert sandbox.executions() == []  # the HR export's hidden row is not paid silently
+    code, out, err = cli(
+        ["run", str(path), "--country", "LR", "--yes", "--include-hidden"], sandbox.base_url,
+        ledger,
+    )
+    assert code == 0, err
+    assert out["counts"] == {"COMPLETED": 3}
+    with Ledger(ledger) as opened:
+        batch = opened.batch_by_id(out["batch_id"])
+    assert batch is not None and batch.options["include_hidden"] is True
