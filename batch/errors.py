@@ -62,10 +62,13 @@ class SheetError(InputError):
 class InvalidRowsError(InputError):
     """Some rows are invalid, so no row is sent (unless --skip-invalid)."""
 
-    def __init__(self, file: str, invalid: int) -> None:
+    def __init__(self, file: str, invalid: int, rejected_out: object = None) -> None:
+        where = (
+            f"they are in {rejected_out}, with what to fix" if rejected_out is not None
+            else "run `paybatch validate` for the list"
+        )
         super().__init__(
-            f"{file}: {invalid} invalid row(s); fix them or pass --skip-invalid "
-            "(run `paybatch validate` for the list)"
+            f"{file}: {invalid} invalid row(s); fix them or pass --skip-invalid ({where})"
         )
         self.file = file
         self.invalid = invalid

@@ -97,6 +97,9 @@ MESSY = [
     ("duplicate id (2)", "Oretha Kpoto", "0555 864 209", "399.00", "USD", "LR", "M-20", ""),
     ("above --max-amount 5000", "Moses Gaye", "0776 102 938", "7,600.00", "USD", "LR", "M-21", ""),
     ("local number, no country", "Esther Wleh", "0880 564 738", "442.50", "USD", "", "M-22", ""),
+    # A whole row pasted into the name cell: no name is 200+ characters long.
+    ("name too long", "Joseph Nyenpan " + "accountant, Monrovia office, " * 8, "0773 019 283",
+     "1,180.00", "USD", "LR", "M-24", ""),
 ]
 
 
@@ -186,6 +189,40 @@ def write_excel(path: Path) -> None:
     book.save(path)
 
 
+def write_hidden(path: Path) -> None:
+    """An HR export that hides things from whoever checks it in Excel (issue 16): row 10 is
+    hidden (LRD 77,013.91), column F is hidden, one amount is a formula showing #REF!, one a
+    formula Excel never saved a value for, one shows 1,101 but holds 1,100.5, the footer has
+    merged "Prepared by" and "Approved by" lines. `paybatch validate` names each cell."""
+    import xlsxwriter  # writes formulas with the value Excel would have saved
+
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Staff")
+    bold = book.add_format({"bold": True})
+    money = book.add_format({"num_format": "#,##0.00"})
+    whole = book.add_format({"num_format": "#,##0"})
+    sheet.write_row(0, 0, ["Employee ID", "Name", "Phone", "Amount", "Currency", "Bonus"], bold)
+    sheet.set_column(0, 4, 16)
+    sheet.set_column(5, 5, 10, None, {"hidden": True})
+    for r, (emp, name, phone, pay, ccy, _, _) in enumerate(LIBERIA[:11], start=1):
+        _check_mobile(phone, "LR")
+        sheet.write_string(r, 0, emp)
+        sheet.write_string(r, 1, name)
+        sheet.write_string(r, 2, phone)
+        sheet.write_number(r, 3, float(_plain(pay)), money)
+        sheet.write_string(r, 4, ccy)
+        sheet.write_number(r, 5, 0)
+    sheet.write_formula(3, 3, "=#REF!*1", money, "#REF!")  # D4: a deleted cell's reference
+    sheet.write_formula(5, 3, "=850*1", money, "")  # D6: a formula with no saved value
+    sheet.write_number(7, 3, 1100.5, whole)  # D8: shows 1,101, holds 1,100.5
+    sheet.write_number(9, 3, 77013.91, money)  # D10 (hidden row): LRD 77,013.91
+    sheet.write_string(9, 4, "LRD")
+    sheet.set_row(9, None, None, {"hidden": True})
+    sheet.merge_range(13, 0, 13, 4, "Prepared by: J. Kollie, HR, 28 November 2026")
+    sheet.merge_range(14, 0, 14, 4, "Approved by: M. Dolo, Finance")
+    book.close()
+
+
 def write_messy(path: Path) -> None:
     """A sheet breaking every rule once, with a blank row and a trailing totals row."""
     header = [
@@ -226,6 +263,7 @@ def main() -> None:
     write_rwanda(HERE / "payroll_rwanda.csv")
     write_excel(HERE / "payroll_excel.xlsx")
     write_messy(HERE / "payroll_messy.csv")
+    write_hidden(HERE / "payroll_hidden.xlsx")
 
 
 if __name__ == "__main__":

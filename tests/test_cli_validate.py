@@ -15,7 +15,8 @@ from batch.cli import main
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, ["validate", *args])
+    # Wide enough that no problem message wraps inside its table cell.
+    result = CliRunner().invoke(main, ["validate", *args], env={"COLUMNS": "200"})
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -38,7 +39,7 @@ def test_messy_sample_lists_every_problem_with_its_row(samples: Path) -> None:
         "RWF cannot be paid in LR",
         "has 3 decimal",
         "above --max-amount 5000",
-        "same phone as row(s) 21",
+        "same phone and currency as row(s) 21",
         "same external id as row(s) 23",
         "not a valid email",
         "totals row",
@@ -51,7 +52,7 @@ def test_json_output_is_one_object(samples: Path) -> None:
     data = json.loads(out)
     assert code == 1 and data["ok"] is False
     assert data["file"].endswith("payroll_messy.csv")
-    assert data["counts"] == {"valid": 2, "invalid": 22, "skipped": 1, "total": 25}
+    assert data["counts"] == {"valid": 2, "invalid": 23, "skipped": 1, "total": 26}
     row = next(r for r in data["rows"] if r["row"] == 17)
     assert row["status"] == "invalid"
     assert row["problems"] == [

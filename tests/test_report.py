@@ -183,7 +183,7 @@ def test_xlsx_money_is_exact_with_currency_formats(book: openpyxl.Workbook, xlsx
     assert money_format("RWF") == "#,##0"
     with zipfile.ZipFile(xlsx) as z:  # the file holds the exact decimal, not a float's noise
         xml = z.read("xl/worksheets/sheet2.xml").decode()
-    stored = re.findall(r'<c r="E\d+" s="\d+" t="n"><v>([^<]+)</v>', xml)
+    stored = re.findall(r'<c r="E\d+" s="\d+"(?: t="n")?><v>([^<]+)</v>', xml)
     expected = [from_minor(ROWS[r][2], ROWS[r][3]) for r in sorted(ROWS)]
     assert [Decimal(v) for v in stored] == expected
 
@@ -299,6 +299,8 @@ def test_xlsx_prints_landscape_with_the_summary_on_one_page_width(book: openpyxl
     summary, payouts = book["Summary"], book["Payouts"]
     assert summary.page_setup.orientation == "landscape"
     assert summary.sheet_properties.pageSetUpPr.fitToPage is True
-    assert summary.page_setup.fitToWidth == 1
+    # 1 is the file format's default for fitToWidth: xlsxwriter leaves it out
+    assert summary.page_setup.fitToWidth in (None, 1)
+    assert summary.page_setup.fitToHeight == 0
     assert payouts.page_setup.orientation == "landscape"
     assert payouts.print_title_rows == "$1:$1"

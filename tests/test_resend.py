@@ -86,8 +86,11 @@ def test_reconcile_never_resends_and_the_next_run_does_once(
     assert execute_requests(sandbox) == 4
     for row in Ledger(ledger).rows(out["batch_id"]):
         assert [(a.outcome, a.resends) for a in row.attempts] == [("COMPLETED", 1)]
-    attempts = openpyxl.load_workbook(out["report"], read_only=True)["Attempts"]
-    header, *lines = list(attempts.values)
+    book = openpyxl.load_workbook(out["report"], read_only=True)
+    try:  # a read-only workbook holds its file open until closed
+        header, *lines = list(book["Attempts"].values)
+    finally:
+        book.close()
     assert [line[header.index("Resends (same ID)")] for line in lines] == [1, 1]
 
 

@@ -156,8 +156,8 @@ def test_duplicate_phone_flags_every_copy_in_any_form(tmp_path: Path, kind: str)
     report = check(tmp_path, rows, kind)
     assert problems(report) == [(2, "phone", "duplicate_phone"), (4, "phone", "duplicate_phone")]
     assert report.problems.get_column("message").to_list() == [
-        "same phone as row(s) 4",
-        "same phone as row(s) 2",
+        "same phone and currency as row(s) 4 (pass --allow-duplicates if each is meant)",
+        "same phone and currency as row(s) 2 (pass --allow-duplicates if each is meant)",
     ]
     assert check(tmp_path, rows, kind, allow_duplicates=True).ok
 

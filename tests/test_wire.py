@@ -130,16 +130,18 @@ def test_a_report_that_cannot_be_written_is_a_warning(quick, tmp_path: Path) -> 
     assert Ledger(ledger).counts(out["batch_id"]) == {"COMPLETED": 2}
 
 
-def test_big_batches_get_a_csv_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_batch_gets_a_workbook_report(tmp_path: Path) -> None:
+    """No automatic switch to CSV any more (issue 16): the run's report is a workbook."""
     from batch import pipeline
     from tests._report_ledger import build
 
+    assert not hasattr(pipeline, "AUTO_XLSX_MAX_ROWS")
     built = build(tmp_path / "l.db")
-    monkeypatch.setattr(pipeline, "AUTO_XLSX_MAX_ROWS", 5)  # the sample batch has 10 rows
     with Ledger(built.path) as ledger:
         path, problem = pipeline.write_report_safely(ledger, built.batch_id)
-    assert problem is None and path == report_path(built.path, "payroll-2026-11", ".csv")
-    assert path.is_file() and path.with_name(f"{path.stem}.summary.csv").is_file()
+    assert problem is None and path == report_path(built.path, "payroll-2026-11", ".xlsx")
+    assert openpyxl.load_workbook(path)["Payouts"].max_row == 1 + 10
+    assert not list(tmp_path.glob("*.csv"))
 
 
 # -- progress and messages ---------------------------------------------------------------------

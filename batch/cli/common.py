@@ -161,6 +161,37 @@ class DecimalAmount(click.ParamType):  # type: ignore[type-arg]  # generic from 
         return amount
 
 
+class MaxAmount(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2
+    """`3000` (every currency) or `USD=3000` (that currency), kept exact."""
+
+    name = "[CUR=]amount"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        currency, _, amount = str(value).rpartition("=")
+        currency = currency.strip().upper()
+        if currency and currency not in SUPPORTED_CURRENCIES:
+            self.fail(f"{currency!r} is not a supported currency (USD, LRD, RWF)", param, ctx)
+        return currency or None, DecimalAmount().convert(amount.strip(), param, ctx)
+
+
+def max_amounts(given: Any) -> Decimal | dict[str, Decimal] | None:
+    """--max-amount values as ValidationOptions takes them: one Decimal, or per currency (a
+    plain amount then applies to the currencies not named)."""
+    if isinstance(given, Decimal) or given is None:
+        return given
+    pairs = list(given)
+    if not pairs:
+        return None
+    if all(currency is None for currency, _ in pairs):
+        return Decimal(pairs[-1][1])
+    plain = [amount for currency, amount in pairs if currency is None]
+    limits = dict.fromkeys(SUPPORTED_CURRENCIES, plain[-1]) if plain else {}
+    limits.update({currency: amount for currency, amount in pairs if currency is not None})
+    return limits
+
+
 def sheet_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """How to read and check a sheet: --sheet, --country, --currency, --max-amount,
     --allow-duplicates (shared by validate, plan and run)."""
@@ -178,13 +209,32 @@ def sheet_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-amount",
-            type=DecimalAmount(),
-            help="Reject any row paying more than this (in the row's currency).",
+            type=MaxAmount(),
+            multiple=True,
+            help="Reject any row paying more than this, in the row's currency; per currency "
+            "with CUR=AMOUNT, repeatable (--max-amount USD=3000 --max-amount LRD=500000).",
+        ),
+        click.option(
+            "--decimal-comma",
+            is_flag=True,
+            help="Amounts use a comma as the decimal mark (1.250,00 or 1 250,00).",
         ),
         click.option(
             "--allow-duplicates",
             is_flag=True,
             help="Allow the same phone or external id on several rows.",
+        ),
+        click.option(
+            "--rejected-out",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="PATH",
+            help="Write the invalid rows to PATH in the sheet's own format (.xlsx or .csv), "
+            "with a 'problems' column: fix them there and pay that file.",
+        ),
+        click.option(
+            "--include-hidden",
+            is_flag=True,
+            help="Pay rows and sheets hidden in Excel (or by its filter); refused otherwise.",
         ),
     ]
     for option in reversed(options):
@@ -201,14 +251,17 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def validation_options(
-    country: str | None, currency: str | None, max_amount: Decimal | None, allow_duplicates: bool
+    country: str | None, currency: str | None, max_amount: Any, allow_duplicates: bool,
+    include_hidden: bool = False, decimal_comma: bool = False,
 ) -> ValidationOptions:
     """The library's ValidationOptions from the sheet_options values."""
     return ValidationOptions(
         default_country=country.upper() if country else None,
         default_currency=currency.upper() if currency else None,
-        max_amount=max_amount,
+        max_amount=max_amounts(max_amount),
         allow_duplicates=allow_duplicates,
+        include_hidden=include_hidden,
+        decimal_comma=decimal_comma,
     )
 
 

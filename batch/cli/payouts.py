@@ -157,13 +157,15 @@ def _settings(kw: dict[str, Any]) -> Settings:
 
 def _plan_options(kw: dict[str, Any]) -> PlanOptions:
     validation = validation_options(
-        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"]
+        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"],
+        kw["include_hidden"], kw["decimal_comma"],
     )
     return PlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
         repeat_window_days=kw["repeat_window"], recorded=recorded_from(kw),
         only_new=kw["only_new"], period=kw["period"], purpose=kw["purpose"],
+        rejected_out=kw["rejected_out"],
     )
 
 

@@ -180,6 +180,8 @@ def render_plan(console: Console, plan: PlanResult) -> None:
     console.print(f"rows: {_counts_text(plan.counts)}")
     for problem in plan.unroutable:
         console.print(f"[red]{_safe(problem)}[/]", soft_wrap=True)
+    for notice in plan.notices:
+        console.print(_safe(notice), soft_wrap=True)
 
 
 def render_run(console: Console, report: RunReport, *, report_path: str | None = None) -> None:

@@ -42,6 +42,7 @@ def format_plan(plan: PlanResult) -> str:
         lines.append(f"  this run sends {plan.sending_rows} row(s):")
         lines += ["  " + line for line in _totals_lines(plan.sending)]
     lines.extend(f"  {p}" for p in plan.unroutable)
+    lines.extend(f"  {n}" for n in plan.notices)
     return "\n".join(lines)
 
 
@@ -81,6 +82,7 @@ def plan_json(plan: PlanResult) -> dict[str, Any]:
         "counts": all_counts(plan.counts),
         "totals": _totals_json(plan.totals),
         "unroutable": plan.unroutable,
+        "notices": plan.notices,
         "exit_code": 0,
     }
 

@@ -45,4 +45,5 @@ def render_validation(report: ValidationReport, console: Console, *, quiet: bool
             f"Total of valid rows: {totals}", highlight=False, markup=False, soft_wrap=True
         )
     for notice in report.notices:
-        console.print(f"note: {visible(notice)}", highlight=False, markup=False, soft_wrap=True)
+        line = notice if notice.startswith("warning: ") else f"note: {notice}"
+        console.print(visible(line), highlight=False, markup=False, soft_wrap=True)

@@ -23,8 +23,8 @@ NOT_POSITIVE = "must be more than zero"
 NEGATIVE = "is negative; amounts must be more than zero"
 TOO_LARGE = f"is too large (more than {MAX_INTEGER_DIGITS} digits)"
 DECIMAL_COMMA = (
-    "uses a comma as the decimal mark (European style); paybatch does not guess: "
-    "write it like 1250.00"
+    "uses a comma as the decimal mark (European style); pass --decimal-comma if the sheet is "
+    "written that way, or write it like 1250.00"
 )
 AMBIGUOUS_DOT = (
     "is ambiguous: the dot may mark thousands (1250) or decimals (1.25); write it like 1250 or 1.25"

@@ -50,18 +50,26 @@ def _others_text(candidates: pl.DataFrame) -> pl.DataFrame:
     return rows.select(ROW, text.alias("_text"))
 
 
-def find_duplicates(rows: pl.DataFrame, keys: dict[str, pl.Expr]) -> list[pl.Expr]:
+def find_duplicates(
+    rows: pl.DataFrame, keys: dict[str, pl.Expr | tuple[pl.Expr, pl.Expr]]
+) -> list[pl.Expr]:
     """For each `out: key`, an expression giving the text naming the other rows that share the
-    row's key (null when none does)."""
+    row's key (null when none does). A key may be (coarse, exact): rows sharing the coarse key
+    (a phone) are the candidates, and only they are compared on the exact one (phone and
+    currency), which is dearer to build."""
     # Hashes find the few candidates cheaply (all keys in one parallel pass); the exact
     # comparison runs on those candidates alone.
+    pairs = {out: key if isinstance(key, tuple) else (key, key) for out, key in keys.items()}
     flags = rows.lazy().select(
         pl.col(ROW),
-        *[(key.is_not_null() & key.hash().is_duplicated()).alias(out) for out, key in keys.items()],
+        *[
+            (coarse.is_not_null() & coarse.hash().is_duplicated()).alias(out)
+            for out, (coarse, _) in pairs.items()
+        ],
     )
     flagged = flags.filter(pl.any_horizontal(list(keys))).collect()
     exprs = []
-    for out, key in keys.items():
+    for out, (_, key) in pairs.items():
         candidates = (
             rows.filter(pl.col(ROW).is_in(flagged.filter(pl.col(out)).get_column(ROW).implode()))
             .select(ROW, key.alias("_key"))

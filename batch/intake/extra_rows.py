@@ -16,6 +16,10 @@ from batch.intake.load import CELLS, ROW
 _TOTAL_WORD = re.compile(r"(?i)\b(grand\s+)?(sub)?totals?\b|\bsum\b")
 _GRAND = re.compile(r"(?i)\bgrand\b")
 _NOTE_PREVIEW = 3  # notes quoted in the notice; the rest are only numbered
+_SIGN_OFF = (
+    r"(?i)^\s*(prepared|approved|checked|verified|reviewed|authori[sz]ed|certified|signed|"
+    r"signature|compiled|submitted)\b|^\s*(date|notes?|remarks?|comments?)\s*:"
+)
 
 
 @dataclass(frozen=True)
@@ -109,10 +113,17 @@ def _check_totals(
 
 def _trailing_notes(rows: pl.DataFrame, phoneless: pl.DataFrame) -> pl.DataFrame:
     """Rows after the last row with a phone or an amount that hold no payee details either:
-    "Prepared by: …", "Approved:", a lone remark. `_row` and `_cells`, in sheet order."""
+    "Prepared by: …", "Approved:", a lone remark. `_row` and `_cells`, in sheet order. A
+    sign-off line counts even when it sits in the id or email column (an HR export's footer
+    starts in column A, which is often "Employee ID")."""
     data = rows.filter(_filled("phone") | _filled("amount")).get_column(ROW)
     last = data.max() if data.len() else 0
-    trailing = rows.filter(
-        (pl.col(ROW) > last) & ~_filled("external_id") & ~_filled("email")
-    ).get_column(ROW)
-    return phoneless.filter(pl.col(ROW).is_in(trailing.implode())).sort(ROW)
+    trailing = rows.filter(pl.col(ROW) > last).select(
+        ROW, (~_filled("external_id") & ~_filled("email")).alias("_no_details")
+    )
+    return (
+        phoneless.join(trailing, on=ROW)
+        .filter(pl.col("_no_details") | pl.col(CELLS).str.contains(_SIGN_OFF))
+        .drop("_no_details")
+        .sort(ROW)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -132,11 +133,42 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 # below, whose cost would grow with its square on a cell of "((((…").
 MAX_HEADER_CHARS = 100
 _SHORT_CHARS = 60
+# French (Rwanda is francophone too, as are many payroll tools) and Kinyarwanda headers,
+# written without accents: headers are compared with accents folded ("Téléphone" = "telephone").
+_MORE_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": (
+        "nom", "noms", "nom complet", "nom et prenom", "nom et prenoms", "noms et prenoms",
+        "prenom et nom", "beneficiaire", "nom du beneficiaire", "employe", "nom de l employe",
+        "nom de l agent", "agent", "amazina", "izina", "amazina yombi", "izina ry umukozi",
+    ),
+    "phone": (
+        "telephone", "numero de telephone", "no de telephone", "n de telephone",
+        "num telephone", "tel mobile", "portable", "numero momo", "numero mobile money",
+        "numero de portable", "telefoni", "nimero ya telefoni", "numero ya telefoni",
+        "nomero ya telefoni", "telefone", "mobile money phone", "phone no", "mobile money phone no",
+    ),
+    "amount": (
+        "montant", "montant net", "salaire", "salaire net", "net a payer", "montant a payer",
+        "montant a verser", "montant paye", "amafaranga", "umushahara", "umushahara utahanwa",
+        "amafaranga yo kwishyura", "net salary paid", "amount to be paid",
+    ),
+    "currency": ("devise", "monnaie", "ifaranga"),
+    "country": ("pays", "igihugu"),
+    "external_id": ("matricule", "n matricule", "no matricule", "identifiant", "code employe"),
+    "email": ("courriel", "adresse email", "adresse e mail", "adresse electronique"),
+    "note": ("commentaire", "remarque", "remarques", "observation", "observations", "motif"),
+    "provider": ("operateur", "reseau"),
+}
+for _column, _extra in _MORE_ALIASES.items():
+    _ALIASES[_column] = _ALIASES[_column] + _extra
+
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 
 
 def _squash(text: str) -> str:
+    if not text.isascii():  # "Téléphone", "Numéro": accents folded, "ß"-like letters kept out
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return _NON_ALNUM.sub("", text.lower())
 
 

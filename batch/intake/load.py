@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +14,8 @@ from batch.errors import SheetError
 from batch.intake.excel import HEADER_SCAN_ROWS, OLE_MAGIC, guarded, read_excel, suggest_sheet
 from batch.intake.excel_formats import show_percent_cells
 from batch.intake.headers import CANONICAL_COLUMNS, HeaderMatch, find_header, short
+from batch.intake.html_export import HTML_AS_EXCEL, looks_like_html
+from batch.intake.workbook import WorkbookFindings, findings_for
 
 ROW = "_row"  # column holding the row number Excel shows (1-based)
 BLANK = "_blank"  # True when every cell of the row is empty
@@ -49,6 +51,8 @@ class Sheet:
     phoneless: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema={ROW: pl.Int64, CELLS: pl.String})
     )
+    # XLSX: what the workbook hides (hidden rows, unsaved formulas...); see intake/workbook.py
+    workbook: WorkbookFindings = field(default_factory=WorkbookFindings)
 
     def __len__(self) -> int:
         return self.frame.height
@@ -89,8 +93,13 @@ def _load(path: Path, data: bytes, sheet: str | None) -> Sheet:
             grid = guarded(name, lambda: show_percent_cells(data, sheet, grid))
         if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
             suggest_sheet(name, data)
-        return _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
+        loaded = _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
+        if data.startswith(_ZIP_MAGIC):
+            loaded = replace(loaded, workbook=findings_for(data, sheet, grid))
+        return loaded
     if path.suffix.lower() in _EXCEL_SUFFIXES:
+        if looks_like_html(data):
+            raise SheetError(name, HTML_AS_EXCEL)
         if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
         # Text saved under an Excel name ("Save as CSV" kept .xlsx): read what it really is.

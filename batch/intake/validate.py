@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -10,11 +11,13 @@ import polars as pl
 
 from batch.intake.amounts import CURRENCY_MARKS, add_amounts
 from batch.intake.cells import collapse_whitespace, per_distinct
+from batch.intake.decimal_comma import read_decimal_comma
 from batch.intake.duplicates import find_duplicates
 from batch.intake.extra_rows import ExtraRows, find_extra_rows
 from batch.intake.load import BLANK, RAGGED, ROW, Sheet
 from batch.intake.outcome import ValidationReport
 from batch.intake.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
+from batch.intake.workbook_rules import apply_findings, check_hidden_sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
 
 # Country cells as people write them: ISO codes, names, calling codes.
@@ -25,6 +28,7 @@ _COUNTRY_WORDS = {
 # Currency cells as payroll exports write them: "US$", "L$", "FRW" (Rwanda's French form).
 CURRENCY_WORDS = {mark: code for mark, code in CURRENCY_MARKS.items() if mark != "$"}
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+MAX_NAME = 200  # characters: longer is no person's name (a pasted row, a paragraph)
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,31 @@ class ValidationOptions:
 
     default_country: str | None = None
     default_currency: str | None = None
-    max_amount: Decimal | None = None
+    # One limit for every currency, or per currency ({"USD": 3000, "LRD": 500000}; a currency
+    # not named has no limit)
+    max_amount: Decimal | Mapping[str, Decimal] | None = None
     allow_duplicates: bool = False
+    include_hidden: bool = False  # pay rows and sheets hidden in Excel (an error otherwise)
+    decimal_comma: bool = False  # amounts written 1.250,00 (else detected when unambiguous)
 
     def __post_init__(self) -> None:
         if self.default_country is not None and self.default_country not in COUNTRY_CURRENCIES:
             raise ValueError(f"unsupported default country {self.default_country!r}")
         if self.default_currency is not None and self.default_currency not in CURRENCY_DECIMALS:
             raise ValueError(f"unsupported default currency {self.default_currency!r}")
-        if self.max_amount is not None and self.max_amount <= 0:
-            raise ValueError("max_amount must be positive")
+        for currency, limit in self.max_amounts().items():
+            if limit <= 0:
+                raise ValueError("max_amount must be positive")
+            if currency not in CURRENCY_DECIMALS:
+                raise ValueError(f"max_amount: unsupported currency {currency!r}")
+
+    def max_amounts(self) -> dict[str, Decimal]:
+        """The --max-amount limit of each currency that has one."""
+        if self.max_amount is None:
+            return {}
+        if isinstance(self.max_amount, Decimal):
+            return dict.fromkeys(CURRENCY_DECIMALS, self.max_amount)
+        return {c.upper(): Decimal(v) for c, v in self.max_amount.items()}
 
 
 def _text(column: str) -> pl.Expr:
@@ -84,7 +103,7 @@ def rule_names(options: ValidationOptions) -> list[str]:
     return [rule.name for rule in _rules(options)]
 
 
-def _rules(options: ValidationOptions) -> list[_Rule]:
+def _rules(options: ValidationOptions, *, excel: bool = False) -> list[_Rule]:
     """Every row rule, each named once; the order is the order problems are listed in a row."""
     currency = pl.col("_currency")
     pair = pl.col("_country") + ":" + currency
@@ -103,6 +122,13 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
             value=pl.lit(""),
         ),
         _Rule("name_missing", "name", _text("name").is_null(), pl.lit("name is missing")),
+        _Rule(
+            "name_too_long",
+            "name",
+            pl.col("_name").str.len_chars() > MAX_NAME,
+            pl.lit(f"is longer than {MAX_NAME} characters: is a whole row pasted into one cell?"),
+            value=pl.col("_name").str.slice(0, 60) + pl.lit("…"),
+        ),
         _Rule(
             "phone_invalid",
             "phone",
@@ -167,7 +193,13 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
             + currency
             + pl.when(places == 0)
             .then(pl.lit(" takes whole amounts only"))
-            .otherwise(pl.lit(" allows ") + places.cast(pl.String)),
+            .otherwise(pl.lit(" allows ") + places.cast(pl.String))
+            # A float Excel stored (77013.914999999): say so, and how to round it there.
+            + (
+                pl.lit("; Excel stores exactly this number: type the amount again, or make it "
+                       "=ROUND(..., ") + places.cast(pl.String) + pl.lit(")")
+                if excel else pl.lit("")
+            ),
         ),
         _Rule(
             "email_malformed",
@@ -176,18 +208,23 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
             pl.lit("is not a valid email address"),
         ),
     ]
-    if options.max_amount is not None:
+    if maxima := options.max_amounts():
         limits = {
-            code: int(options.max_amount.scaleb(p).to_integral_value(rounding="ROUND_FLOOR"))
-            for code, p in CURRENCY_DECIMALS.items()
+            code: int(limit.scaleb(CURRENCY_DECIMALS[code]).to_integral_value(
+                rounding="ROUND_FLOOR"))
+            for code, limit in maxima.items()
         }
         limit = currency.replace_strict(limits, default=None, return_dtype=pl.Int64)
+        shown = currency.replace_strict(
+            {c: f"{c}={v}" if not isinstance(options.max_amount, Decimal) else str(v)
+             for c, v in maxima.items()}, default="", return_dtype=pl.String,
+        )
         rules.append(
             _Rule(
                 "amount_above_max",
                 "amount",
                 pl.col("_minor") > limit,
-                pl.lit(f"is above --max-amount {options.max_amount}"),
+                pl.lit("is above --max-amount ") + shown,
             )
         )
     if not options.allow_duplicates:
@@ -196,13 +233,17 @@ def _rules(options: ValidationOptions) -> list[_Rule]:
                 "duplicate_phone",
                 "phone",
                 pl.col("_dup_phone_rows").is_not_null(),
-                pl.lit("same phone as ") + pl.col("_dup_phone_rows"),
+                pl.lit("same phone and currency as ")
+                + pl.col("_dup_phone_rows")
+                + pl.lit(" (pass --allow-duplicates if each is meant)"),
             ),
             _Rule(
                 "duplicate_external_id",
                 "external_id",
                 pl.col("_dup_external_id_rows").is_not_null(),
-                pl.lit("same external id as ") + pl.col("_dup_external_id_rows"),
+                pl.lit("same external id as ")
+                + pl.col("_dup_external_id_rows")
+                + pl.lit(" (pass --allow-duplicates if each is meant)"),
             ),
         ]
     return rules
@@ -219,6 +260,7 @@ def _header_currency(sheet: Sheet) -> str | None:
 
 def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport:
     """Check every row of a loaded sheet; the report says which rows can be paid and why not."""
+    check_hidden_sheet(sheet.file, sheet.workbook, options.include_hidden)
     frame = sheet.frame
     blank_rows = frame.filter(pl.col(BLANK)).get_column(ROW)
     rows = frame.filter(~pl.col(BLANK)).drop(BLANK)
@@ -228,6 +270,8 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
     if inner_blanks:
         shown = ", ".join(map(str, inner_blanks[:10])) + (" …" if len(inner_blanks) > 10 else "")
         notices.append(f"{len(inner_blanks)} blank row(s) skipped: {shown}")
+    rows, detected = read_decimal_comma(rows, "amount", declared=options.decimal_comma)
+    notices += [detected] if detected else []
     extra = find_extra_rows(rows, sheet.phoneless)
     notices += extra.notices
 
@@ -255,10 +299,20 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         rows = rows.with_columns(
             find_duplicates(
                 rows,
-                {"_dup_phone_rows": pl.col("_e164"), "_dup_external_id_rows": _text("external_id")},
+                # A split salary (USD and LRD to one phone, common in Liberia) is no duplicate.
+                {
+                    "_dup_phone_rows": (
+                        pl.col("_e164"), pl.col("_e164") + ":" + pl.col("_currency").fill_null("")
+                    ),
+                    "_dup_external_id_rows": _text("external_id"),
+                },
             )
         )
-    problems = _problems(rows, _rules(options), extra)
+    problems = _problems(rows, _rules(options, excel=sheet.kind == "xlsx"), extra)
+    problems, found = apply_findings(
+        problems, rows.get_column(ROW), extra.skipped, sheet.workbook, options.include_hidden
+    )
+    notices += found
     return ValidationReport.build(sheet.file, rows, problems, extra.skipped, tuple(notices))
 
 

@@ -61,6 +61,7 @@ class PlanOptions:
         if self.allow_repeat:
             return RepeatMode.ALLOW
         return RepeatMode.ONLY_NEW if self.only_new else RepeatMode.REFUSE
+    rejected_out: Path | None = None  # the invalid rows, in the sheet's own format
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class PlanResult:
             return self.payable
         return sum(t.rows for t in self.sending.values())
     notes: list[str] = field(default_factory=list)  # the row guard's, for the user (issue 11)
+    # What the sheet's validation said that a payer should read: workbook warnings, where the
+    # rejected rows went (issue 16)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def payable(self) -> int:
@@ -99,9 +103,18 @@ def check_sheet(path: Path, options: PlanOptions) -> ValidationReport:
     from batch.intake.load import load_sheet
     from batch.intake.validate import validate_sheet
 
-    report = validate_sheet(load_sheet(path, sheet=options.sheet), options.validation)
-    if not options.skip_invalid and report.counts["invalid"]:
-        raise errors.InvalidRowsError(str(path), report.counts["invalid"])
+    loaded = load_sheet(path, sheet=options.sheet)
+    report = validate_sheet(loaded, options.validation)
+    invalid = report.counts["invalid"]
+    if invalid and options.rejected_out is not None:
+        from batch.intake.rejected import write_rejected
+
+        write_rejected(
+            path, loaded.kind, loaded.header_row, report, options.rejected_out,
+            sheet=options.sheet,
+        )
+    if invalid and not options.skip_invalid:
+        raise errors.InvalidRowsError(str(path), invalid, options.rejected_out)
     return report
 
 
@@ -125,6 +138,12 @@ async def plan_sheet(
     """
     report = validated if validated is not None else check_sheet(path, options)
     invalid = report.invalid_rows()
+    # What a payer should read (issue 16): workbook warnings, where the rejected rows went.
+    notices = [n for n in report.notices if n.startswith("warning: ")]
+    if invalid and options.rejected_out is not None:
+        from batch.intake.rejected import rejected_line
+
+        notices.append(rejected_line(options.rejected_out, len(invalid)))
 
     def rows() -> Iterator[PayoutRow]:
         # Rebuilt from the validated frame per pass: 100k PayoutRows are never all held.
@@ -147,6 +166,7 @@ async def plan_sheet(
             context = {
                 **plan_context(report.totals, [skipped_row(o) for o in invalid],
                                ledger.environment),
+                "include_hidden": options.validation.include_hidden,  # issue 16
                 **options.recorded,  # an explicit maker (--as) wins over the OS user
             }
             batch, notes = create_batch(
@@ -157,7 +177,7 @@ async def plan_sheet(
         ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
     )
     result = plan_result(ledger, batch, created=created, unroutable=unroutable)
-    return replace(result, notes=notes)
+    return replace(result, notes=notes, notices=notices)
 
 
 def plan_context(

@@ -3,20 +3,45 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
 
 from batch.planning.review_flow import Review
 from batch.report.approvals import approval_state, approvals_json, approvals_text
-from batch.report.xlsx import HEADER_FILL, HEADER_FONT, TITLE_FONT, money_format
-from batch.report.xlsx import put_cell as _put
+from batch.report.lines import Value
+from batch.report.text import cell_text
+from batch.report.xlsx import TIME_FORMAT, money_format
 
 WARNINGS = frozenset({"new", "phone_other_name", "name_other_phone", "shared_phone",
                       "outlier_history", "outlier_batch"})
+
+# The review workbook is small: openpyxl writes it (the report itself uses xlsxwriter).
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+TITLE_FONT = Font(bold=True, size=14)
+
+
+def _put(
+    cell: Cell, value: Value, *, currency: str | None = None, money: bool = False
+) -> Cell:
+    """Set one value: text made safe, amounts exact, times as naive UTC; returns the cell."""
+    if isinstance(value, str):
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", cell_text(value))
+        cell.data_type = "s"
+    elif isinstance(value, datetime):
+        cell.value = value.astimezone(UTC).replace(tzinfo=None)
+        cell.number_format = TIME_FORMAT
+    else:
+        cell.value = value  # int, Decimal (written as its exact text) or None
+        if money and isinstance(value, Decimal):
+            cell.number_format = money_format(currency)
+    return cell
 
 
 def review_json(review: Review) -> dict[str, Any]:

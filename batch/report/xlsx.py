@@ -1,45 +1,47 @@
 """Reconciliation report as an Excel workbook: Summary (with a chart), Payouts, Attempts.
 
 Amounts are written as exact numbers with their currency's decimals; every text cell is
-neutralised against formula injection; times are UTC (Excel has no time zones). Written in
-openpyxl's write-only mode: rows go to the file as they come (a cell object costs ~300 bytes).
+neutralised against formula injection; times are UTC (Excel has no time zones). Written with
+xlsxwriter in constant-memory mode: each row goes to a temporary file as soon as the next one
+starts, so a 100,000-row batch costs the memory of one row (issue 16: ~0.1 ms per row, where
+openpyxl's write-only cells cost ~1 ms). openpyxl stays the tool for reading workbooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell, WriteOnlyCell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
+from xlsxwriter import Workbook  # type: ignore[import-untyped]
 
 from batch.markets import CURRENCY_DECIMALS
 from batch.report.approvals import ApprovalState
 from batch.report.lines import ATTEMPT_COLUMNS, BatchReport, Column, Line, Value
 from batch.report.sections import context_lines, summary_sections
 from batch.report.text import cell_text
+from batch.report.xlsx_sheet import TableSheet
 
-# openpyxl's Sheet: it borrows page setup, widths, filters and charts from
-# Worksheet at runtime, which its type stubs do not show.
-Sheet: TypeAlias = Any
 TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="305496")
-TITLE_FONT = Font(bold=True, size=14)
-SECTION_FONT = Font(bold=True, size=12)
+HEADER: dict[str, Any] = {
+    "bold": True, "font_color": "#FFFFFF", "bg_color": "#305496", "pattern": 1,
+}
+TITLE: dict[str, Any] = {"bold": True, "font_size": 14}
+SECTION: dict[str, Any] = {"bold": True, "font_size": 12}
 # Whole-row highlights on the Payouts sheet: what needs a person's attention.
 STATE_FILLS = {
-    "FAILED": PatternFill("solid", fgColor="FFC7CE"),
-    "UNKNOWN": PatternFill("solid", fgColor="FFEB9C"),
-    "SUBMITTING": PatternFill("solid", fgColor="FFEB9C"),
-    "SUBMITTED": PatternFill("solid", fgColor="FFEB9C"),
+    "FAILED": "#FFC7CE",
+    "UNKNOWN": "#FFEB9C",
+    "SUBMITTING": "#FFEB9C",
+    "SUBMITTED": "#FFEB9C",
 }
+# Characters XML 1.0 (so Excel) refuses in a cell: dropped, as openpyxl's writer did.
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+_EPOCH = datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-year bug built in)
+_DAY = 86400.0
 
 
 def money_format(currency: str | None) -> str:
@@ -50,152 +52,181 @@ def money_format(currency: str | None) -> str:
     return "#,##0" + ("." + "0" * places if places else "")
 
 
-def write_xlsx(report: BatchReport, path: Path) -> None:
-    """Write the workbook to `path`."""
-    book = Workbook(write_only=True)
-    _summary_sheet(_sheet(book, "Summary"), report)
-    rows_sheet = _sheet(book, report.rows_title)
-    _table_sheet(rows_sheet, report.row_columns, report.payouts, highlight=True)
-    _table_sheet(_sheet(book, "Attempts"), ATTEMPT_COLUMNS, report.attempts, highlight=False)
-    for table in report.extra:  # e.g. a collection's summary per currency and its ageing
-        _table_sheet(_sheet(book, table.title), table.columns, table.lines, highlight=False)
-    book.save(path)
-
-
-def _sheet(book: Workbook, title: str) -> Sheet:
-    """A new sheet with its print setup (a write-only sheet writes that before its rows)."""
-    sheet = book.create_sheet(title)
-    _print_to_page_width(sheet)
-    return sheet
-
-
-def _print_to_page_width(sheet: Sheet) -> None:
-    """Landscape pages (the report gets printed for the books): the Summary fits one page
-    width; the wide tables repeat their header row on every page instead."""
-    sheet.page_setup.orientation = "landscape"
-    if sheet.title == "Summary":
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-        sheet.page_setup.fitToWidth = 1
-        sheet.page_setup.fitToHeight = 0  # as many pages down as needed
-    else:
-        sheet.print_title_rows = "1:1"
+def excel_time(value: datetime) -> float:
+    """A time as Excel's serial day number, in UTC."""
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return (naive - _EPOCH).total_seconds() / _DAY
 
 
 def _text(value: str) -> str:
-    """Text as a cell holds it: control and bidi characters shown, formula starts neutralised,
-    and anything else Excel refuses dropped."""
-    return ILLEGAL_CHARACTERS_RE.sub("", cell_text(value))
+    """Text as a cell holds it: control and bidi characters shown (issue 12), formula starts
+    neutralised, and anything else Excel refuses dropped."""
+    return _ILLEGAL.sub("", cell_text(value))
 
 
-def _put(
-    cell: Cell, value: Value, *, currency: str | None = None, money: bool = False
-) -> Cell:
-    """Set one value: text neutralised, amounts exact, times as naive UTC; returns the cell."""
-    if isinstance(value, str):
-        cell.value = _text(value)
-        cell.data_type = "s"
-    elif isinstance(value, datetime):
-        cell.value = value.astimezone(UTC).replace(tzinfo=None)
-        cell.number_format = TIME_FORMAT
+class _Formats:
+    """The workbook's cell formats, made once each: (number format, fill, font) -> Format."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self._made: dict[tuple[str | None, str | None, str | None], Any] = {}
+        self._fonts: dict[str, dict[str, Any]] = {
+            "title": TITLE, "section": SECTION, "header": HEADER,
+        }
+
+    def get(
+        self, number: str | None = None, fill: str | None = None, font: str | None = None
+    ) -> Any:
+        key = (number, fill, font)
+        if key not in self._made:
+            spec: dict[str, Any] = dict(self._fonts[font]) if font else {}
+            if number is not None:
+                spec["num_format"] = number
+            if fill is not None:
+                spec.update(bg_color=fill, pattern=1)
+            self._made[key] = self.book.add_format(spec) if spec else None
+        return self._made[key]
+
+
+def write_xlsx(report: BatchReport, path: Path) -> None:
+    """Write the workbook to `path`."""
+    book = Workbook(str(path), {"constant_memory": True, "in_memory": False})
+    try:
+        formats = _Formats(book)
+        _summary_sheet(book, formats, report)
+        _table_sheet(book, formats, report.rows_title, report.row_columns, report.payouts,
+                     highlight=True)
+        _table_sheet(book, formats, "Attempts", ATTEMPT_COLUMNS, report.attempts,
+                     highlight=False)
+        for table in report.extra:  # e.g. a collection's summary per currency and its ageing
+            _table_sheet(book, formats, table.title, table.columns, table.lines,
+                         highlight=False)
+    finally:
+        book.close()
+
+
+def _print_setup(sheet: Any, *, one_page_wide: bool) -> None:
+    """Landscape pages (the report gets printed for the books): the Summary fits one page
+    width; the wide tables repeat their header row on every page instead."""
+    sheet.set_landscape()
+    if one_page_wide:
+        sheet.fit_to_pages(1, 0)  # as many pages down as needed
     else:
-        cell.value = value  # int, Decimal (written as its exact text) or None
-        if money and isinstance(value, Decimal):
-            cell.number_format = money_format(currency)
-    return cell
-
-
-put_cell = _put  # the review workbook (report/review.py) writes its cells the same way
-
-
-def _bare(value: Value, *, money: bool) -> tuple[bool, Value]:
-    """(True, what to append) when a value needs no style of its own: openpyxl then writes it
-    through one shared cell. A Cell object per value costs ~3x (openpyxl takes it for a bad
-    value first: an exception and its message per cell)."""
-    if isinstance(value, str):
-        text = _text(value)
-        return text not in ERROR_CODES, text  # "#N/A" must stay text, not an Excel error
-    if isinstance(value, datetime) or (money and isinstance(value, Decimal)):
-        return False, value
-    return True, value  # int, Decimal, None
+        sheet.repeat_rows(0)
 
 
 def _table_sheet(
-    sheet: Sheet, columns: Sequence[Column], lines: Sequence[Line], *,
-    highlight: bool,
+    book: Any, formats: _Formats, title: str, columns: Sequence[Column], lines: Sequence[Line],
+    *, highlight: bool,
 ) -> None:
-    # Widths and frozen panes first: a write-only sheet writes them before its first row.
-    for j, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(j)].width = column.width
-    sheet.freeze_panes = "A2"
-    heads = [WriteOnlyCell(sheet, column.header) for column in columns]
-    for head in heads:
-        head.font, head.fill = HEADER_FONT, HEADER_FILL
-    sheet.append(heads)
+    sheet = book.add_worksheet(title, worksheet_class=TableSheet)
+    _print_setup(sheet, one_page_wide=False)
+    for j, column in enumerate(columns):
+        sheet.set_column(j, j, column.width)
+    sheet.freeze_panes(1, 0)
+    header = formats.get(font="header")
+    for j, column in enumerate(columns):
+        sheet.write_string(0, j, column.header, header)
+    plan: list[tuple[int, str, str, str | None]] = [
+        (j, c.key, c.kind, c.currency_key) for j, c in enumerate(columns)
+    ]
+    # The undecorated writers: the public ones first test whether the row is "A1" text.
+    write_string, write_number = sheet._write_string, sheet._write_number
+    time_format = formats.get(TIME_FORMAT)
+    money = {cur: formats.get(money_format(cur)) for cur in CURRENCY_DECIMALS}
+    r = 0
     for line in lines:
+        r += 1
         fill = STATE_FILLS.get(str(line.get("state"))) if highlight else None
-        cells: list[Cell | Value] = []
-        for column in columns:
-            value, money = line.get(column.key), column.kind == "money"
-            if fill is None:
-                bare, plain = _bare(value, money=money)
-                if bare:
-                    cells.append(plain)
-                    continue
-            currency = line.get(column.currency_key) if column.currency_key else None
-            cell = _put(
-                WriteOnlyCell(sheet), value, money=money,
-                currency=currency if isinstance(currency, str) else None,
-            )
-            if fill is not None:
-                cell.fill = fill
-            cells.append(cell)
-        sheet.append(cells)
-    last = get_column_letter(len(columns))
-    sheet.auto_filter.ref = f"A1:{last}{max(1, len(lines) + 1)}"
+        if fill is not None:
+            _filled_row(sheet, formats, r, plan, line, fill)
+            continue
+        for j, key, kind, currency_key in plan:
+            value = line.get(key)
+            if value is None:
+                continue
+            if kind == "text":
+                write_string(r, j, _text(str(value)))
+            elif kind == "money":
+                currency = line.get(currency_key) if currency_key else None
+                write_number(r, j, value, money.get(str(currency)) if currency else None)
+            elif kind == "time":
+                assert isinstance(value, datetime)
+                write_number(r, j, excel_time(value), time_format)
+            elif isinstance(value, str):  # an int column holding text: keep it as text
+                write_string(r, j, _text(value))
+            else:
+                write_number(r, j, value)
+    sheet.autofilter(0, 0, max(1, r), len(columns) - 1)
+
+
+def _filled_row(
+    sheet: Any, formats: _Formats, r: int, plan: list[tuple[int, str, str, str | None]],
+    line: Line, fill: str,
+) -> None:
+    """One highlighted row: every cell of the table carries the fill, empty ones too."""
+    for j, key, kind, currency_key in plan:
+        value = line.get(key)
+        if value is None:
+            sheet._write_blank(r, j, None, formats.get(fill=fill))
+        elif kind == "money":
+            currency = line.get(currency_key) if currency_key else None
+            number = money_format(currency if isinstance(currency, str) else None)
+            sheet._write_number(r, j, value, formats.get(number, fill))
+        elif kind == "time":
+            assert isinstance(value, datetime)
+            sheet._write_number(r, j, excel_time(value), formats.get(TIME_FORMAT, fill))
+        elif isinstance(value, str):
+            sheet._write_string(r, j, _text(value), formats.get(fill=fill))
+        else:
+            sheet._write_number(r, j, value, formats.get(fill=fill))
 
 
 class _Writer:
     """Writes the Summary sheet top to bottom."""
 
-    def __init__(self, sheet: Sheet) -> None:
-        self.sheet = sheet
-        self.row = 1  # the row the next line goes to
+    def __init__(self, sheet: Any, formats: _Formats) -> None:
+        self.sheet, self.formats = sheet, formats
+        self.row = 1  # the (1-based) row the next line goes to
 
-    def _append(self, cells: Iterable[Cell]) -> None:
-        self.sheet.append(list(cells))
+    def line(self, *values: Value, currency: str | None = None, font: str | None = None) -> int:
+        r = self.row - 1
+        for j, value in enumerate(values):
+            if isinstance(value, str):
+                self.sheet.write_string(r, j, _text(value), self.formats.get(font=font))
+            elif isinstance(value, datetime):
+                self.sheet.write_number(
+                    r, j, excel_time(value), self.formats.get(TIME_FORMAT, font=font)
+                )
+            elif isinstance(value, Decimal):
+                self.sheet.write_number(
+                    r, j, value, self.formats.get(money_format(currency), font=font)
+                )
+            elif value is not None:
+                self.sheet.write_number(r, j, value, self.formats.get(font=font))
         self.row += 1
-
-    def line(self, *values: Value, currency: str | None = None, font: Font | None = None) -> int:
-        cells = [
-            _put(WriteOnlyCell(self.sheet), value, currency=currency,
-                 money=isinstance(value, Decimal))
-            for value in values
-        ]
-        if font is not None:
-            for cell in cells:
-                cell.font = font
-        self._append(cells)
         return self.row - 1
 
     def header(self, *titles: str) -> None:
-        cells = [WriteOnlyCell(self.sheet, title) for title in titles]
-        for cell in cells:
-            cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-        self._append(cells)
+        for j, title in enumerate(titles):
+            self.sheet.write_string(self.row - 1, j, title, self.formats.get(font="header"))
+        self.row += 1
 
     def section(self, title: str) -> None:
-        self._append([])
-        self.line(title, font=SECTION_FONT)
+        self.row += 1
+        self.line(title, font="section")
 
 
-def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
-    for letter, width in zip("ABCDEF", (30, 44, 24, 16, 16, 30), strict=True):
-        sheet.column_dimensions[letter].width = width
+def _summary_sheet(book: Any, formats: _Formats, report: BatchReport) -> None:
+    sheet = book.add_worksheet("Summary")
+    _print_setup(sheet, one_page_wide=True)
+    for j, width in enumerate((30, 44, 24, 16, 16, 30)):
+        sheet.set_column(j, j, width)
     i = report.identity
-    w = _Writer(sheet)
-    w.line(f"Reconciliation report: {i.name}", font=TITLE_FONT)
+    w = _Writer(sheet, formats)
+    w.line(f"Reconciliation report: {i.name}", font="title")
     if i.watermark:
-        w.line(i.watermark, font=TITLE_FONT)
+        w.line(i.watermark, font="title")
     for label, value in (
         ("Batch", i.name), ("Batch id", i.batch_id), ("Source file", i.source_file),
         ("Pay period", i.period), ("Purpose", i.purpose),
@@ -215,7 +246,7 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
     for state, n in shown:
         w.line(state, n)
     if shown:
-        _outcome_chart(sheet, first, w.row - 1)
+        _outcome_chart(book, sheet, first, w.row - 1)
 
     w.section("Money by state and currency")
     w.header("State", "Currency", "Rows", "Amount")
@@ -253,6 +284,7 @@ def _summary_sheet(sheet: Sheet, report: BatchReport) -> None:
 
 
 def _approvals_section(w: _Writer, state: ApprovalState) -> None:
+    """Who approved the plan, and whether each approval counts (issue 17)."""
     w.section(f"Approvals: {len(state.approvers)} of {state.required} required "
               f"({'; '.join(state.reasons) or 'none required'})")
     w.line("Plan hash", state.plan_hash)
@@ -260,6 +292,8 @@ def _approvals_section(w: _Writer, state: ApprovalState) -> None:
     w.header("Approver", "Approved (UTC)", "Plan hash", "Signature", "Status", "Why")
     for a in state.lines:
         w.line(a.approver, a.approved_at, a.plan_hash, a.signature, a.status, a.why)
+
+
 def _added_sections(w: _Writer, report: BatchReport) -> None:
     """The Summary tables of `report.sections` (issue 13), each under its title."""
     for section in summary_sections(report):
@@ -269,15 +303,16 @@ def _added_sections(w: _Writer, report: BatchReport) -> None:
             w.line(*values, currency=currency)
 
 
-def _outcome_chart(sheet: Sheet, first: int, last: int) -> None:
-    """A bar chart of rows per state, beside the identity block."""
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = "Rows by outcome"
-    chart.legend = None
-    chart.y_axis.title = "Rows"
-    values = Reference(sheet, min_col=2, min_row=first - 1, max_row=last)
-    chart.add_data(values, titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=first, max_row=last))
-    chart.height, chart.width = 7.5, 14
-    sheet.add_chart(chart, "H2")
+def _outcome_chart(book: Any, sheet: Any, first: int, last: int) -> None:
+    """A bar chart of rows per state, beside the identity block (rows are 1-based here)."""
+    chart = book.add_chart({"type": "bar"})
+    chart.add_series({
+        "name": ["Summary", first - 2, 1],
+        "categories": ["Summary", first - 1, 0, last - 1, 0],
+        "values": ["Summary", first - 1, 1, last - 1, 1],
+    })
+    chart.set_title({"name": "Rows by outcome"})
+    chart.set_legend({"none": True})
+    chart.set_x_axis({"name": "Rows"})  # a bar chart's value axis is its horizontal one
+    chart.set_size({"width": 529, "height": 283})  # 14 x 7.5 cm
+    sheet.insert_chart("H2", chart)

@@ -21,13 +21,30 @@ from pathlib import Path
 from batch.intake.load import load_sheet
 from batch.intake.validate import ValidationOptions, validate_sheet
 start = time.perf_counter()
-report = validate_sheet(load_sheet(Path(sys.argv[1])), ValidationOptions(default_country="LR"))
+sheet = load_sheet(Path(sys.argv[1]))
+loaded = time.perf_counter()
+report = validate_sheet(sheet, ValidationOptions(default_country="LR"))
 counts = report.counts
 totals = report.totals
 elapsed = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 peak_mb = usage.ru_maxrss / 1024
-print(f"{counts['total']} {elapsed:.3f} {peak_mb:.0f} {counts['valid']} {counts['invalid']}")
+print(f"{counts['total']} {elapsed:.3f} {peak_mb:.0f} {counts['valid']} {counts['invalid']} "
+      f"{loaded - start:.3f}")
+"""
+
+# The yardstick of issue 16: one phonenumbers parse and one Decimal per row, nothing else.
+_LOOP = """
+import csv, sys, time
+from decimal import Decimal
+import phonenumbers
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8")))[1:int(sys.argv[2]) + 1]
+start = time.perf_counter()
+for row in rows:
+    number = phonenumbers.parse(row[2], "LR")
+    phonenumbers.is_valid_number(number)
+    Decimal(row[3].replace(",", ""))
+print(f"{(time.perf_counter() - start) / len(rows):.9f}")
 """
 
 _PREFIXES = ("77", "88", "555")
@@ -67,14 +84,24 @@ def write_xlsx(path: Path, count: int) -> None:
     book.save(path)
 
 
-def measure(path: Path) -> tuple[int, float, float]:
-    """Rows, wall seconds of load + validate, and peak RSS in MB, from a fresh interpreter."""
+def measure(path: Path) -> tuple[int, float, float, float]:
+    """Rows, wall seconds of load + validate, peak RSS in MB and the load's seconds alone, from
+    a fresh interpreter."""
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(path)], check=True, capture_output=True, text=True
     ).stdout.split()
-    rows, seconds, peak_mb, valid, invalid = out
+    rows, seconds, peak_mb, valid, invalid, load = out
     assert int(invalid) == 0, f"{path.name}: {invalid} invalid rows in generated data"
-    return int(rows), float(seconds), float(peak_mb)
+    return int(rows), float(seconds), float(peak_mb), float(load)
+
+
+def loop_seconds_per_row(path: Path, rows: int = 100_000) -> float:
+    """The per-row phonenumbers + Decimal loop on the first `rows` rows of a CSV."""
+    out = subprocess.run(
+        [sys.executable, "-c", _LOOP, str(path), str(rows)], check=True, capture_output=True,
+        text=True,
+    ).stdout
+    return float(out)
 
 
 def main() -> None:
@@ -95,12 +122,19 @@ def main() -> None:
             if not path.exists():
                 writer(path, count)
             runs = [measure(path) for _ in range(args.repeat)]
-            rows, seconds, peak_mb = min(runs, key=lambda run: run[1])
+            rows, seconds, peak_mb, load = min(runs, key=lambda run: run[1])
             size_mb = path.stat().st_size / 1e6
             print(
                 f"{kind:4} {rows:>9,} rows ({size_mb:6.1f} MB): {seconds:6.2f} s "
-                f"= {rows / seconds:>10,.0f} rows/s, peak RSS {peak_mb:,.0f} MB"
+                f"= {rows / seconds:>10,.0f} rows/s, peak RSS {peak_mb:,.0f} MB; "
+                f"where the time goes: load {load:.2f} s, validate {seconds - load:.2f} s"
             )
+            if kind == "csv" and count == 1_000_000:
+                loop = loop_seconds_per_row(path) * rows
+                print(
+                    f"     per-row phonenumbers + Decimal loop: {loop:.2f} s for {rows:,} rows "
+                    f"(extrapolated from 100k); paybatch is {loop / seconds:.1f}x faster"
+                )
 
 
 if __name__ == "__main__":
