@@ -148,6 +148,10 @@ def render_plan(console: Console, plan: PlanResult) -> None:
                       f"[bold]{_amount(t.total_debit)}[/]", ops)
     console.print(table)
     console.print(f"rows: {_counts_text(plan.counts)}")
+    from batch.cli.summary import fee_source_lines
+
+    for line in fee_source_lines(plan):
+        console.print(escape(line), soft_wrap=True)
     for problem in plan.unroutable:
         console.print(f"[red]{escape(problem)}[/]", soft_wrap=True)
 

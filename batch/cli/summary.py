@@ -31,8 +31,20 @@ def format_plan(plan: PlanResult) -> str:
         else:
             lines.append(f"  {cur}: fees {t.fees}")
     lines.append("  rows: " + ", ".join(f"{s} {n}" for s, n in _state_order(plan.counts)))
+    lines.extend(f"  {line}" for line in fee_source_lines(plan))
     lines.extend(f"  {p}" for p in plan.unroutable)
     return "\n".join(lines)
+
+
+def fee_source_lines(plan: PlanResult) -> list[str]:
+    """Where the predicted fees came from: rows per source, then how this planning decided."""
+    if not plan.fee_sources:
+        return []
+    names = {"schedule": "fee schedule", "prediction": "per-amount predictions"}
+    counts = ", ".join(
+        f"{names.get(source, source)} {n} row(s)" for source, n in sorted(plan.fee_sources.items())
+    )
+    return [f"fees from: {counts}", *plan.fee_notes]
 
 
 def plan_json(plan: PlanResult) -> dict[str, Any]:
@@ -44,6 +56,8 @@ def plan_json(plan: PlanResult) -> dict[str, Any]:
         "counts": plan.counts,
         "totals": _totals_json(plan),
         "unroutable": plan.unroutable,
+        "fee_sources": plan.fee_sources,
+        "fee_notes": plan.fee_notes,
         "exit_code": 0,
     }
 

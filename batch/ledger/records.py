@@ -194,6 +194,7 @@ class RowRecord:
     current_reference_id: str | None
     updated_at: datetime
     attempts: tuple[AttemptRecord, ...] = ()
+    fee_source: str | None = None  # 'schedule' | 'prediction' (migration 010)
 
     @property
     def amount(self) -> Decimal | None:
@@ -252,6 +253,7 @@ class RowRecord:
             "provider": r["provider"],
             "predicted_fee": Decimal(r["predicted_fee"]) if r["predicted_fee"] else None,
             "fee_currency": r["fee_currency"],
+            "fee_source": r["fee_source"],
             "state": RowState(r["state"]),
             "failure_reason": r["failure_reason"],
             "problems": json.loads(r["problems_json"]) if r["problems_json"] else [],

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from batch.engine.progress import Progress
     from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
+    from batch.planning.fee_plan import FeePlanner
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class PlanResult:
     counts: dict[str, int]
     totals: dict[str, CurrencyTotals]
     unroutable: list[str] = field(default_factory=list)
+    fee_sources: dict[str, int] = field(default_factory=dict)  # rows per fee source
+    fee_notes: list[str] = field(default_factory=list)  # how this planning priced fees
 
     @property
     def payable(self) -> int:
@@ -139,10 +142,14 @@ async def plan_sheet(
         found = ledger.batch_by_id(batch_id)
         assert found is not None
         batch = found
+    fee_notes: list[str] = []
     unroutable = await predict_batch(
-        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
+        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress,
+        fee_notes=fee_notes,
     )
-    return plan_result(ledger, batch, created=created, unroutable=unroutable)
+    return plan_result(
+        ledger, batch, created=created, unroutable=unroutable, fee_notes=fee_notes
+    )
 
 
 def plan_result(
@@ -151,6 +158,7 @@ def plan_result(
     *,
     created: bool = False,
     unroutable: list[str] | None = None,
+    fee_notes: list[str] | None = None,
 ) -> PlanResult:
     """The totals of a batch as the ledger holds it now."""
     return PlanResult(
@@ -159,6 +167,8 @@ def plan_result(
         counts=ledger.counts(batch.id),
         totals=totals(ledger.each_row(batch.id)),  # streamed: 100k RowRecords cost ~100 MB
         unroutable=unroutable or [],
+        fee_sources=ledger.fee_sources(batch.id),
+        fee_notes=fee_notes or [],
     )
 
 
@@ -171,8 +181,11 @@ async def predict_batch(
     concurrency: int,
     progress: Progress | None = None,
     chunk: int = PREDICT_CHUNK,
+    fee_notes: list[str] | None = None,
 ) -> list[str]:
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones.
+
+    How fees were priced (schedule or per amount, and why) is appended to `fee_notes`.
 
     `chunk` rows at a time, each chunk's predictions stored before the next is asked for: the
     predictions of 100k rows (~2 KB each) are never all held. Operators and fee quotes are
@@ -186,7 +199,10 @@ async def predict_batch(
 
         progress.start(Phase.PLAN, total)
         api = _CountingLookups(api, progress)
+    from batch.planning.fee_plan import FeePlanner
+
     operators, fees = LedgerOperators(ledger), LedgerFees(ledger)
+    planner = FeePlanner(api)
     problems: list[str] = []
     todo = iter(sheet_rows)
     while part := list(islice(todo, chunk)):
@@ -197,10 +213,12 @@ async def predict_batch(
         wanted = [r for r in part if r.row in ids]
         if wanted:
             problems += await _predict_chunk(
-                ledger, api, ids, wanted, operators, fees, concurrency
+                ledger, api, ids, wanted, operators, fees, concurrency, planner
             )
     if isinstance(api, _CountingLookups):
         api.finish(total)
+    if fee_notes is not None:
+        fee_notes += [f"fees for {group}: {note}" for group, note in planner.notes.items()]
     return problems
 
 
@@ -212,12 +230,14 @@ async def _predict_chunk(
     operators: LedgerOperators,
     fees: LedgerFees,
     concurrency: int,
+    planner: FeePlanner,
 ) -> list[str]:
     """Predict `wanted` rows and store what was found (one transaction); the problems."""
     from batch.planning.predict import predict_rows
 
     predictions = await predict_rows(
-        api, wanted, operators=operators, fees=fees, concurrency=concurrency
+        api, wanted, operators=operators, fees=fees, concurrency=concurrency,
+        fee_planner=planner,
     )
     problems: list[str] = []
     with ledger.atomic():
@@ -231,6 +251,7 @@ async def _predict_chunk(
                     provider=p.operator.gateway_provider,
                     predicted_fee=p.fee.total_fee,
                     fee_currency=p.fee.platform_currency,
+                    fee_source=p.fee_source,
                 )
             else:
                 reason = f"cannot be paid: {p.problem}"

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from batch.sandbox.config import SandboxConfig
 from batch.sandbox.control import control
 from batch.sandbox.faults import FaultInjector
+from batch.sandbox.fee_routes import fee_api
 from batch.sandbox.routes import api, router
 from batch.sandbox.runtime import Clock, Runtime, Sleep
 from batch.sandbox.store import SandboxError
@@ -37,5 +38,6 @@ def create_app(
     app.add_exception_handler(SandboxError, _sandbox_error)
     app.include_router(router)
     app.include_router(api)
+    app.include_router(fee_api)
     app.include_router(control)
     return FaultInjector(app, runtime)

@@ -89,6 +89,9 @@ class Faults(BaseModel):
     # An execute repeating a reference_id that exists is answered FAILED ("session already
     # executed") instead of with its execution — though that execution may be COMPLETED.
     repeat_send_failed: bool = False
+    # The published fee schedule (`/v1/fees/gateway`) disagrees with what predictions and
+    # executions charge: its gateway percentages are this many percentage points higher.
+    fee_schedule_skew_points: Decimal = Field(default=Decimal(0))
 
     @field_validator(
         "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"
