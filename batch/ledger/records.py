@@ -253,13 +253,13 @@ class RowRecord:
             "provider": r["provider"],
             "predicted_fee": Decimal(r["predicted_fee"]) if r["predicted_fee"] else None,
             "fee_currency": r["fee_currency"],
-            "fee_source": r["fee_source"],
             "state": RowState(r["state"]),
             "failure_reason": r["failure_reason"],
             "problems": json.loads(r["problems_json"]) if r["problems_json"] else [],
             "current_reference_id": r["current_reference_id"],
             "updated_at": updated,
             "attempts": attempts,
+            "fee_source": r["fee_source"],
         })
 
 
