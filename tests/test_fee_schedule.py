@@ -250,3 +250,41 @@ def test_plain_client_reads_the_schedule(sandbox: SandboxHandle) -> None:
     assert [x.percentage for x in g] == [Decimal("1.2")]
     assert [x.percentage for x in p] == [Decimal("1.000")]
     assert httpx  # the module's client helper uses it
+
+
+# --- progress covers fee look-ups (issue 15 item 2) ---------------------------------------
+
+
+def test_planning_progress_counts_fee_lookups_with_an_eta() -> None:
+    from batch.cli.progress import PlainProgress
+    from batch.engine.progress import FeeLookups, Phase, Predicted
+
+    now, lines = [0.0], []
+    progress = PlainProgress(lines.append, interval=1, clock=lambda: now[0])
+    progress.start(Phase.PLAN, total=10)
+    for _ in range(10):
+        now[0] += 1
+        progress.advance(Predicted())
+    progress.advance(FeeLookups(expected=10))
+    for _ in range(5):
+        now[0] += 1
+        progress.advance(FeeLookups(answered=1))
+    # 15 look-ups in 15 s, 5 to go: the line keeps moving and the ETA counts the fees.
+    assert lines[-1] == ("planning: 10/10 rows predicted, 5/10 fee look-ups, "
+                         "1.0 look-ups/s, ETA 0:00:05")
+
+
+def test_plan_progress_shows_fee_lookups_of_a_per_amount_fallback(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    sandbox.set_faults(fee_schedule_skew_points="0.1")
+    sheet, ledger = tmp_path / "varied.csv", tmp_path / "l.db"
+    rows = varied_sheet(sheet)
+    code, _plan, err = cli(["plan", str(sheet)], sandbox.base_url, ledger)
+    assert code == 0
+    last = [line for line in err.splitlines() if line.startswith("planning:")][-1]
+    # 36 per-amount quotes, 9 samples, the tier, a gateway fee per method, the platform fee.
+    assert f"{len(rows)}/{len(rows)} rows predicted" in last
+    lookups = last.split(", ")[1]
+    done, expected = lookups.split()[0].split("/")
+    assert done == expected and int(done) == fee_calls(sandbox) + 1 + 3 + 1

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from batch import errors
+from batch.dollr.fees import PlatformFee
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.models import PayoutRow
 from batch.planning.schedule import (
@@ -50,11 +51,19 @@ def _label(group: Group) -> str:
 class FeePlanner:
     """Decides, per group, whether the schedule or per-amount predictions price its rows."""
 
-    def __init__(self, api: Any, *, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        api: Any,
+        *,
+        now: Callable[[], datetime] | None = None,
+        expect: Callable[[int], None] | None = None,
+    ) -> None:
         self.api = api
+        self.expect = expect or (lambda n: None)  # announces fee look-ups (progress)
         self.now = now or (lambda: datetime.now(UTC))
         self._tier: str | None = None
         self._tier_asked = False
+        self._platform: list[PlatformFee] | None = None  # the tier's entries, all methods
         self._rates: dict[str, Rates | str] = {}  # per payment method: rates or why none
         self._fallback: dict[Group, str] = {}  # groups priced per amount, and why
         self._checked: dict[Group, set[Decimal]] = {}  # amounts whose sample agreed
@@ -79,8 +88,9 @@ class FeePlanner:
                 found: Rates | str = "the merchant has no fee tier"
             else:
                 gateway = await self.api.gateway_fees(method, OPERATION)
-                platform = await self.api.platform_fees(OPERATION, self._tier)
-                found = pick_rates(gateway, platform, payment_method=method, at=at)
+                if self._platform is None or isinstance(known, Rates):  # new, or expired
+                    self._platform = await self.api.platform_fees(OPERATION, self._tier)
+                found = pick_rates(gateway, self._platform, payment_method=method, at=at)
         except errors.AuthError:
             raise
         except errors.ApiError as exc:
@@ -106,6 +116,7 @@ class FeePlanner:
             )
             return quote
 
+        self.expect(len(sample))
         answers = await gather(sample, predicted, concurrency)
         for amount in sample:
             theirs = answers[amount]

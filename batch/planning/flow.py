@@ -202,7 +202,9 @@ async def predict_batch(
     from batch.planning.fee_plan import FeePlanner
 
     operators, fees = LedgerOperators(ledger), LedgerFees(ledger)
-    planner = FeePlanner(api)
+    planner = FeePlanner(
+        api, expect=api.expect_fee_lookups if isinstance(api, _CountingLookups) else None
+    )
     problems: list[str] = []
     todo = iter(sheet_rows)
     while part := list(islice(todo, chunk)):
@@ -278,6 +280,39 @@ class _CountingLookups:
         finally:
             self.counted += 1
             self.progress.advance(self._one)
+
+    def expect_fee_lookups(self, n: int) -> None:
+        """`n` fee look-ups are about to be made (announced by the fee planner)."""
+        from batch.engine.progress import FeeLookups
+
+        if n:
+            self.progress.advance(FeeLookups(expected=n))
+
+    async def amount_and_fees(self, **query: Any) -> Any:
+        from batch.engine.progress import FeeLookups
+
+        try:
+            return await self.api.amount_and_fees(**query)
+        finally:
+            self.progress.advance(FeeLookups(answered=1))
+
+    async def _schedule_call(self, name: str, *args: Any) -> Any:
+        from batch.engine.progress import FeeLookups
+
+        self.progress.advance(FeeLookups(expected=1))
+        try:
+            return await getattr(self.api, name)(*args)
+        finally:
+            self.progress.advance(FeeLookups(answered=1))
+
+    async def fee_tier_name(self) -> Any:
+        return await self._schedule_call("fee_tier_name")
+
+    async def gateway_fees(self, payment_method: str, operation_type: str) -> Any:
+        return await self._schedule_call("gateway_fees", payment_method, operation_type)
+
+    async def platform_fees(self, operation_type: str, fee_tier_name: str) -> Any:
+        return await self._schedule_call("platform_fees", operation_type, fee_tier_name)
 
     def finish(self, total: int) -> None:
         """Rows whose operator was cached are predicted too."""

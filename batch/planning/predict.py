@@ -214,6 +214,7 @@ async def predict_rows(
         fees.put_fee(key, found)
         return found
 
+    planner.expect(len(to_fetch))
     quoted = await _gather_bounded(to_fetch, quote, concurrency)
 
     results = []
