@@ -183,6 +183,12 @@ def test_fees_from_the_schedule_are_what_the_sandbox_charges(
     assert len(charged) == len(rows)
     assert {p: fee for p, (fee, _src) in predicted.items()} == charged
     assert {src for _fee, src in predicted.values()} == {"schedule"}
+    from batch.report.columns import PAYOUT_COLUMNS
+    from batch.report.lines import payout_line
+
+    assert "fee_source" in [c.key for c in PAYOUT_COLUMNS]
+    lines = [payout_line(r) for r in Ledger(ledger).rows(out["batch_id"])]
+    assert {line["fee_source"] for line in lines} == {"schedule"}
 
 
 def test_a_disagreeing_schedule_falls_back_to_per_amount_predictions(
