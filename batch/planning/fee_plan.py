@@ -99,9 +99,17 @@ class FeePlanner:
         return found
 
     async def _check(
-        self, group: Group, amounts: list[Decimal], gather: Gather, concurrency: int
+        self,
+        group: Group,
+        amounts: list[Decimal],
+        gather: Gather,
+        concurrency: int,
+        keep: Callable[[FeeKey, FeeQuote], None],
     ) -> str | None:
-        """Sample this group's amounts against the API; None when the schedule agrees."""
+        """Sample this group's amounts against the API; None when the schedule agrees.
+
+        The sampled quotes are kept as per-amount predictions (`keep`): a group that
+        disagrees does not ask for them twice."""
         currency, method, provider = group
         rates = await self._rates_for(method)
         if isinstance(rates, str):
@@ -118,6 +126,9 @@ class FeePlanner:
 
         self.expect(len(sample))
         answers = await gather(sample, predicted, concurrency)
+        for amount in sample:
+            if isinstance(answers[amount], FeeQuote):
+                keep((amount, currency, method, provider), answers[amount])
         for amount in sample:
             theirs = answers[amount]
             if isinstance(theirs, errors.ApiError):
@@ -138,8 +149,10 @@ class FeePlanner:
         cached: Callable[[FeeKey], FeeQuote | None],
         gather: Gather,
         concurrency: int,
+        keep: Callable[[FeeKey, FeeQuote], None],
     ) -> tuple[dict[FeeKey, FeeQuote], list[FeeKey]]:
-        """Schedule quotes for the keys of agreeing groups; the keys left to ask per amount."""
+        """Schedule quotes for the keys of agreeing groups; the keys still to ask per amount
+        (sampled amounts of a disagreeing group are in the cache by then, not in this list)."""
         groups: dict[Group, list[FeeKey]] = {}
         for key in needed:
             if cached(key) is None:
@@ -153,11 +166,11 @@ class FeePlanner:
                 continue
             why = self._fallback.get(group)
             if why is None:
-                why = await self._check(group, [k[0] for k in keys], gather, concurrency)
+                why = await self._check(group, [k[0] for k in keys], gather, concurrency, keep)
             if why is not None:
                 self._fallback[group] = why
                 self.notes[_label(group)] = f"per-amount predictions: {why}"
-                per_amount += keys
+                per_amount += [k for k in keys if cached(k) is None]
                 continue
             rates = self._rates[group[1]]
             assert isinstance(rates, Rates)

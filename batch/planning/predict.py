@@ -1,8 +1,9 @@
 """Attach each row's operator and predicted fees, asking the API only what no cache knows.
 
 Operators are cached per phone (the ledger's recipients table backs `OperatorCache`), fee
-quotes per (amount, currency, method, provider). A phone the API cannot route is reported on
-its row, not raised. The decisions are pure; only `predict_rows` awaits.
+quotes per (amount, currency, method, provider); fees come from the fee schedule when a
+sample agrees with per-amount quotes (`planning.fee_plan`). A phone the API cannot route is
+reported on its row, not raised. The decisions are pure; only `predict_rows` awaits.
 """
 
 from __future__ import annotations
@@ -200,7 +201,9 @@ async def predict_rows(
 
     needed = {fee_key(rows[i], op): (rows[i], op) for i, op in routed.items()}
     planner = fee_planner if fee_planner is not None else FeePlanner(api)
-    scheduled, to_fetch = await planner.quotes(needed, fees.get_fee, _gather_bounded, concurrency)
+    scheduled, to_fetch = await planner.quotes(
+        needed, fees.get_fee, _gather_bounded, concurrency, keep=fees.put_fee
+    )
 
     async def quote(key: FeeKey) -> FeeQuote:
         row, op = needed[key]
