@@ -49,6 +49,9 @@ def _balances(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Real token lifetime (s), to force 401s.")
 @click.option("--session-seconds", "session_lifetime_seconds", type=float,
               help="Payout session lifetime (s).")
+@click.option("--fee-schedule-skew", "fee_schedule_skew_points", type=str,
+              help="Percentage points added to the published gateway fees (/v1/fees/gateway), "
+              "so the schedule disagrees with what is charged.")
 @click.option("--fault-endpoints", "fault_endpoints", multiple=True, metavar="PATTERN",
               help="Limit latency/5xx/drops/429 to these endpoints (e.g. 'executions.*').")
 def sandbox(**options: Any) -> None:
