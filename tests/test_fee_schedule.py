@@ -294,3 +294,59 @@ def test_plan_progress_shows_fee_lookups_of_a_per_amount_fallback(
     lookups = last.split(", ")[1]
     done, expected = lookups.split()[0].split("/")
     assert done == expected and int(done) == fee_calls(sandbox) + 1 + 3 + 1
+
+
+class _ScheduleStub:
+    """The fee calls of ApiClient, answered from the sandbox's arithmetic, with a gateway
+    entry that ends an hour after NOW (the sandbox publishes open-ended entries only)."""
+
+    def __init__(self) -> None:
+        self.gateway_calls = 0
+
+    async def fee_tier_name(self) -> str:
+        return "default"
+
+    async def gateway_fees(self, method: str, operation: str) -> list[GatewayFee]:
+        self.gateway_calls += 1
+        pct = str(sandbox_fees.gateway_percentage(method))
+        return [gateway(method, pct, effective_to=NOW + timedelta(hours=1)),
+                gateway(method, "9", effective_from=NOW + timedelta(hours=1))]
+
+    async def platform_fees(self, operation: str, tier: str) -> list[PlatformFee]:
+        return [platform(str(sandbox_fees.platform_percentage(operation)))]
+
+    async def amount_and_fees(self, *, amount: Decimal, currency: str, payment_method: str,
+                              **_: str) -> object:
+        from batch.dollr.models import FeeQuote
+
+        q = sandbox_fees.quote(base_amount=amount, base_currency=currency,
+                               target_currency=currency, payment_method=payment_method,
+                               operation_type="PAYOUT", fee_bearer="PAYER")
+        return FeeQuote.model_validate(q.model_dump())
+
+
+def test_schedule_is_cached_until_its_entry_ends_then_asked_again() -> None:
+    import asyncio
+
+    from batch.planning.fee_plan import FeePlanner
+    from batch.planning.predict import _gather_bounded
+
+    stub, now = _ScheduleStub(), [NOW]
+    planner = FeePlanner(stub, now=lambda: now[0])
+    keys = {(Decimal(10 + i), "USD", "MTN_MOMO_LBR", "PAWAPAY"): None for i in range(10)}
+
+    def run() -> tuple[dict, list]:  # type: ignore[type-arg]
+        cache: dict[object, object] = {}  # a new chunk's amounts: none cached
+        return asyncio.run(planner.quotes(
+            keys, cache.get, _gather_bounded, 4, keep=cache.__setitem__))  # type: ignore[arg-type]
+
+    priced, rest = run()
+    assert len(priced) == 10 and rest == [] and stub.gateway_calls == 1
+    now[0] = NOW + timedelta(minutes=30)
+    priced, rest = run()
+    assert len(priced) == 10 and stub.gateway_calls == 1  # still in force: cached
+    now[0] = NOW + timedelta(hours=2)
+    priced, rest = run()  # the 9 % entry is in force now: checked again, and it disagrees
+    assert stub.gateway_calls == 2
+    assert priced == {} and len(rest) == 10 - 3  # 3 sampled quotes are cached already
+    assert "per-amount predictions" in planner.notes["MTN_MOMO_LBR USD"]

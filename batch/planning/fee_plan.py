@@ -78,6 +78,8 @@ class FeePlanner:
             return known
         if known is not None and not isinstance(known, Rates):
             return known
+        # New entries (or none yet): amounts checked against the old ones prove nothing.
+        self._checked = {g: a for g, a in self._checked.items() if g[1] != method}
         if not hasattr(self.api, "gateway_fees"):
             return "this API client has no fee schedule"
         try:
