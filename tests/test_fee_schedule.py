@@ -218,6 +218,9 @@ def test_few_amounts_are_asked_per_amount_without_the_schedule(
                      + "".join(f"P {i},2317700{i:05d},10.50,USD,LR\n" for i in range(10)))
     code, plan, _ = cli(["plan", str(sheet)], sandbox.base_url, ledger)
     assert code == 0 and plan["fee_sources"] == {"prediction": 10}
+    [note] = plan["fee_notes"]
+    assert note.endswith("USD: per-amount predictions: 1 distinct amount(s), fewer calls "
+                         "than checking the fee schedule")
     assert "fees.gateway" not in sandbox.stats()["requests"]
     assert fee_calls(sandbox) == 1
 

@@ -165,6 +165,10 @@ class FeePlanner:
             decided = group in self._fallback or group in self._checked
             if not decided and len(keys) <= SCHEDULE_MIN_AMOUNTS:
                 per_amount += keys  # too few amounts for a check to pay off
+                self.notes.setdefault(_label(group), (
+                    f"per-amount predictions: {len(keys)} distinct amount(s), fewer calls "
+                    "than checking the fee schedule"
+                ))
                 continue
             why = self._fallback.get(group)
             if why is None:
