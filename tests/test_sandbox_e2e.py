@@ -105,7 +105,8 @@ def test_paybatch_sandbox_runs_in_the_foreground_and_obeys_flags() -> None:
     port = _free_port()
     with subprocess.Popen(
         [sys.executable, "-m", "batch", "sandbox", "--port", str(port), "--client-secret", "s3",
-         "--balance", "USD=12.50", "--drop-rate", "1", "--fault-endpoints", "status.*"],
+         "--balance", "USD=12.50", "--drop-rate", "1", "--fault-endpoints", "status.*",
+         "--fee-schedule-skew", "0.5"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:
         try:
@@ -132,6 +133,7 @@ def _drive_foreground_sandbox(proc: subprocess.Popen[str], port: int) -> None:
     handle = SandboxHandle(base)
     assert handle.balances()["USD"] == "12.50"
     assert handle.faults().drop_endpoints == ["status.*"]
+    assert handle.faults().fee_schedule_skew_points == Decimal("0.5")
     bad = httpx.post(f"{base}/v1/jwt/client/obtain/token",
                      json={"client_id": "sandbox", "client_secret": "sandbox-secret"})
     assert bad.status_code == 401

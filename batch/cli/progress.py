@@ -71,7 +71,8 @@ class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         if not task.fields.get("timed") or task.speed is None:
             return Text("")
-        return Text(f"{task.speed:.1f} rows/s", style="progress.data.speed")
+        unit = task.fields.get("unit", "rows")
+        return Text(f"{task.speed:.1f} {unit}/s", style="progress.data.speed")
 
 
 class _EtaColumn(ProgressColumn):
@@ -96,12 +97,16 @@ class RichProgress(BaseProgress):
     def start(self, phase: Phase, total: int, counts: Mapping[str, int] | None = None) -> None:
         for task_id in self.tasks.values():
             self.bars.remove_task(task_id)
-        names = ["planning"] if phase is Phase.PLAN else [
+        names = ["planning", "fee look-ups"] if phase is Phase.PLAN else [
             "submitted", "completed", "failed", "in flight"
         ]
-        timed = {"planning", "completed"}
+        timed = {"planning", "completed", "fee look-ups"}
         self.tasks = {
-            n: self.bars.add_task(n, total=total, timed=n in timed) for n in names
+            n: self.bars.add_task(
+                n, total=total, timed=n in timed, visible=n != "fee look-ups",
+                unit="look-ups" if n == "fee look-ups" else "rows",
+            )
+            for n in names
         }
         self.bars.start()
         super().start(phase, total, counts)
@@ -110,10 +115,12 @@ class RichProgress(BaseProgress):
         t = self.tally
         values = {
             "planning": t.predicted, "submitted": t.submitted, "completed": t.completed,
-            "failed": t.failed, "in flight": t.in_flight,
+            "failed": t.failed, "in flight": t.in_flight, "fee look-ups": t.fee_lookups,
         }
         for name, task_id in self.tasks.items():
-            self.bars.update(task_id, completed=values[name], total=max(t.total, values[name]))
+            total = t.fee_lookups_expected if name == "fee look-ups" else t.total
+            self.bars.update(task_id, completed=values[name], total=max(total, values[name]),
+                             visible=name != "fee look-ups" or total > 0)
 
     def close(self) -> None:
         self.bars.stop()

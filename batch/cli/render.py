@@ -178,6 +178,10 @@ def render_plan(console: Console, plan: PlanResult) -> None:
         )
         console.print(f"[bold]this run sends {plan.sending_rows} row(s)[/]: {_safe(sends)}")
     console.print(f"rows: {_counts_text(plan.counts)}")
+    from batch.cli.summary import fee_source_lines
+
+    for line in fee_source_lines(plan):
+        console.print(escape(line), soft_wrap=True)
     for problem in plan.unroutable:
         console.print(f"[red]{_safe(problem)}[/]", soft_wrap=True)
     for notice in plan.notices:

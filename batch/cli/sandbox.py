@@ -63,6 +63,9 @@ def _balances(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Collections: share of payers who never answer.")
 @click.option("--insufficient-rate", "payer_insufficient_rate", type=float,
               help="Collections: share of payers short of funds.")
+@click.option("--fee-schedule-skew", "fee_schedule_skew_points", type=str,
+              help="Percentage points added to the published gateway fees (/v1/fees/gateway), "
+              "so the schedule disagrees with what is charged.")
 @click.option("--fault-endpoints", "fault_endpoints", multiple=True, metavar="PATTERN",
               help="Limit latency/5xx/drops/429 to these endpoints (e.g. 'executions.*').")
 def sandbox(**options: Any) -> None:

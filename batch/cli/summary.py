@@ -41,6 +41,7 @@ def format_plan(plan: PlanResult) -> str:
     if plan.sending is not None:
         lines.append(f"  this run sends {plan.sending_rows} row(s):")
         lines += ["  " + line for line in _totals_lines(plan.sending)]
+    lines.extend(f"  {line}" for line in fee_source_lines(plan))  # issue 15
     lines.extend(f"  {p}" for p in plan.unroutable)
     lines.extend(f"  {n}" for n in plan.notices)
     return "\n".join(lines)
@@ -69,6 +70,17 @@ def confirm_question(plan: PlanResult) -> str:
     return f"Pay these {plan.sending_rows} row(s) now (total debit {debit})?"
 
 
+def fee_source_lines(plan: PlanResult) -> list[str]:
+    """Where the predicted fees came from: rows per source, then how this planning decided."""
+    if not plan.fee_sources:
+        return []
+    names = {"schedule": "fee schedule", "prediction": "per-amount predictions"}
+    counts = ", ".join(
+        f"{names.get(source, source)} {n} row(s)" for source, n in sorted(plan.fee_sources.items())
+    )
+    return [f"fees from: {counts}", *plan.fee_notes]
+
+
 def plan_json(plan: PlanResult) -> dict[str, Any]:
     """The `plan --json` object."""
     return {
@@ -83,6 +95,8 @@ def plan_json(plan: PlanResult) -> dict[str, Any]:
         "totals": _totals_json(plan.totals),
         "unroutable": plan.unroutable,
         "notices": plan.notices,
+        "fee_sources": plan.fee_sources,
+        "fee_notes": plan.fee_notes,
         "exit_code": 0,
     }
 

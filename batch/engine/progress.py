@@ -36,6 +36,18 @@ class Predicted:
 
 
 @dataclass(frozen=True)
+class FeeLookups:
+    """Planning: `expected` more fee look-ups are to be made, `answered` more were made.
+
+    Fee calls (schedule, samples, per-amount quotes) come after a chunk's operators are
+    known; counting them keeps the bar and the ETA moving while they are asked for.
+    """
+
+    expected: int = 0
+    answered: int = 0
+
+
+@dataclass(frozen=True)
 class Moved:
     """Paying: one row went from one state to another."""
 
@@ -43,7 +55,7 @@ class Moved:
     to_state: RowState
 
 
-Event = Predicted | Moved
+Event = Predicted | FeeLookups | Moved
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Tally:
     total: int = 0
     states: dict[RowState, int] = field(default_factory=dict)
     predicted: int = 0
+    fee_lookups_expected: int = 0
+    fee_lookups: int = 0
     submitted: int = 0  # rows whose execute was sent during this run (first sends)
     resent: int = 0  # the same reference_id sent again (issue 13: counted apart)
 
@@ -61,6 +75,10 @@ class Tally:
         """Count one event."""
         if isinstance(event, Predicted):
             self.predicted += event.n
+            return
+        if isinstance(event, FeeLookups):
+            self.fee_lookups_expected += event.expected
+            self.fee_lookups += event.answered
             return
         self.states[event.from_state] = self.states.get(event.from_state, 0) - 1
         self.states[event.to_state] = self.states.get(event.to_state, 0) + 1
@@ -99,8 +117,18 @@ class Tally:
 
     @property
     def done(self) -> int:
-        """What the rate and ETA follow: predictions when planning, settled rows when paying."""
-        return self.predicted if self.phase is Phase.PLAN else self.completed + self.failed
+        """What the rate and ETA follow: predictions and fee look-ups when planning, settled
+        rows when paying."""
+        if self.phase is Phase.PLAN:
+            return self.predicted + self.fee_lookups
+        return self.completed + self.failed
+
+    @property
+    def expected(self) -> int:
+        """What `done` goes up to."""
+        if self.phase is Phase.PLAN:
+            return self.total + max(self.fee_lookups_expected, self.fee_lookups)
+        return self.total
 
 
 def _eta(remaining: int, rate: float) -> str:
@@ -111,11 +139,17 @@ def _eta(remaining: int, rate: float) -> str:
 
 def describe(tally: Tally, *, rate: float) -> str:
     """One plain progress line."""
-    eta = _eta(max(0, tally.total - tally.done), rate)
+    eta = _eta(max(0, tally.expected - tally.done), rate)
     if tally.phase is Phase.PLAN:
+        if not tally.fee_lookups_expected:
+            return (
+                f"planning: {tally.predicted}/{tally.total} rows predicted, "
+                f"{rate:.1f} rows/s, ETA {eta}"
+            )
         return (
             f"planning: {tally.predicted}/{tally.total} rows predicted, "
-            f"{rate:.1f} rows/s, ETA {eta}"
+            f"{tally.fee_lookups}/{tally.fee_lookups_expected} fee look-ups, "
+            f"{rate:.1f} look-ups/s, ETA {eta}"
         )
     not_sent = tally.count(RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)
     return (

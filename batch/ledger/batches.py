@@ -133,13 +133,15 @@ class BatchWrites(LedgerCore):
         provider: str | None,
         predicted_fee: Decimal | None,
         fee_currency: str | None,
+        fee_source: str | None = None,
     ) -> None:
-        """Store a row's predicted operator and fee (plan)."""
+        """Store a row's predicted operator and fee, and where the fee came from (plan)."""
         self._execute(
             "UPDATE rows SET operator = ?, method = ?, provider = ?, predicted_fee = ?, "
-            "fee_currency = ? WHERE id = ?",
+            "fee_currency = ?, fee_source = ? WHERE id = ?",
             (operator, method, provider,
-             str(predicted_fee) if predicted_fee is not None else None, fee_currency, row_id),
+             str(predicted_fee) if predicted_fee is not None else None, fee_currency,
+             fee_source, row_id),
         )
 
     # -- recipients (reused across batches) --------------------------------------------------

@@ -29,6 +29,17 @@ class Reads(LedgerCore):
             )
         }
 
+    def fee_sources(self, batch_id: int) -> dict[str, int]:
+        """Rows with a predicted fee per fee source ('schedule', 'prediction', 'unrecorded')."""
+        return {
+            r["source"] or "unrecorded": r["n"]
+            for r in self._all(
+                "SELECT fee_source AS source, COUNT(*) AS n FROM rows "
+                "WHERE batch_id = ? AND predicted_fee IS NOT NULL GROUP BY fee_source",
+                (batch_id,),
+            )
+        }
+
     def summary(self, batch_id: int) -> BatchSummary | None:
         """One batch with per-state counts, money per currency and state, and predicted fees."""
         batch = self._one("SELECT * FROM batches WHERE id = ?", (batch_id,))

@@ -246,6 +246,7 @@ class RowRecord:
     current_reference_id: str | None
     updated_at: datetime
     attempts: tuple[AttemptRecord, ...] = ()
+    fee_source: str | None = None  # 'schedule' | 'prediction' (migration 010)
 
     @property
     def amount(self) -> Decimal | None:
@@ -311,6 +312,7 @@ class RowRecord:
             "current_reference_id": r["current_reference_id"],
             "updated_at": updated,
             "attempts": attempts,
+            "fee_source": r["fee_source"],
         })
 
 

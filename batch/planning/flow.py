@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from batch.intake.outcome import ValidationReport
     from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
+    from batch.planning.fee_plan import FeePlanner
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class PlanResult:
     # What the sheet's validation said that a payer should read: workbook warnings, where the
     # rejected rows went (issue 16)
     notices: list[str] = field(default_factory=list)
+    fee_sources: dict[str, int] = field(default_factory=dict)  # rows per fee source
+    fee_notes: list[str] = field(default_factory=list)  # how this planning priced fees
 
     @property
     def payable(self) -> int:
@@ -173,10 +176,14 @@ async def plan_sheet(
                 ledger, path, name, chash, rows, invalid, options, env, recorded=context
             )
             created = True
+    fee_notes: list[str] = []
     unroutable = await predict_batch(
-        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress
+        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress,
+        fee_notes=fee_notes,
     )
-    result = plan_result(ledger, batch, created=created, unroutable=unroutable)
+    result = plan_result(
+        ledger, batch, created=created, unroutable=unroutable, fee_notes=fee_notes
+    )
     return replace(result, notes=notes, notices=notices)
 
 
@@ -225,6 +232,7 @@ def plan_result(
     *,
     created: bool = False,
     unroutable: list[str] | None = None,
+    fee_notes: list[str] | None = None,
 ) -> PlanResult:
     """The totals of a batch as the ledger holds it now."""
     return PlanResult(
@@ -233,6 +241,8 @@ def plan_result(
         counts=ledger.counts(batch.id),
         totals=totals(ledger.each_row(batch.id)),  # streamed: 100k RowRecords cost ~100 MB
         unroutable=unroutable or [],
+        fee_sources=ledger.fee_sources(batch.id),
+        fee_notes=fee_notes or [],
     )
 
 
@@ -245,8 +255,11 @@ async def predict_batch(
     concurrency: int,
     progress: Progress | None = None,
     chunk: int = PREDICT_CHUNK,
+    fee_notes: list[str] | None = None,
 ) -> list[str]:
     """Predict operator and fee for NEW rows that have none; fail the unroutable ones.
+
+    How fees were priced (schedule or per amount, and why) is appended to `fee_notes`.
 
     `chunk` rows at a time, each chunk's predictions stored before the next is asked for: the
     predictions of 100k rows (~2 KB each) are never all held. Operators and fee quotes are
@@ -260,7 +273,12 @@ async def predict_batch(
 
         progress.start(Phase.PLAN, total)
         api = _CountingLookups(api, progress)
+    from batch.planning.fee_plan import FeePlanner
+
     operators, fees = LedgerOperators(ledger), LedgerFees(ledger)
+    planner = FeePlanner(
+        api, expect=api.expect_fee_lookups if isinstance(api, _CountingLookups) else None
+    )
     problems: list[str] = []
     todo = iter(sheet_rows)
     while part := list(islice(todo, chunk)):
@@ -271,10 +289,12 @@ async def predict_batch(
         wanted = [r for r in part if r.row in ids]
         if wanted:
             problems += await _predict_chunk(
-                ledger, api, ids, wanted, operators, fees, concurrency
+                ledger, api, ids, wanted, operators, fees, concurrency, planner
             )
     if isinstance(api, _CountingLookups):
         api.finish(total)
+    if fee_notes is not None:
+        fee_notes += [f"fees for {group}: {note}" for group, note in planner.notes.items()]
     return problems
 
 
@@ -286,12 +306,14 @@ async def _predict_chunk(
     operators: LedgerOperators,
     fees: LedgerFees,
     concurrency: int,
+    planner: FeePlanner,
 ) -> list[str]:
     """Predict `wanted` rows and store what was found (one transaction); the problems."""
     from batch.planning.predict import predict_rows
 
     predictions = await predict_rows(
-        api, wanted, operators=operators, fees=fees, concurrency=concurrency
+        api, wanted, operators=operators, fees=fees, concurrency=concurrency,
+        fee_planner=planner,
     )
     problems: list[str] = []
     with ledger.atomic():
@@ -305,6 +327,7 @@ async def _predict_chunk(
                     provider=p.operator.gateway_provider,
                     predicted_fee=p.fee.total_fee,
                     fee_currency=p.fee.platform_currency,
+                    fee_source=p.fee_source,
                 )
             else:
                 reason = f"cannot be paid: {p.problem}"
@@ -331,6 +354,39 @@ class _CountingLookups:
         finally:
             self.counted += 1
             self.progress.advance(self._one)
+
+    def expect_fee_lookups(self, n: int) -> None:
+        """`n` fee look-ups are about to be made (announced by the fee planner)."""
+        from batch.engine.progress import FeeLookups
+
+        if n:
+            self.progress.advance(FeeLookups(expected=n))
+
+    async def amount_and_fees(self, **query: Any) -> Any:
+        from batch.engine.progress import FeeLookups
+
+        try:
+            return await self.api.amount_and_fees(**query)
+        finally:
+            self.progress.advance(FeeLookups(answered=1))
+
+    async def _schedule_call(self, name: str, *args: Any) -> Any:
+        from batch.engine.progress import FeeLookups
+
+        self.progress.advance(FeeLookups(expected=1))
+        try:
+            return await getattr(self.api, name)(*args)
+        finally:
+            self.progress.advance(FeeLookups(answered=1))
+
+    async def fee_tier_name(self) -> Any:
+        return await self._schedule_call("fee_tier_name")
+
+    async def gateway_fees(self, payment_method: str, operation_type: str) -> Any:
+        return await self._schedule_call("gateway_fees", payment_method, operation_type)
+
+    async def platform_fees(self, operation_type: str, fee_tier_name: str) -> Any:
+        return await self._schedule_call("platform_fees", operation_type, fee_tier_name)
 
     def finish(self, total: int) -> None:
         """Rows whose operator was cached are predicted too."""

@@ -1,8 +1,9 @@
 """Attach each row's operator and predicted fees, asking the API only what no cache knows.
 
 Operators are cached per phone (the ledger's recipients table backs `OperatorCache`), fee
-quotes per (amount, currency, method, provider). A phone the API cannot route is reported on
-its row, not raised. The decisions are pure; only `predict_rows` awaits.
+quotes per (amount, currency, method, provider); fees come from the fee schedule when a
+sample agrees with per-amount quotes (`planning.fee_plan`). A phone the API cannot route is
+reported on its row, not raised. The decisions are pure; only `predict_rows` awaits.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from batch import errors
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.models import PayoutRow
+from batch.planning.fee_plan import FeePlanner
+from batch.planning.schedule import FeeSource
 
 DEFAULT_CONCURRENCY = 8
 
@@ -96,6 +99,7 @@ class RowPrediction(BaseModel):
     phone: str
     operator: ProviderInfo | None = None
     fee: FeeQuote | None = None
+    fee_source: FeeSource | None = None
     problem: str | None = None
 
     @property
@@ -163,8 +167,12 @@ async def predict_rows(
     operators: OperatorCache,
     fees: FeeCache,
     concurrency: int = DEFAULT_CONCURRENCY,
+    fee_planner: FeePlanner | None = None,
 ) -> list[RowPrediction]:
     """Operator and fee quote for every row (same order); unroutable rows carry a problem.
+
+    Fees come from the fee schedule where `fee_planner` (one per planning run) finds that it
+    agrees with predictions, else one prediction per distinct amount (see planning.fee_plan).
 
     Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
     """
@@ -192,7 +200,10 @@ async def predict_rows(
             routed[index] = operator
 
     needed = {fee_key(rows[i], op): (rows[i], op) for i, op in routed.items()}
-    to_fetch = [key for key in needed if fees.get_fee(key) is None]
+    planner = fee_planner if fee_planner is not None else FeePlanner(api)
+    scheduled, to_fetch = await planner.quotes(
+        needed, fees.get_fee, _gather_bounded, concurrency, keep=fees.put_fee
+    )
 
     async def quote(key: FeeKey) -> FeeQuote:
         row, op = needed[key]
@@ -206,6 +217,7 @@ async def predict_rows(
         fees.put_fee(key, found)
         return found
 
+    planner.expect(len(to_fetch))
     quoted = await _gather_bounded(to_fetch, quote, concurrency)
 
     results = []
@@ -215,7 +227,10 @@ async def predict_rows(
             continue
         operator = routed[index]  # the object found above: one per row, not two
         key = fee_key(row, operator)
-        fee = fees.get_fee(key)
+        fee = scheduled.get(key)
+        source = FeeSource.SCHEDULE
+        if fee is None:
+            fee, source = fees.get_fee(key), FeeSource.PREDICTION
         if fee is None:
             results.append(
                 RowPrediction(
@@ -226,5 +241,7 @@ async def predict_rows(
                 )
             )
         else:
-            results.append(RowPrediction(row=row.row, phone=row.phone, operator=operator, fee=fee))
+            results.append(RowPrediction(
+                row=row.row, phone=row.phone, operator=operator, fee=fee, fee_source=source
+            ))
     return results

@@ -61,6 +61,7 @@ PAYOUT_COLUMNS: tuple[Column, ...] = (
     _money("actual_fee", "Actual fee", "fee_currency"),
     _money("fee_difference", "Fee difference", "fee_currency"),
     Column("fee_currency", "Fee currency", width=9),
+    Column("fee_source", "Fee source", width=11),  # schedule | prediction (issue 15)
     *_MESSAGES,
     Column("submitted_at", "Submitted (UTC)", "time", width=20),
     Column("settled_at", "Settled (UTC)", "time", width=20),

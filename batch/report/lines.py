@@ -225,6 +225,7 @@ def payout_line(row: RowRecord) -> Line:
             if fee is not None and predicted is not None else None
         ),
         "fee_currency": row.fee_currency or (attempt.payer_currency if attempt else None),
+        "fee_source": row.fee_source,
         "gateway_message": attempt.gateway_message if attempt else None,
         "wallet_message": attempt.wallet_message if attempt else None,
         "execute_error": attempt.execute_error if attempt else None,

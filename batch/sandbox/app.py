@@ -13,6 +13,7 @@ from batch.sandbox.collection_routes import collections_api
 from batch.sandbox.config import SandboxConfig
 from batch.sandbox.control import control
 from batch.sandbox.faults import FaultInjector
+from batch.sandbox.fee_routes import fee_api
 from batch.sandbox.routes import api, router
 from batch.sandbox.runtime import Clock, Runtime, Sleep
 from batch.sandbox.store import SandboxError
@@ -40,6 +41,7 @@ def create_app(
     app.include_router(router)
     app.include_router(api)
     app.include_router(collections_api)
+    app.include_router(fee_api)
     app.include_router(control)
     app.include_router(collection_control)
     return FaultInjector(app, runtime)

@@ -102,6 +102,9 @@ class Faults(BaseModel):
     payer_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     payer_insufficient_rate: float = Field(default=0.0, ge=0, le=1)
     payers: dict[str, list[Literal["approve", "decline", "timeout", "insufficient"]]] = {}
+    # The published fee schedule (`/v1/fees/gateway`) disagrees with what predictions and
+    # executions charge: its gateway percentages are this many percentage points higher.
+    fee_schedule_skew_points: Decimal = Field(default=Decimal(0))
 
     @field_validator(
         "latency_endpoints", "error_endpoints", "drop_endpoints", "rate_limit_endpoints"

@@ -108,3 +108,23 @@ def quote(
         gateway_fee=gateway,
         gateway_currency=base_currency,
     )
+
+
+# --- the published schedule (`/v1/fees/*`, REFERENCE §3.11) ---------------------------------
+# The same rates as `quote` charges, as percentages: a client that applies them (each fee
+# rounded half-up to the currency's minor units) gets `quote`'s fees to the minor unit.
+
+FEE_TIER_NAME = "default"
+MERCHANT_ID = 1
+MERCHANT_TYPE = "ORGANIZATION"
+SCHEDULE_EFFECTIVE_FROM = "2025-01-01T00:00:00Z"
+
+
+def gateway_percentage(payment_method: str, skew_points: Decimal = Decimal(0)) -> Decimal:
+    """The published gateway percentage of a method (1.5 means 1.5 %), skewed when asked."""
+    return GATEWAY_RATES.get(payment_method, Decimal(0)) * 100 + skew_points
+
+
+def platform_percentage(operation_type: str) -> Decimal:
+    """The published platform percentage of an operation type for the default tier."""
+    return PLATFORM_RATES[operation_type] * 100

@@ -1,6 +1,7 @@
 """The payout engine against a rate-limited, slow sandbox in its own process. Prints figures.
 
     python tests/perf/bench_engine.py [--rows 2000] [--concurrency 16] [--big 100000]
+                                      [--defaults] [--varied-amounts] [--split]
 
 Sandbox: `python -m batch sandbox --latency-ms 40 --rate-limit 100`. Batch 1 pays ROWS new
 recipients; batch 2 pays the same recipients again (their ids come from the ledger). Per
@@ -11,6 +12,11 @@ whole command, and without the report written after the last row settled; peak R
 Runs use `--wait 60`; an execute answered 429 is re-sent with its reference_id once
 Retry-After has passed and status says not found. The first status poll comes 2 s after an
 execute (PAYBATCH_POLL_FIRST): the sandbox's payouts settle 1.5 s after it.
+`--defaults` runs with no --rate and no --concurrency (what a new user gets: the adaptive
+rate). `--varied-amounts` gives every row its own amount (a real payroll; one fee quote per
+distinct amount unless the fee schedule prices them). `--split` runs `plan` then `run` as
+two commands and prints planning seconds and calls per row apart from paying;
+`--split --plan-only` stops after planning.
 `BENCH_KEEP=DIR` keeps the sheets and ledgers there for a look afterwards.
 """
 
@@ -30,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +79,13 @@ def sandbox_process(*flags: str) -> Iterator[str]:
         proc.wait()
 
 
-def write_sheet(path: Path, n: int, amount: str) -> None:
+def write_sheet(path: Path, n: int, amount: str, *, varied: bool = False) -> None:
     lines = ["name,phone,amount,currency,country"]
-    lines += [f"Person {i},231{'77' if i % 2 else '88'}{i:07d},{amount},USD,LR" for i in range(n)]
+    lines += [
+        f"Person {i},231{'77' if i % 2 else '88'}{i:07d},"
+        f"{Decimal(amount) + Decimal(i) / 100 if varied else amount},USD,LR"
+        for i in range(n)
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -145,21 +156,59 @@ def batch_figures(
     }
 
 
-def engine_bench(rows: int, concurrency: int, limit: float, workdir: Path) -> None:
+def plan_figures(
+    rows: int, run: dict[str, Any], before: dict[str, Counter[str]],
+    after: dict[str, Counter[str]],
+) -> dict[str, Any]:
+    """Planning alone: seconds, calls per row by endpoint, and where the fees came from."""
+    delta = {k: after.get(k, Counter()) - before.get(k, Counter()) for k in after}
+    total = sum(sum(c.values()) for c in delta.values())
+    return {
+        "plan_wall_s": round(run["wall"], 2),
+        "plan_cpu_s": round(run["cpu"], 2),  # paybatch's own CPU (the sandbox's apart)
+        "plan_calls": total,
+        "plan_calls_per_row": round(total / rows, 3),
+        "plan_calls_by_endpoint": {k: sum(c.values()) for k, c in delta.items() if c},
+        "plan_429s": sum(c.get("429", 0) for c in delta.values()),
+        "fee_sources": run["json"].get("fee_sources"),
+    }
+
+
+def engine_bench(
+    rows: int, concurrency: int, limit: float, workdir: Path, *,
+    defaults: bool = False, varied: bool = False, split: bool = False, plan_only: bool = False,
+) -> None:
     ledger = workdir / "bench.db"
     env = {"PAYBATCH_POLL_FIRST": "2"}  # the sandbox's payouts settle in 1.5 s
     flags = ["--latency-ms", "40", "--rate-limit", str(limit),
              "--pending-seconds", "0.5", "--processing-seconds", "1"]
-    run_args = ["--yes", "--wait", "60", "--rate", str(limit), "--concurrency", str(concurrency)]
+    tuning = [] if defaults else ["--rate", str(limit), "--concurrency", str(concurrency)]
+    run_args = ["--yes", "--wait", "60", *tuning]
     with sandbox_process(*flags) as url:
         for label, amount in (("new recipients", "10.50"), ("repeat recipients", "11.25")):
             sheet = workdir / f"{label.split()[0]}.csv"
-            write_sheet(sheet, rows, amount)
+            write_sheet(sheet, rows, amount, varied=varied)
             before = requests_by_endpoint(url)
+            planned: dict[str, Any] = {}
+            plan_wall = 0.0
+            if split:
+                plan = run_paybatch(url, ledger, ["plan", str(sheet), *tuning], env)
+                middle = requests_by_endpoint(url)
+                planned, plan_wall = plan_figures(rows, plan, before, middle), plan["wall"]
+                if plan_only:
+                    print(json.dumps({"batch": label, "rows": rows, **planned}))
+                    continue
             run = run_paybatch(url, ledger, ["run", str(sheet), *run_args], env)
             after = requests_by_endpoint(url)
             report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])
-            print(json.dumps(batch_figures(label, url, rows, limit, run, before, after, report_s)))
+            if split:
+                planned["pay_wall_s"] = round(run["wall"], 2)
+                planned["pay_calls_per_row"] = round(sum(
+                    sum((after.get(k, Counter()) - middle.get(k, Counter())).values())
+                    for k in after) / rows, 3)
+                run = {**run, "wall": run["wall"] + plan_wall}  # the whole: plan + run
+            figures = batch_figures(label, url, rows, limit, run, before, after, report_s)
+            print(json.dumps({**figures, **planned}))
 
 
 def big_plan(rows: int, workdir: Path) -> None:
@@ -186,11 +235,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--limit", type=float, default=100.0, help="sandbox requests/s")
     parser.add_argument("--big", type=int, default=0, help="also plan this many rows")
+    parser.add_argument("--defaults", action="store_true", help="no --rate, no --concurrency")
+    parser.add_argument("--varied-amounts", action="store_true", help="a distinct amount a row")
+    parser.add_argument("--split", action="store_true", help="plan, then run: timed apart")
+    parser.add_argument("--plan-only", action="store_true", help="with --split: no run")
     args = parser.parse_args()
     keep = os.environ.get("BENCH_KEEP")
     with tempfile.TemporaryDirectory() if not keep else _kept(keep) as tmp:
         if args.rows:
-            engine_bench(args.rows, args.concurrency, args.limit, Path(tmp))
+            engine_bench(args.rows, args.concurrency, args.limit, Path(tmp),
+                         defaults=args.defaults, varied=args.varied_amounts, split=args.split,
+                         plan_only=args.plan_only)
         if args.big:
             big_plan(args.big, Path(tmp))
 
