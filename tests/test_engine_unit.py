@@ -82,6 +82,7 @@ class FakeSession:
 
 LOST = "lost"  # execute: the work is done, the answer never arrives
 UNSENT = "unsent"  # execute: the request never arrives (a connection error all the same)
+HELD_BUT_REJECTED = "held"  # execute: the work is done, yet the answer is a 422
 
 
 @dataclass
@@ -165,6 +166,8 @@ class FakeApi:
             self.executions[reference_id] = held
         if step == LOST:
             raise errors.NetworkError("POST /v1/executions/payout: no answer (ReadTimeout)")
+        if step == HELD_BUT_REJECTED:
+            raise errors.ApiValidationError("session already executed")
         return answer("PROCESSING" if held.final != "FAILED" else "FAILED")
 
     async def status(self, reference_id: str) -> Answer:
@@ -523,3 +526,22 @@ def test_a_throttled_execute_is_resent_with_its_id_after_retry_after_and_paid_on
     settled = row_of(ledger, row.id)
     assert len(settled.attempts) == 1 and settled.attempts[0].resends == 1
     assert settled.attempts[0].execute_outcome is ExecuteOutcome.THROTTLED
+
+
+def test_a_rejected_execute_that_status_finds_is_adopted_and_recorded(
+    ledger: Ledger, clock: VirtualClock
+) -> None:
+    """A 422 whose send landed after all (issue 11): status shows the execution; the row
+    follows it, recorded as adopted, with no second reference_id and one payment."""
+    api = FakeApi(clock)
+    (row,) = plan(ledger, 1)
+    api.execute_script[row.id] = [HELD_BUT_REJECTED]
+    result = run(ledger, api, row.batch_id, clock, wait=120.0,
+                 monitor=MonitorOptions(first_poll=1.0, max_poll_interval=5.0))
+    assert result.counts == {"COMPLETED": 1}
+    (attempt,) = row_of(ledger, row.id).attempts
+    assert attempt.reference_id == row.current_reference_id
+    assert attempt.adopted and attempt.execute_outcome is ExecuteOutcome.REJECTED
+    assert len(api.of("execute")) == 1 and len(api.paid(row.id)) == 1
+    events = [e.detail or "" for e in ledger.events(row.batch_id)]
+    assert any(d.startswith("adopted:") for d in events)

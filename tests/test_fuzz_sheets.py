@@ -168,10 +168,12 @@ def test_ten_thousand_copies_of_one_phone_are_listed_briefly(tmp_path: Path) -> 
     assert code == 1 and len(out) < 4_000_000  # was 592 MB
     rows = json.loads(out)["rows"]
     assert rows[0]["problems"][0]["message"] == (
-        "same phone as 9,999 other rows: 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, … and 9,989 more"
+        "same phone and currency as 9,999 other rows: 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, … and "
+        "9,989 more (pass --allow-duplicates if each is meant)"
     )
     assert rows[5]["problems"][0]["message"] == (
-        "same phone as 9,999 other rows: 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, … and 9,989 more"
+        "same phone and currency as 9,999 other rows: 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, … and "
+        "9,989 more (pass --allow-duplicates if each is meant)"
     )
 
 
@@ -181,7 +183,8 @@ def test_small_duplicate_groups_name_every_other_row(tmp_path: Path) -> None:
     code, out, _ = _validate(path)
     messages = [r["problems"][0]["message"] for r in json.loads(out)["rows"]]
     assert messages == [
-        "same phone as row(s) 3, 4", "same phone as row(s) 2, 4", "same phone as row(s) 2, 3"
+        f"same phone and currency as row(s) {rows} (pass --allow-duplicates if each is meant)"
+        for rows in ("3, 4", "2, 4", "2, 3")
     ]
 
 

@@ -149,7 +149,7 @@ def test_run_refuses_the_hidden_row_and_include_hidden_pays_it_recorded(  # type
         ledger,
     )
     assert code == 0, err
-    assert out["counts"] == {"COMPLETED": 3}
+    assert {s: n for s, n in out["counts"].items() if n} == {"COMPLETED": 3}
     with Ledger(ledger) as opened:
         batch = opened.batch_by_id(out["batch_id"])
     assert batch is not None and batch.options["include_hidden"] is True

@@ -266,7 +266,23 @@ class Monitor:
             # 5xx, 429, no answer: still unknown, keep waiting (REFERENCE §4.3).
             self.watch(row.id, after=delay, polls=watch.polls + 1, accepted=accepted)
             return
+        if isinstance(row, RowRecord):
+            self._note_adopted(row, reference_id)
         await self.settle(row, reference_id, execution, watch.polls)
+
+    def _note_adopted(self, row: RowRecord, reference_id: str) -> None:
+        """A 422 on execute, yet status knows the reference_id: the API holds an execution of
+        it after all (e.g. "session already executed" for a send that landed). It is adopted
+        and recorded so (issue 11), never replaced by a new reference_id."""
+        attempt = row.current_attempt
+        if (
+            row.state is RowState.UNKNOWN and attempt is not None and not attempt.adopted
+            and attempt.execute_outcome is ExecuteOutcome.REJECTED
+        ):
+            self.ledger.note_adopted(
+                row.id, reference_id,
+                detail="execute was rejected (422), but status shows this reference_id",
+            )
 
     def _resend_due_at(self, row: RowRecord) -> datetime | None:
         """When this UNKNOWN row's attempt may be re-sent as it is, or None."""

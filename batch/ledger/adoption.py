@@ -36,6 +36,20 @@ class LateTransitions(Transitions):
             attempt_sets={"adopted": 1, "execute_error": reason},
         )
 
+    def note_adopted(self, row_id: int, reference_id: str, *, detail: str) -> None:
+        """Record that an attempt whose execute was rejected (422) is an execution the API
+        holds after all (status found it): it is adopted and followed (issue 11)."""
+        with self.atomic():
+            self._execute(
+                "UPDATE attempts SET adopted = 1 WHERE reference_id = ? AND row_id = ?",
+                (reference_id, row_id),
+            )
+            self._execute(
+                "INSERT INTO events (batch_id, row_id, reference_id, at, detail) "
+                "SELECT batch_id, id, ?, ?, ? FROM rows WHERE id = ?",
+                (reference_id, self.now(), f"adopted: {detail}", row_id),
+            )
+
     def mark_fresh_resend(self, row_id: int, reference_id: str, *, fresh_sends: int) -> None:
         """UNKNOWN -> NEW keeping the SAME attempt and reference_id: status "not found" was
         trusted, but the send may have landed; it is sent again on a fresh session (issue 11,
