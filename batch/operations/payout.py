@@ -7,16 +7,10 @@ status by reference_id (REFERENCE §3.3-§3.7, flow 2 of the integration guide).
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Protocol
-
+from batch.dollr.client import ApiClient
 from batch.dollr.models import (
-    Counterparty,
     Execution,
-    Party,
-    PaymentAccount,
     PayoutSession,
-    ProviderInfo,
 )
 from batch.engine.monitor import MonitorOptions
 from batch.engine.operation import Answer
@@ -24,37 +18,6 @@ from batch.engine.states import PAYOUT, OperationKind
 from batch.ledger import Ledger, RowRecord
 
 BENEFICIARY = "BENEFICIARY"
-
-
-class PayoutApi(Protocol):
-    """The Dollr calls a payout makes (`batch.dollr.client.ApiClient` fits)."""
-
-    async def mmo_provider_info(
-        self, phone: str, operation_type: str = PAYOUT
-    ) -> ProviderInfo: ...
-    async def create_party(
-        self, *, fullname: str, phone: str, country_code: str | None, email: str | None = None
-    ) -> Party: ...
-    async def create_counterparty(
-        self, *, party_id: int, relationship_type: str = BENEFICIARY
-    ) -> Counterparty: ...
-    async def create_payout_account(
-        self,
-        *,
-        party_id: int,
-        account_name: str,
-        provider: str,
-        method: str,
-        country_code: str | None,
-        account_number: str,
-    ) -> PaymentAccount: ...
-    async def create_payout_session(
-        self, *, payout_account_id: int, amount: Decimal, currency: str
-    ) -> PayoutSession: ...
-    async def execute_payout(
-        self, *, session_id: int, payout_account_id: int, reference_id: str
-    ) -> Execution: ...
-    async def payout_status(self, reference_id: str) -> Execution: ...
 
 
 class PayoutOperation:
@@ -65,7 +28,7 @@ class PayoutOperation:
     monitor_defaults = MonitorOptions()
 
     def __init__(
-        self, ledger: Ledger, api: PayoutApi, *, relationship_type: str = BENEFICIARY
+        self, ledger: Ledger, api: ApiClient, *, relationship_type: str = BENEFICIARY
     ) -> None:
         self.ledger = ledger
         self.api = api

@@ -198,7 +198,9 @@ def engine_bench(
                 if plan_only:
                     print(json.dumps({"batch": label, "rows": rows, **planned}))
                     continue
-            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args], env)
+            # The same people again on purpose: the row guard (issue 11) refuses it otherwise.
+            again = ["--allow-repeat"] if label.startswith("repeat") else []
+            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again], env)
             after = requests_by_endpoint(url)
             report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])
             if split:

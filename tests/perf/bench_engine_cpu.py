@@ -4,7 +4,7 @@
                                           [--profile]
 
 Engine: N rows planned into a real ledger file, then the real `Runner` (monitor, group
-commit, recipients, ledger, progress) against an in-process `PayoutApi` that answers after
+commit, recipients, ledger, progress) against an in-process fake of the ApiClient's payout calls that answers after
 a random 0-2 ms (no httpx; completions spread out as real answers are, so the runner's loop
 wakes about once per call): batch 1 with new recipients (party, counterparty, account,
 session, execute, status), batch 2 with the same phones (session, execute, status).
@@ -58,7 +58,7 @@ from batch.cli.progress import PlainProgress  # noqa: E402
 
 
 class InstantApi:
-    """The PayoutApi protocol answered at once, or after a small random delay (`--api-delay-ms`).
+    """The ApiClient's payout calls answered at once, or after a small random delay (`--api-delay-ms`).
 
     Answers are built once: the engine's cost is measured, not the fake's. Execute says
     PENDING and status says COMPLETED, so every row takes the monitor's path too.
