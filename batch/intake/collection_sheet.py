@@ -17,9 +17,8 @@ import polars as pl
 
 from batch.errors import SheetError
 from batch.intake import load
-from batch.intake.excel import HEADER_SCAN_ROWS, read_excel
-from batch.intake.excel_formats import show_percent_cells
-from batch.intake.headers import CANONICAL_COLUMNS, canonical_column
+from batch.intake.excel import HEADER_SCAN_ROWS
+from batch.intake.headers import CANONICAL_COLUMNS, canonical_column, map_cells
 
 REQUIRED = ("name", "phone")
 EXTRA = ("invoice_key", "item", "qty", "unit_price", "due_date")
@@ -78,22 +77,7 @@ class CollectionHeader:
 
 def match_header(cells: Sequence[str | None], index: int) -> CollectionHeader:
     """Map one candidate header row's cells to collection columns."""
-    columns: dict[str, int] = {}
-    headers: dict[str, str] = {}
-    ignored: list[str] = []
-    duplicates: list[tuple[str, str, str]] = []
-    for position, cell in enumerate(cells):
-        text = (cell or "").strip()
-        if not text:
-            continue
-        column = collection_column(text)
-        if column is None:
-            ignored.append(text)
-        elif column in columns:
-            duplicates.append((column, headers[column], text))
-        else:
-            columns[column], headers[column] = position, text
-    return CollectionHeader(index, columns, headers, tuple(ignored), tuple(duplicates))
+    return CollectionHeader(index, *map_cells(cells, collection_column))
 
 
 def find_header(rows: Sequence[Sequence[str | None]]) -> CollectionHeader | None:
@@ -117,35 +101,16 @@ class CollectionGrid:
 
 
 def read_collection_sheet(path: Path, *, sheet: str | None = None) -> CollectionGrid:
-    """Load a CSV or XLSX collection sheet; every failure to read it raises SheetError."""
+    """Load a CSV or XLSX collection sheet; every failure to read it raises SheetError.
+
+    The file is read as a payout sheet is (`load.read_cells`: encodings, Excel damage,
+    hostile files); only the header and the columns differ.
+    """
     name = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SheetError(name, "no such file") from None
-    except IsADirectoryError:
-        raise SheetError(name, "is a directory, not a CSV or XLSX file") from None
-    except OSError as exc:
-        raise SheetError(name, f"cannot be read ({exc.strerror})") from None
-    if path.name.startswith("~$"):
-        raise SheetError(name, f"is Excel's lock file; use {path.name[2:]!r} instead")
-    if not data or data.isspace():
-        raise SheetError(name, "is empty")
-    notices: list[str] = []
-    ragged: list[int] = []
-    if data.startswith(load._ZIP_MAGIC) or data.startswith(load._OLE_MAGIC):
-        grid = read_excel(name, data, sheet)
-        if data.startswith(load._ZIP_MAGIC):
-            grid = show_percent_cells(data, sheet, grid)
-        kind = "xlsx"
-    else:
-        if path.suffix.lower() in load._EXCEL_SUFFIXES:
-            notices.append(f"{path.name} is really a text (CSV) file, not Excel; read as CSV")
-        if sheet is not None:
-            raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
-        grid, ragged = load._read_csv(name, data)
-        kind = "csv"
-    return _shape(name, grid, kind, ragged, notices)
+    data = load.read_file(path)
+    with load.unreadable_as_sheet_error(name):
+        raw = load.read_cells(path, data, sheet)
+        return _shape(name, raw.grid, raw.kind, raw.ragged, list(raw.notices))
 
 
 def _shape(
@@ -188,6 +153,6 @@ def _shape(
     headers = {c: match.headers[c] for c in match.headers if c in CANONICAL_COLUMNS}
     sheet = load.Sheet(
         name, frame, match.index + 1, headers, kind, tuple(notices), cells,
-        load._phoneless(grid, frame),
+        load.phoneless(grid, frame),
     )
     return CollectionGrid(sheet, extra)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("name", "phone", "amount")
@@ -213,6 +213,15 @@ class HeaderMatch:
 
 def match_header(cells: Sequence[str | None], index: int) -> HeaderMatch:
     """Map one candidate header row's cells to canonical columns."""
+    return HeaderMatch(index, *map_cells(cells, canonical_column))
+
+
+def map_cells(
+    cells: Sequence[str | None], column_of: Callable[[str], str | None]
+) -> tuple[dict[str, int], dict[str, str], tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    """A header row's cells as (column -> position, column -> header text, ignored headers,
+    (column, first, second) for a column named twice), by `column_of` (payout or collection
+    columns)."""
     columns: dict[str, int] = {}
     headers: dict[str, str] = {}
     ignored: list[str] = []
@@ -221,7 +230,7 @@ def match_header(cells: Sequence[str | None], index: int) -> HeaderMatch:
         text = (cell or "").strip()
         if not text:
             continue
-        column = canonical_column(text)
+        column = column_of(text)
         if column is None:
             ignored.append(text)
         elif column in columns:
@@ -229,7 +238,7 @@ def match_header(cells: Sequence[str | None], index: int) -> HeaderMatch:
         else:
             columns[column] = position
             headers[column] = text
-    return HeaderMatch(index, columns, headers, tuple(ignored), tuple(duplicates))
+    return columns, headers, tuple(ignored), tuple(duplicates)
 
 
 def find_header(rows: Sequence[Sequence[str | None]]) -> HeaderMatch | None:

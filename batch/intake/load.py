@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -61,6 +63,31 @@ class Sheet:
 def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
     """Load a CSV or XLSX payout sheet; every failure to read the file raises SheetError."""
     name = str(path)
+    data = read_file(path)
+    with unreadable_as_sheet_error(name):
+        raw = read_cells(path, data, sheet)
+        if raw.kind == "xlsx" and sheet is None:
+            if find_header(raw.grid.head(_HEADER_SCAN_ROWS).rows()) is None:
+                suggest_sheet(name, data)
+        loaded = _shape(name, raw.grid, raw.kind, raw.ragged, list(raw.notices))
+        if data.startswith(_ZIP_MAGIC):
+            loaded = replace(loaded, workbook=findings_for(data, sheet, raw.grid))
+        return loaded
+
+
+@dataclass(frozen=True)
+class RawCells:
+    """A sheet's cells as text, before any header is looked for (payout or collection)."""
+
+    grid: pl.DataFrame
+    kind: str  # "csv" or "xlsx"
+    ragged: list[int] = field(default_factory=list)  # CSV records wider than the header
+    notices: tuple[str, ...] = ()
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes; a missing, unreadable, empty or lock file raises SheetError."""
+    name = str(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -75,39 +102,41 @@ def load_sheet(path: Path, *, sheet: str | None = None) -> Sheet:
         )
     if data.isspace() or not data:  # isspace stops at the first other byte; strip copies
         raise SheetError(name, "is empty")
+    return data
+
+
+@contextmanager
+def unreadable_as_sheet_error(name: str) -> Iterator[None]:
+    """The readers' other failures on a hostile file become one SheetError (issue 12)."""
     try:
-        return _load(path, data, sheet)
+        yield
     except SheetError:
         raise
-    except Exception as exc:  # the readers' other failures on a hostile file (issue 12)
+    except Exception as exc:
         what = f"{type(exc).__name__}: {_first_line(exc)}"
         raise SheetError(name, f"cannot be read ({short(what, 200)})") from None
 
 
-def _load(path: Path, data: bytes, sheet: str | None) -> Sheet:
+def read_cells(path: Path, data: bytes, sheet: str | None) -> RawCells:
+    """The cells of an Excel workbook's sheet, or of a CSV (whatever its file name says)."""
     name = str(path)
-    notices: list[str] = []
     if data.startswith(_ZIP_MAGIC) or data.startswith(_OLE_MAGIC):
         grid = read_excel(name, data, sheet)
         if data.startswith(_ZIP_MAGIC):  # a Percent cell reads as 0.05: show it as 5%
             grid = guarded(name, lambda: show_percent_cells(data, sheet, grid))
-        if sheet is None and find_header(grid.head(_HEADER_SCAN_ROWS).rows()) is None:
-            suggest_sheet(name, data)
-        loaded = _shape(name, grid, "xlsx", [])  # Excel has no fields to miscount
-        if data.startswith(_ZIP_MAGIC):
-            loaded = replace(loaded, workbook=findings_for(data, sheet, grid))
-        return loaded
+        return RawCells(grid, "xlsx")  # Excel has no fields to miscount
+    notices: tuple[str, ...] = ()
     if path.suffix.lower() in _EXCEL_SUFFIXES:
         if looks_like_html(data):
             raise SheetError(name, HTML_AS_EXCEL)
         if b"\x00" in data[:_SNIFF_BYTES] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise SheetError(name, "is not a valid Excel file (corrupt, or not really .xlsx)")
         # Text saved under an Excel name ("Save as CSV" kept .xlsx): read what it really is.
-        notices.append(f"{path.name} is really a text (CSV) file, not Excel; read as CSV")
+        notices = (f"{path.name} is really a text (CSV) file, not Excel; read as CSV",)
     if sheet is not None:
         raise SheetError(name, "--sheet applies to Excel files only; this is a CSV file")
     grid, ragged = _read_csv(name, data)
-    return _shape(name, grid, "csv", ragged, notices)
+    return RawCells(grid, "csv", ragged, notices)
 
 
 def _decode(name: str, data: bytes) -> tuple[str, bytes]:
@@ -266,11 +295,11 @@ def _shape(
         kind,
         tuple(notices),
         cells,
-        _phoneless(grid, frame),
+        phoneless(grid, frame),
     )
 
 
-def _phoneless(grid: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+def phoneless(grid: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     """Every cell of the non-blank rows whose phone is empty (usually few), for spotting
     totals and notes whatever column their words are in."""
     rows = frame.filter(~pl.col(BLANK) & _text("phone").is_null()).get_column(ROW)
