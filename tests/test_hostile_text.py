@@ -154,3 +154,41 @@ def test_reports_keep_no_control_or_bidi_characters(tmp_path: Path, suffix: str)
     if suffix == ".json":
         data = json.loads(written[0].read_text(encoding="utf-8"))
         assert data["payouts"][0]["name"] == RLO  # escaped in the file, the same value
+
+
+# Sheet text that means something to the XML of an .xlsx: each must read back as the same text.
+XML_LOOKALIKES = {
+    "<r>x</r>": "<r>x</r>",  # xlsxwriter wrote this as rich-text markup: an empty cell
+    "<r><t>bold</t></r>": "<r><t>bold</t></r>",
+    "A & B <c>": "A & B <c>",
+    " lead": " lead",
+    "trail ": "trail ",
+    "Musu Dolo — café": "Musu Dolo — café",
+    "x" * 40_000: "x" * 32_767,  # Excel's longest cell text
+}
+
+
+@pytest.mark.parametrize("highlighted", [False, True])
+def test_xlsx_cells_hold_xml_lookalikes_as_text(tmp_path: Path, highlighted: bool) -> None:
+    """Text that looks like XML or rich text reaches each sheet as text, in plain and in
+    highlighted rows (which are written another way), in the tables and on the Summary."""
+    ledger = tmp_path / "paybatch.db"
+    with Ledger(ledger) as book:
+        batch_id = book.create_batch(
+            name="xml", source_file="x.csv", content_hash="c" * 64, payout_set_hash="p" * 64,
+            rows=[NewRow(sheet_row=i + 2, name=text, phone=f"23177000{i:04d}", amount_minor=100,
+                         currency="USD", country="LR", reference_id=str(uuid.uuid4()), note=text)
+                  for i, text in enumerate(XML_LOOKALIKES)],
+        )
+        if highlighted:
+            for row in book.rows(batch_id, with_attempts=False):
+                book.mark_failed(row.id, row.current_reference_id or "", reason=row.name or "")
+        written = write_report(load_report(book, "xml", stream=True), tmp_path / "out.xlsx")
+    sheet = openpyxl.load_workbook(written[0])["Payouts"]
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    notes = [row[32] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == notes == list(XML_LOOKALIKES.values())
+    if highlighted:  # failed rows: each reason is on the Summary too
+        summary = openpyxl.load_workbook(written[0])["Summary"]
+        shown = {c for row in summary.iter_rows(values_only=True) for c in row if c is not None}
+        assert "<r>x</r>" in shown and "A & B <c>" in shown

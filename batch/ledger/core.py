@@ -107,6 +107,8 @@ def translate_errors(action: str) -> Iterator[None]:
 class LedgerCore:
     """A connection to one ledger file with migrations and `atomic()` transactions."""
 
+    _rows_width: int | None = None  # columns of `rows`, read once (the schema is migrated)
+
     def __init__(
         self,
         path: Path | str,
@@ -353,6 +355,12 @@ class LedgerCore:
     def _executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         with translate_errors("a query"):
             return self.conn.executemany(sql, params)
+
+    def _row_width(self) -> int:
+        """How many columns `rows` has (where its columns end in a join with attempts)."""
+        if self._rows_width is None:
+            self._rows_width = len(self._execute("SELECT * FROM rows LIMIT 0").description)
+        return self._rows_width
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         cursor = self._execute(sql, params)

@@ -17,8 +17,6 @@ from batch.ledger.records import AttemptRecord, BatchRecord, BatchSummary, Event
 class Reads(LedgerCore):
     """Queries; none of them writes."""
 
-    _rows_width: int | None = None  # columns of `rows`, read once (the schema is migrated)
-
     def counts(self, batch_id: int) -> dict[str, int]:
         """Rows per state in one batch (states with no rows are left out)."""
         return {
@@ -179,12 +177,6 @@ class Reads(LedgerCore):
         )
         first = found[0]
         return RowRecord.from_row(dict(zip(row_names, first[:split], strict=True)), attempts)
-
-    def _row_width(self) -> int:
-        """How many columns `rows` has (where its columns end in a join with attempts)."""
-        if self._rows_width is None:
-            self._rows_width = len(self._execute("SELECT * FROM rows LIMIT 0").description)
-        return self._rows_width
 
     def _attempts_of_batch(self, batch_id: int) -> dict[int, list[AttemptRecord]]:
         grouped: dict[int, list[AttemptRecord]] = defaultdict(list)

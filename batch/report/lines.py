@@ -295,6 +295,32 @@ class ReportLines(Sequence[Line]):
         return list(self)[index]
 
 
+def in_one_pass(tables: Sequence[Sequence[Line]]) -> Iterator[tuple[int, Line]]:
+    """Every line of several tables, each with its table's index, in each table's order.
+
+    Tables made from the same rows (a report's payouts and attempts, ReportLines over one
+    stream) are gone through together, in one pass over the rows: a writer that keeps one
+    output per table (an XLSX sheet each) reads a streamed batch from the ledger once, not once
+    per table. Any other table follows, whole, in turn.
+    """
+    shared = [
+        (i, t) for i, t in enumerate(tables)
+        if isinstance(t, ReportLines) and isinstance(tables[0], ReportLines)
+        and t._rows is tables[0]._rows
+    ]
+    if shared:
+        makers = [(i, t._lines_of) for i, t in shared]
+        for row in shared[0][1]._rows:
+            for i, lines_of in makers:
+                for line in lines_of(row):
+                    yield i, line
+    done = {i for i, _ in shared}
+    for i, table in enumerate(tables):
+        if i not in done:
+            for line in table:
+                yield i, line
+
+
 class _Tally:
     """The report's summary of a batch, one row at a time: states, money, fees, failures."""
 

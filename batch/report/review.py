@@ -16,7 +16,7 @@ from batch.planning.review_flow import Review
 from batch.report.approvals import approval_state, approvals_json, approvals_text
 from batch.report.lines import Value
 from batch.report.text import cell_text
-from batch.report.xlsx import TIME_FORMAT, money_format
+from batch.report.xlsx_style import TIME_FORMAT, money_format
 
 WARNINGS = frozenset({"new", "phone_other_name", "name_other_phone", "shared_phone",
                       "outlier_history", "outlier_batch"})

@@ -1,10 +1,11 @@
-"""A leaner cell writer for the report's big tables (xlsxwriter's own costs ~5 us a cell).
+"""Cells as XML, and a sheet that takes whole rows of them (xlsxwriter's own cells cost ~5 us).
 
 xlsxwriter lets a workbook add sheets of a subclass (`add_worksheet(worksheet_class=...)`).
-This one writes the two commonest cells of a constant-memory sheet, numbers and in-line
-strings (and blanks), with one f-string each, exactly as xlsxwriter would; anything else goes to
-xlsxwriter. It relies on what the report's tables never use: row or column formats (a cell
-without a format of its own would inherit them), so `set_row`/`set_column` formats are refused.
+In constant-memory mode xlsxwriter keeps one row of cells and writes it out as XML when the
+next row starts; a TableSheet instead takes a whole row as its XML, made by `text_cell`,
+`number_cell` and `blank_cell` exactly as xlsxwriter makes each cell, and writes it in one
+go. It relies on what the report's sheets never use: row or column formats (a cell without a
+format of its own would inherit them), so `set_row`/`set_column` formats are refused.
 """
 
 from __future__ import annotations
@@ -12,16 +13,71 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell_fast  # type: ignore[import-untyped]
+from xlsxwriter.utility import (  # type: ignore[import-untyped]
+    _preserve_whitespace,
+    _utf16_len,
+    _utf16_truncate,
+)
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
+from batch.report.text import cell_text
+
+_STRMAX = 32767  # Excel's longest cell text, in UTF-16 units (xlsxwriter cuts longer ones)
+# Characters XML 1.0 (so Excel) refuses in a cell: dropped, as openpyxl's writer did.
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 # What xlsxwriter's in-line string writer changes: "_xHHHH_" look-alikes, control characters,
-# XML's own characters, the two non-characters; and spaces at either end need "preserve".
+# XML's own characters, the two non-characters; spaces at either end need "preserve".
 _NEEDS_CARE = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|^\s|\s$")
+# Text that goes into a cell as it is: printable ASCII that neither cell_text (formula starts,
+# control characters) nor the XML (escapes, "_xHHHH_" look-alikes, spaces at either end)
+# changes, and too short to pass Excel's limit. Most of a report's cells are such text; the
+# rest take the careful way.
+_CHANGED = re.compile(r"^[=+\-@\s]|\s$|[^\x20-\x7e]|[&<>]|_x[0-9a-fA-F]{4}_")
+_PLAIN_MAX = _STRMAX // 2
+
+
+def shown_text(value: str) -> str:
+    """Text as a cell holds it: control and bidi characters shown (issue 12), formula starts
+    neutralised, and anything else Excel refuses dropped."""
+    return _ILLEGAL.sub("", cell_text(value))
+
+
+def inline_string(text: str) -> str:
+    """The `<is>` element of an in-line string cell holding `text`, as xlsxwriter writes it
+    (too long a text cut to Excel's limit, control characters as _xHHHH_, XML escaped,
+    whitespace at either end kept). Unlike xlsxwriter, text that looks like rich-text XML
+    ("<r>…</r>") is escaped too: it is a sheet's text, never markup (xlsxwriter wrote it as
+    it was, and "<r>x</r>" made a workbook Excel cannot open)."""
+    if len(text) > _PLAIN_MAX and _utf16_len(text) > _STRMAX:
+        text = _utf16_truncate(text, _STRMAX)
+    if not _NEEDS_CARE.search(text):
+        return f"<is><t>{text}</t></is>"
+    text = Worksheet._escape_control_characters(text)
+    preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<is><t{preserve}>{text}</t></is>"
+
+
+def text_cell(ref: str, style: str, value: str) -> str:
+    """Cell `ref` (e.g. "B7") holding `value` as shown_text, with `style` (' s="N"' or "")."""
+    if len(value) > _PLAIN_MAX or _CHANGED.search(value):
+        return f'<c r="{ref}"{style} t="inlineStr">{inline_string(shown_text(value))}</c>'
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t>{value}</t></is></c>'
+
+
+def number_cell(ref: str, style: str, value: object) -> str:
+    """Cell `ref` holding a number (int, float, Decimal), written as xlsxwriter writes one:
+    16 significant digits; a Decimal as its own digits."""
+    return f'<c r="{ref}"{style}><v>{value:.16G}</v></c>'
+
+
+def blank_cell(ref: str, style: str) -> str:
+    """An empty cell that carries a format (e.g. a highlighted row's fill)."""
+    return f'<c r="{ref}"{style}/>'
 
 
 class TableSheet(Worksheet):  # type: ignore[misc]
-    """A constant-memory worksheet whose number and plain-text cells are written directly."""
+    """A constant-memory worksheet that also takes whole rows as prepared XML."""
 
     def set_column(self, first: int, last: int, width: float | None = None,
                    cell_format: Any = None, options: Any = None) -> int:
@@ -35,20 +91,24 @@ class TableSheet(Worksheet):  # type: ignore[misc]
             raise ValueError("TableSheet: row formats are not supported")
         return int(super().set_row(row, height, None, options))
 
-    def _write_cell(self, row: int, col: int, cell: Any) -> None:
-        kind = cell.__class__.__name__
-        fmt = cell.format
-        style = f' s="{fmt._get_xf_index()}"' if fmt else ""
-        if kind == "Number":
-            self.fh.write(
-                f'<c r="{xl_rowcol_to_cell_fast(row, col)}"{style}><v>{cell.number:.16G}</v></c>'
-            )
-        elif kind == "String" and self.constant_memory and not _NEEDS_CARE.search(cell.string):
-            self.fh.write(
-                f'<c r="{xl_rowcol_to_cell_fast(row, col)}"{style} t="inlineStr">'
-                f"<is><t>{cell.string}</t></is></c>"
-            )
-        elif kind == "Blank":
-            self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}"{style}/>')
-        else:
-            super()._write_cell(row, col, cell)
+    def write_row_xml(self, row: int, cells: str, first_col: int, last_col: int) -> None:
+        """Write row `row` (0-based) whole: `cells` is its `<c>` elements in column order,
+        `first_col`..`last_col` the columns they fill. Rows only go forward."""
+        first = row == 0 and self.dim_rowmax is None  # type: ignore[has-type]  # nothing yet
+        if not self.constant_memory or (row <= self.previous_row and not first):
+            raise ValueError(f"TableSheet: row {row} is not after the last row written")
+        self._write_single_row(row)  # what xlsxwriter holds (e.g. the header) goes first
+        if not cells:
+            return
+        if row >= self.xls_rowmax:
+            raise ValueError(f"TableSheet: row {row + 1} is past Excel's last row")
+        # The sheet's used area (its <dimension>), as xlsxwriter keeps it cell by cell
+        # (xlsxwriter's attributes are untyped: hence the ignores).
+        if self.dim_rowmin is None:  # type: ignore[has-type]
+            self.dim_rowmin = row
+        self.dim_rowmax = row
+        if self.dim_colmin is None or first_col < self.dim_colmin:  # type: ignore[has-type]
+            self.dim_colmin = first_col
+        if self.dim_colmax is None or last_col > self.dim_colmax:  # type: ignore[has-type]
+            self.dim_colmax = last_col
+        self.fh.write(f'<row r="{row + 1}">{cells}</row>')
