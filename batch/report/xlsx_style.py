@@ -25,6 +25,7 @@ STATE_FILLS = {
     "SUBMITTED": "#FFEB9C",
 }
 _EPOCH = datetime(1899, 12, 30)  # Excel's day 0 (with its 1900 leap-year bug built in)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 _DAY = 86400.0
 
 
@@ -37,9 +38,9 @@ def money_format(currency: str | None) -> str:
 
 
 def excel_time(value: datetime) -> float:
-    """A time as Excel's serial day number, in UTC."""
-    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    return (naive - _EPOCH).total_seconds() / _DAY
+    """A time as Excel's serial day number, in UTC (a naive time is taken as UTC)."""
+    # An aware time minus an aware epoch is its UTC time minus the epoch: no conversion.
+    return (value - (_EPOCH_UTC if value.tzinfo else _EPOCH)).total_seconds() / _DAY
 
 
 class Formats:
