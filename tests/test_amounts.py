@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batch.intake.amount_column import COMMON, read_amounts
 from batch.intake.amounts import add_amounts, parse_amount, sum_amounts
 
 
@@ -175,3 +176,43 @@ def test_currency_written_in_the_amount_cell(
     text: str, stated: str | None, default: str | None, expected: tuple[object, ...]
 ) -> None:
     assert _with_currency([text], [stated], default) == [expected]
+
+
+_CELLS = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.from_regex(r"[ $]?[0-9]{1,3}(,[0-9]{3}){0,5}(\.[0-9]{0,4})?[ ]?", fullmatch=True),
+    st.from_regex(r"[0-9]{1,18}(\.[0-9]{1,3})?", fullmatch=True),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_CELLS, st.sampled_from([None, "USD", "LRD", "RWF", "EUR"])),
+        min_size=1, max_size=40,
+    ),
+    st.sampled_from([None, "USD", "RWF"]),
+)
+def test_the_fast_column_reading_is_the_full_reading(
+    cells: list[tuple[str | None, str | None]], default: str | None
+) -> None:
+    """read_amounts reads common cells (1,250.00 / 1250) itself and the rest through
+    add_amounts: every column it adds is what add_amounts makes of the same cells."""
+    frame = pl.DataFrame(
+        {"amount": [c for c, _ in cells], "ccy": [k for _, k in cells]},
+        schema={"amount": pl.String, "ccy": pl.String},
+    ).lazy()
+    full = add_amounts(frame, "amount", "ccy", default).collect()
+    fast = read_amounts(frame, "amount", "ccy", default).collect()
+    assert fast.to_dicts() == full.to_dicts()
+
+
+def test_common_cells_are_read_without_the_full_reading() -> None:
+    """The common forms are the ones the fast reading takes (so a 1M-row payroll skips the
+    full reading), and zero, a leading 0 or three decimals are not."""
+    common = pl.Series(["1,250.00", "1250", "459.98", "999,999,999,999,999.99", "7,000"])
+    other = pl.Series(["0.50", "0.00", "1.250", "1250.5", " 12.00", "1,25", "1234,567.00",
+                       "9999999999999999"])
+    assert common.str.contains(COMMON).all()
+    assert not other.str.contains(COMMON).any()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batch.intake.phones import normalise_phone, normalise_phones
+from batch.intake.phones import _fast_path, normalise_phone, normalise_phones
 
 
 @pytest.mark.parametrize(
@@ -133,3 +133,24 @@ def test_every_written_form_of_a_number_round_trips(national: str, data: st.Data
     result = normalise_phone(form, region)
     assert result.e164 == e164 and result.country == "LR"
     assert normalise_phone(result.e164, None).e164 == e164  # normalising again changes nothing
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.one_of(_phone_text(), st.none(), st.text(max_size=12)), _REGION),
+             min_size=1, max_size=8),
+    st.lists(st.integers(min_value=0, max_value=7), min_size=1, max_size=60),
+)
+def test_repeated_phones_are_read_once_each_with_the_same_result(
+    distinct: list[tuple[str | None, str | None]], picks: list[int]
+) -> None:
+    """A column that repeats its phones is read per distinct (phone, region) and joined back:
+    every row gets what reading every row gives, in the column's order."""
+    cases = [distinct[i % len(distinct)] for i in picks]
+    frame = pl.DataFrame(
+        {"phone": [c[0] for c in cases], "region": [c[1] for c in cases]},
+        schema={"phone": pl.String, "region": pl.String},
+    )
+    every_row = _fast_path(frame.lazy(), "phone", "region").collect()
+    per_distinct = normalise_phones(frame.lazy(), "phone", "region").collect()
+    assert per_distinct.to_dicts() == every_row.to_dicts()

@@ -60,16 +60,28 @@ def find_duplicates(
     # Hashes find the few candidates cheaply (all keys in one parallel pass); the exact
     # comparison runs on those candidates alone.
     pairs = {out: key if isinstance(key, tuple) else (key, key) for out, key in keys.items()}
+    # Usually no key repeats at all: a count of distinct hashes per key says so (~6x cheaper
+    # than flagging each row), and a key that cannot repeat is not flagged.
+    repeats = rows.lazy().select(
+        (coarse.drop_nulls().hash().n_unique() < coarse.drop_nulls().len()).alias(out)
+        for out, (coarse, _) in pairs.items()
+    ).collect().row(0, named=True)
     flags = rows.lazy().select(
         pl.col(ROW),
         *[
             (coarse.is_not_null() & coarse.hash().is_duplicated()).alias(out)
-            for out, (coarse, _) in pairs.items()
+            for out, (coarse, _) in pairs.items() if repeats[out]
         ],
     )
-    flagged = flags.filter(pl.any_horizontal(list(keys))).collect()
+    flagged = (
+        flags.filter(pl.any_horizontal([out for out in keys if repeats[out]])).collect()
+        if any(repeats.values()) else None
+    )
     exprs = []
     for out, (_, key) in pairs.items():
+        if flagged is None or not repeats[out]:
+            exprs.append(pl.lit(None, pl.String).alias(out))
+            continue
         candidates = (
             rows.filter(pl.col(ROW).is_in(flagged.filter(pl.col(out)).get_column(ROW).implode()))
             .select(ROW, key.alias("_key"))

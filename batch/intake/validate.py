@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.intake.amounts import CURRENCY_MARKS, add_amounts
+from batch.intake.amount_column import read_amounts
+from batch.intake.amounts import CURRENCY_MARKS
 from batch.intake.cells import collapse_whitespace, per_distinct
 from batch.intake.decimal_comma import read_decimal_comma
 from batch.intake.duplicates import find_duplicates
@@ -287,7 +288,7 @@ def validate_sheet(sheet: Sheet, options: ValidationOptions) -> ValidationReport
         .alias("_currency"),
     )
     staged = staged.with_columns(pl.coalesce("_country_given", default_country).alias("_region"))
-    staged = add_amounts(
+    staged = read_amounts(
         normalise_phones(staged, "phone", "_region"),
         "amount",
         "_currency",
