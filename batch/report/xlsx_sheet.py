@@ -2,8 +2,9 @@
 
 xlsxwriter lets a workbook add sheets of a subclass (`add_worksheet(worksheet_class=...)`).
 In constant-memory mode xlsxwriter keeps one row of cells and writes it out as XML when the
-next row starts; a TableSheet instead takes a whole row as its XML, made by `text_cell`,
-`number_cell` and `blank_cell` exactly as xlsxwriter makes each cell, and writes it in one
+next row starts; a TableSheet instead takes a whole row as its XML, made by `text_cell` and
+`number_cell` (or the same f-strings inlined in xlsx_table's hot loop; an empty cell with a
+format is `<c r="B7" s="N"/>`) exactly as xlsxwriter makes each cell, and writes it in one
 go. It relies on what the report's sheets never use: row or column formats (a cell without a
 format of its own would inherit them), so `set_row`/`set_column` formats are refused.
 """
@@ -78,11 +79,6 @@ def number_cell(ref: str, style: str, value: object) -> str:
     """Cell `ref` holding a number (int, float, Decimal), written as xlsxwriter writes one:
     16 significant digits; a Decimal as its own digits."""
     return f'<c r="{ref}"{style}><v>{value:.16G}</v></c>'
-
-
-def blank_cell(ref: str, style: str) -> str:
-    """An empty cell that carries a format (e.g. a highlighted row's fill)."""
-    return f'<c r="{ref}"{style}/>'
 
 
 class TableSheet(Worksheet):  # type: ignore[misc]
