@@ -7,6 +7,7 @@ import json
 import re
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from _report_ledger import BATCH, FEES, NO_MONEY, ROWS, Built, build
 
 from batch import errors
-from batch.ledger import Ledger
+from batch.ledger import Ledger, RowRecord
 from batch.markets import from_minor
 from batch.report.files import (
     load_report,
@@ -26,7 +27,7 @@ from batch.report.files import (
     write_report,
     write_run_report,
 )
-from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport
+from batch.report.lines import ATTEMPT_COLUMNS, PAYOUT_COLUMNS, BatchReport, in_one_pass
 from batch.report.xlsx import money_format
 
 
@@ -304,3 +305,28 @@ def test_xlsx_prints_landscape_with_the_summary_on_one_page_width(book: openpyxl
     assert summary.page_setup.fitToHeight == 0
     assert payouts.page_setup.orientation == "landscape"
     assert payouts.print_title_rows == "$1:$1"
+
+
+def test_a_streamed_reports_tables_are_read_in_one_pass(built: Built) -> None:
+    """The XLSX writer fills Payouts and Attempts from one pass over a streamed batch's rows
+    (in_one_pass): each table gets its lines in order, and the ledger is read once for both
+    (plus the summary's pass), not once per table."""
+    with Ledger(built.path) as ledger:
+        passes = 0
+        read = ledger.each_row_read_only
+
+        def counted(batch_id: int) -> Iterator[RowRecord]:
+            nonlocal passes
+            passes += 1
+            return read(batch_id)
+
+        ledger.each_row_read_only = counted  # type: ignore[method-assign]
+        streamed = load_report(ledger, BATCH, stream=True)
+        assert passes == 1  # the summary
+        tables: dict[int, list[dict[str, object]]] = defaultdict(list)
+        for i, line in in_one_pass([streamed.payouts, streamed.attempts]):
+            tables[i].append(line)
+        assert passes == 2
+        assert tables[0] == list(load_report(ledger, BATCH).payouts)
+        assert tables[1] == list(load_report(ledger, BATCH).attempts)
+        assert [line["row"] for line in tables[1]] == sorted(line["row"] for line in tables[1])

@@ -303,10 +303,10 @@ def in_one_pass(tables: Sequence[Sequence[Line]]) -> Iterator[tuple[int, Line]]:
     output per table (an XLSX sheet each) reads a streamed batch from the ledger once, not once
     per table. Any other table follows, whole, in turn.
     """
+    first = next((t for t in tables if isinstance(t, ReportLines)), None)
     shared = [
         (i, t) for i, t in enumerate(tables)
-        if isinstance(t, ReportLines) and isinstance(tables[0], ReportLines)
-        and t._rows is tables[0]._rows
+        if isinstance(t, ReportLines) and first is not None and t._rows is first._rows
     ]
     if shared:
         makers = [(i, t._lines_of) for i, t in shared]
