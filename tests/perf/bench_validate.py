@@ -48,6 +48,7 @@ from batch.intake import validate as v
 from batch.intake.load import BLANK, load_sheet
 from batch.intake.outcome import ValidationReport
 options = v.ValidationOptions(default_country="LR")
+MEM = "in-memory"  # as validate_sheet collects
 took = {}
 def stage(name, work):
     start, cpu = time.perf_counter(), time.process_time()
@@ -64,11 +65,11 @@ cells = stage("names, countries, currencies", lambda: rows.lazy().with_columns(
                                   is_elementwise=True).alias("_country_given"),
     pl.col("currency").map_batches(v.per_distinct(v._currency_code), pl.String,
                                    is_elementwise=True).alias("_currency"),
-).with_columns(pl.coalesce("_country_given", pl.lit("LR")).alias("_region")).collect())
+).with_columns(pl.coalesce("_country_given", pl.lit("LR")).alias("_region")).collect(engine=MEM))
 phones = stage("phones (polars, per distinct phone)",
-               lambda: v.normalise_phones(cells.lazy(), "phone", "_region").collect())
+               lambda: v.normalise_phones(cells.lazy(), "phone", "_region").collect(engine=MEM))
 amounts = stage("amounts (common form fast, rest in full)",
-                lambda: v.read_amounts(phones.lazy(), "amount", "_currency").collect())
+                lambda: v.read_amounts(phones.lazy(), "amount", "_currency").collect(engine=MEM))
 checked = stage("phones polars did not accept (phonenumbers)", lambda: v._slow_phones(amounts)
                 .with_columns(pl.coalesce("_region", "_phone_country").alias("_country")))
 keys = {"_dup_phone_rows": (pl.col("_e164"), pl.col("_e164") + ":" + pl.col("_currency")),
