@@ -69,7 +69,10 @@ def plain_text(value: str) -> bool:
 
 
 def text_cell(ref: str, style: str, value: str) -> str:
-    """Cell `ref` (e.g. "B7") holding `value` as shown_text, with `style` (' s="N"' or "")."""
+    """Cell `ref` (e.g. "B7") holding `value` as shown_text, with `style` (' s="N"' or "").
+    Empty text is a blank cell, as xlsxwriter's write_string makes it (none without a style)."""
+    if not value:
+        return f'<c r="{ref}"{style}/>' if style else ""
     if plain_text(value):
         return f'<c r="{ref}"{style} t="inlineStr"><is><t>{value}</t></is></c>'
     return f'<c r="{ref}"{style} t="inlineStr">{inline_string(shown_text(value))}</c>'

@@ -90,7 +90,7 @@ class TableRows:
                 continue
             if kind == "text" or value.__class__ is str:  # an int column holding text: text
                 text = str(value)
-                if plain_text(text):  # most cells: text_cell's own fast way, inlined
+                if text and plain_text(text):  # most cells: text_cell's own fast way, inlined
                     cells.append(f'<c r="{letter}{n}" t="inlineStr"><is><t>{text}</t></is></c>')
                 else:
                     cells.append(text_cell(f"{letter}{n}", "", text))
