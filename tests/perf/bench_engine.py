@@ -191,15 +191,15 @@ def engine_bench(
             before = requests_by_endpoint(url)
             planned: dict[str, Any] = {}
             plan_wall = 0.0
+            # The same people again on purpose: the row guard (issue 11) refuses it otherwise.
+            again = ["--allow-repeat"] if label.startswith("repeat") else []
             if split:
-                plan = run_paybatch(url, ledger, ["plan", str(sheet), *tuning], env)
+                plan = run_paybatch(url, ledger, ["plan", str(sheet), *tuning, *again], env)
                 middle = requests_by_endpoint(url)
                 planned, plan_wall = plan_figures(rows, plan, before, middle), plan["wall"]
                 if plan_only:
                     print(json.dumps({"batch": label, "rows": rows, **planned}))
                     continue
-            # The same people again on purpose: the row guard (issue 11) refuses it otherwise.
-            again = ["--allow-repeat"] if label.startswith("repeat") else []
             run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again], env)
             after = requests_by_endpoint(url)
             report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])

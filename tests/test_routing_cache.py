@@ -1,0 +1,93 @@
+"""Routing without a call per row (issue 15, item 2): a phone is asked once per batch, and a
+later batch reuses its operator while it is fresh (ROUTING_FRESH_DAYS), then asks again.
+
+Real ledger files, the real client against the real sandbox on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from batch.dollr.client import ApiClient
+from batch.ledger import Ledger
+from batch.models import PayoutRow
+from batch.pipeline import SANDBOX_CREDENTIALS
+from batch.planning.flow import ROUTING_FRESH_DAYS, predict_batch
+from batch.planning.identity import content_hash, new_rows, payout_set_hash
+
+MMO = "predictions.mmo_provider_info"
+PLANNED = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def rows(phones: list[str]) -> list[PayoutRow]:
+    return [
+        PayoutRow(row=i + 2, name=f"Person {i}", phone=phone, amount=Decimal("10.50"),
+                  currency="USD", country="LR")
+        for i, phone in enumerate(phones)
+    ]
+
+
+def lookups(sandbox: Any) -> int:
+    return sum(sandbox.stats()["requests"].get(MMO, {}).values())
+
+
+def plan(path: Path, base_url: str, name: str, phones: list[str], at: datetime) -> list[str]:
+    """Record and predict a batch of these phones with the ledger's clock at `at`."""
+    batch_rows = rows(phones)
+
+    async def go() -> list[str]:
+        with Ledger(path, clock=lambda: at) as ledger:
+            batch_id = ledger.create_batch(
+                name=name, source_file=f"{name}.csv", content_hash=content_hash(batch_rows),
+                payout_set_hash=payout_set_hash(batch_rows), rows=new_rows(batch_rows),
+            )
+            async with ApiClient(base_url, SANDBOX_CREDENTIALS, rate=500) as api:
+                return await predict_batch(
+                    ledger, api, batch_id, iter(batch_rows), concurrency=4
+                )
+
+    return asyncio.run(go())
+
+
+def test_a_phone_on_many_rows_is_asked_once(sandbox: Any, tmp_path: Path) -> None:
+    phones = ["231770000101", "231880000102"] * 5
+    assert plan(tmp_path / "l.db", sandbox.base_url, "october", phones, PLANNED) == []
+    assert lookups(sandbox) == 2
+
+
+def test_known_phones_are_not_asked_again_while_fresh_then_asked_again(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "l.db"
+    old, new = ["231770000201", "231880000202"], ["231770000203"]
+    plan(ledger, sandbox.base_url, "october", old, PLANNED)
+    assert lookups(sandbox) == 2
+    fresh = PLANNED + timedelta(days=ROUTING_FRESH_DAYS) - timedelta(minutes=1)
+    assert plan(ledger, sandbox.base_url, "november", old + new, fresh) == []
+    assert lookups(sandbox) == 3  # only the new phone
+    stale = fresh + timedelta(days=ROUTING_FRESH_DAYS) + timedelta(minutes=2)
+    plan(ledger, sandbox.base_url, "december", old + new, stale)
+    assert lookups(sandbox) == 6  # all three asked again: their answers are too old
+    with Ledger(ledger) as db:
+        routed = [db.recipient(p) for p in old + new]
+    assert [r.routed_at if r else None for r in routed] == [stale.isoformat()] * 3
+
+
+def test_a_ported_number_loses_the_account_made_for_its_old_operator(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.db") as ledger:
+        def route(method: str) -> None:
+            ledger.save_routing("231770000301", carrier=None, country="LR", currencies=["USD"],
+                                method=method, provider="PAWAPAY")
+
+        route("MTN_MOMO_LBR")
+        ledger.save_recipient_ids("231770000301", party_id=7, account_id=70)
+        route("MTN_MOMO_LBR")  # asked again, same operator: the account still fits
+        kept = ledger.recipient("231770000301")
+        assert kept is not None and kept.account_id == 70
+        route("ORANGE_MONEY_LBR")  # ported: the next payment makes an account for Orange
+        moved = ledger.recipient("231770000301")
+        assert moved is not None and moved.account_id is None and moved.party_id == 7
+        assert moved.method == "ORANGE_MONEY_LBR"
