@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -67,8 +67,12 @@ def _checked_order(rows: Iterable[PayoutRow]) -> Iterator[PayoutRow]:
 
 def payout_set_hash(rows: Iterable[PayoutRow]) -> str:
     """sha256 of the sorted (phone, amount, currency) multiset: what the repeat guard compares."""
-    payouts = sorted((r.phone, to_minor(r.amount, r.currency), r.currency) for r in rows)
-    return _json_list_sha256(payouts)
+    return payout_set_hash_of((r.phone, to_minor(r.amount, r.currency), r.currency) for r in rows)
+
+
+def payout_set_hash_of(payouts: Iterable[tuple[str, int, str]]) -> str:
+    """payout_set_hash of (phone, amount in minor units, currency) triples."""
+    return _json_list_sha256(sorted(payouts))
 
 
 def new_rows(
@@ -99,8 +103,16 @@ def new_rows(
 def row_seeds(rows: Iterable[PayoutRow], parts: refids.KeyParts) -> dict[int, str]:
     """Sheet row -> the seed of its reference_ids (every valid row, in sheet order)."""
     ordered = sorted(rows, key=lambda r: r.row)
-    keys = refids.row_keys((r.external_id, r.phone, r.currency) for r in ordered)
-    return {r.row: refids.seed(parts, key) for r, key in zip(ordered, keys, strict=True)}
+    return seeds_of([(r.row, r.external_id, r.phone, r.currency, 0) for r in ordered], parts)
+
+
+def seeds_of(
+    rows: Sequence[tuple[int, str | None, str, str, int]], parts: refids.KeyParts
+) -> dict[int, str]:
+    """row_seeds of (sheet row, external id, phone, currency, ...) facts in sheet order."""
+    keys = refids.row_keys((external_id, phone, currency) for _, external_id, phone, currency,
+                           *_ in rows)
+    return {fact[0]: refids.seed(parts, key) for fact, key in zip(rows, keys, strict=True)}
 
 
 def check_same_name(existing: BatchRecord, *, content: str) -> None:

@@ -13,9 +13,9 @@ from batch.markets import from_minor, to_minor
 from batch.planning.guard import Candidate, decide
 from batch.planning.identity import (
     new_rows,
-    payout_set_hash,
+    payout_set_hash_of,
     repeat_window_start,
-    row_seeds,
+    seeds_of,
 )
 from batch.refids import KeyParts
 
@@ -53,8 +53,15 @@ def create_batch(
     transaction); returns it with the guard's notes."""
     now = ledger.clock()
     period = options.period or f"{now:%Y-%m}"
+    # One pass over the sheet for what the guard, the ids and the payout-set hash need
+    # (rebuilding 500k rows costs ~20 us each a pass): (row, external id, phone, currency,
+    # amount in minor units), in sheet order.
+    facts = [
+        (r.row, r.external_id, r.phone, r.currency, to_minor(r.amount, r.currency))
+        for r in rows()
+    ]
     decision = decide(
-        [Candidate(r.row, r.phone, r.currency, to_minor(r.amount, r.currency)) for r in rows()],
+        [Candidate(row, phone, currency, minor) for row, _, phone, currency, minor in facts],
         ledger.earlier_payments(
             period=period, since=repeat_window_start(now, options.repeat_window_days)
         ),
@@ -72,13 +79,15 @@ def create_batch(
         for r in decision.skip.values()
     ]
     parts = KeyParts(env.client_id, period, options.purpose, decision.repeat_no)
-    seeds = row_seeds(rows(), parts)
+    seeds = seeds_of(facts, parts)
+    set_hash = payout_set_hash_of((f[2], f[4], f[3]) for f in facts)  # phone, minor, currency
+    del facts
     bases = ledger.used_attempts(sorted(set(seeds.values())))
     batch_id = ledger.create_batch(
         name=name,
         source_file=str(path),
         content_hash=chash,
-        payout_set_hash=payout_set_hash(rows()),
+        payout_set_hash=set_hash,
         rows=new_rows(
             (r for r in rows() if r.row not in decision.skip), seeds=seeds, bases=bases
         ),
