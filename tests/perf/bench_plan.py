@@ -29,7 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_engine import CREDENTIALS, requests_by_endpoint, run_paybatch, sandbox_process  # noqa: E402
 
-PHASE = re.compile(r"plan timing: (?P<phase>[a-z ,_-]+?) in (?P<s>[0-9.]+) s")
+PHASE = re.compile(
+    r"plan timing: (?P<phase>[a-z ,_-]+?) in (?P<s>[0-9.]+) s \(CPU (?P<cpu>[0-9.]+) s\)"
+)
 
 
 def write_sheet(path: Path, rows: int, phones: int) -> list[str]:
@@ -84,7 +86,8 @@ def main() -> None:
         after = requests_by_endpoint(url)
         calls = {k: sum((after.get(k, Counter()) - before.get(k, Counter())).values())
                  for k in after}
-        phases = {m["phase"]: float(m["s"]) for m in PHASE.finditer(log.read_text())}
+        phases = {m["phase"]: [float(m["s"]), float(m["cpu"])]
+                  for m in PHASE.finditer(log.read_text())}
         print(json.dumps({
             "rows": args.rows, "phones": phones, "known": args.known,
             "sandbox": {"latency_ms": args.latency_ms, "rate_limit": args.rate_limit or None},
@@ -93,7 +96,7 @@ def main() -> None:
             "cpu_ms_per_row": round(1000 * run["cpu"] / args.rows, 3),
             "peak_rss_mb": round(run["maxrss_mb"], 1),
             "calls": {k: v for k, v in calls.items() if v},
-            "phases_s": phases,
+            "phases_wall_cpu_s": phases,
             "seed_s": round(seeded, 1),
             "ledger_mb": round(ledger.stat().st_size / 2**20, 1),
             "load_before": [round(x, 2) for x in load],
