@@ -15,7 +15,8 @@ to just under what was really sent in the last second (the server's limit, as me
 the rate aimed at, which may have overshot it), and from then on it rises only slowly past
 that (probing), never above the maximum. A later lone 429 cuts the rate the same way, but
 the rate climbs back to the learned ceiling within a second or two and stays there a while
-(PROBE_HOLD) before probing again; only 429s in quick succession lower the ceiling itself. A fixed `rate` (`--rate R`) keeps the old behaviour.
+(PROBE_HOLD) before probing again; only 429s in quick succession lower the ceiling itself.
+A fixed `rate` (`--rate R`) keeps the old behaviour.
 """
 
 from __future__ import annotations
