@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import socket
 import sqlite3
@@ -174,6 +175,25 @@ def plan_figures(
     }
 
 
+PHASE = re.compile(r"plan timing: (?P<phase>[a-z ,_-]+?) in (?P<s>[0-9.]+) s")
+PLANNING_ENDPOINTS = ("predictions.", "fees.")  # paying never asks these
+
+
+def planning_within(
+    log: Path, rows: int, before: dict[str, Counter[str]], after: dict[str, Counter[str]]
+) -> dict[str, Any]:
+    """Planning inside one `run`: its phases' seconds (as logged) and its calls."""
+    phases = {m["phase"]: float(m["s"]) for m in PHASE.finditer(log.read_text())}
+    calls = {k: sum((after.get(k, Counter()) - before.get(k, Counter())).values())
+             for k in after if k.startswith(PLANNING_ENDPOINTS)}
+    return {
+        "plan_s": round(sum(phases.values()), 2),
+        "plan_phases_s": phases,
+        "plan_calls": sum(calls.values()),
+        "plan_calls_per_row": round(sum(calls.values()) / rows, 3),
+    }
+
+
 def engine_bench(
     rows: int, concurrency: int, limit: float, workdir: Path, *,
     defaults: bool = False, varied: bool = False, split: bool = False, plan_only: bool = False,
@@ -200,9 +220,13 @@ def engine_bench(
                 if plan_only:
                     print(json.dumps({"batch": label, "rows": rows, **planned}))
                     continue
-            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again], env)
+            log = workdir / f"{label.split()[0]}.log"
+            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again,
+                                             "--log-file", str(log)], env)
             after = requests_by_endpoint(url)
             report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])
+            if not split:
+                planned = planning_within(log, rows, before, after)
             if split:
                 planned["pay_wall_s"] = round(run["wall"], 2)
                 planned["pay_calls_per_row"] = round(sum(
