@@ -29,6 +29,7 @@ from batch.planning.identity import (
     check_same_name,
     content_hash,
     default_batch_name,
+    group_totals,
     totals,
 )
 from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment, create_batch, skipped_row
@@ -264,7 +265,7 @@ def plan_result(
         batch=batch,
         created=created,
         counts=ledger.counts(batch.id),
-        totals=totals(ledger.each_row(batch.id)),  # streamed: 100k RowRecords cost ~100 MB
+        totals=group_totals(ledger.payout_groups(batch.id)),  # summed in SQLite
         unroutable=unroutable or [],
         fee_sources=ledger.fee_sources(batch.id),
         fee_notes=fee_notes or [],
@@ -434,17 +435,19 @@ class LedgerOperators:
 
         since = self.ledger.clock() - timedelta(days=self.fresh_days)
         found = self.ledger.recipients(phones, routed_since=since.astimezone(UTC).isoformat())
-        return {
-            phone: ProviderInfo(
-                payment_method=known.method or "",
-                gateway_provider=known.provider or "",
-                carrier=known.carrier,
-                country=known.country,
-                currencies=known.currencies,
-                phone=phone,
-            )
-            for phone, known in found.items()
-        }
+        # A few operators serve every phone: one shared (phone-less) object per operator.
+        shared: dict[tuple[Any, ...], ProviderInfo] = {}
+        operators: dict[str, ProviderInfo] = {}
+        for phone, known in found.items():
+            key = (known.method, known.provider, known.carrier, known.country,
+                   tuple(known.currencies))
+            if key not in shared:
+                shared[key] = ProviderInfo(
+                    payment_method=known.method or "", gateway_provider=known.provider or "",
+                    carrier=known.carrier, country=known.country, currencies=known.currencies,
+                )
+            operators[phone] = shared[key]
+        return operators
 
     def put_operator(self, phone: str, info: ProviderInfo) -> None:
         self.ledger.save_routing(
