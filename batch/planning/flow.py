@@ -24,12 +24,14 @@ from batch.planning.identity import (
     DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
+    RowFacts,
     check_environment,
     check_same_kind,
     check_same_name,
     content_hash,
     default_batch_name,
     group_totals,
+    noting_facts,
     totals,
 )
 from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment, create_batch, skipped_row
@@ -176,8 +178,9 @@ async def plan_sheet(
         return chain.from_iterable(report.payout_row_chunks())
 
     name = options.batch_name or default_batch_name(path)
+    facts: list[RowFacts] = []  # for a new batch's guard, ids and payout-set hash
     with timed("hashing the rows"):
-        chash = content_hash(rows(), in_row_order=True)
+        chash = content_hash(noting_facts(rows(), facts), in_row_order=True)
     env = api_env or EMBEDDED_SANDBOX
     # One write transaction for the name check, the row guard and the creation (issue 11,
     # item 7): two planners of the same sheet never both see "nothing paid yet".
@@ -197,7 +200,8 @@ async def plan_sheet(
                 **options.recorded,  # an explicit maker (--as) wins over the OS user
             }
             batch, notes = create_batch(
-                ledger, path, name, chash, rows, invalid, options, env, recorded=context
+                ledger, path, name, chash, rows, invalid, options, env, facts=facts,
+                recorded=context,
             )
             created = True
     fee_notes: list[str] = []

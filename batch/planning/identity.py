@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 from batch import refids
@@ -38,10 +39,15 @@ def _canonical(row: PayoutRow) -> list[object]:
 def _json_list_sha256(items: Iterable[object], *, ensure_ascii: bool = True) -> str:
     """sha256 of json.dumps(list(items)), fed item by item: no 100k-row string in memory."""
     digest = hashlib.sha256(b"[")
-    for i, item in enumerate(items):
-        if i:
+    todo = iter(items)
+    first = True
+    # A thousand items a dumps: the same bytes ("[a, b]" joins items with ", "), a fraction
+    # of the calls (one a row cost ~7 us: 3.5 s at 500k rows).
+    while chunk := list(islice(todo, 1000)):
+        if not first:
             digest.update(b", ")
-        digest.update(json.dumps(item, ensure_ascii=ensure_ascii).encode())
+        digest.update(json.dumps(chunk, ensure_ascii=ensure_ascii)[1:-1].encode())
+        first = False
     digest.update(b"]")
     return digest.hexdigest()
 
@@ -54,6 +60,17 @@ def content_hash(rows: Iterable[PayoutRow], *, in_row_order: bool = False) -> st
     """
     in_order = _checked_order(rows) if in_row_order else sorted(rows, key=lambda r: r.row)
     return _json_list_sha256((_canonical(r) for r in in_order), ensure_ascii=False)
+
+
+RowFacts = tuple[int, str | None, str, str, int]  # row, external id, phone, currency, minor
+
+
+def noting_facts(rows: Iterable[PayoutRow], facts: list[RowFacts]) -> Iterator[PayoutRow]:
+    """The rows, each one's RowFacts appended to `facts` as it passes (one pass for the
+    content hash and what recording a new batch needs: building a row costs ~20 us a pass)."""
+    for r in rows:
+        facts.append((r.row, r.external_id, r.phone, r.currency, to_minor(r.amount, r.currency)))
+        yield r
 
 
 def _checked_order(rows: Iterable[PayoutRow]) -> Iterator[PayoutRow]:
@@ -106,9 +123,7 @@ def row_seeds(rows: Iterable[PayoutRow], parts: refids.KeyParts) -> dict[int, st
     return seeds_of([(r.row, r.external_id, r.phone, r.currency, 0) for r in ordered], parts)
 
 
-def seeds_of(
-    rows: Sequence[tuple[int, str | None, str, str, int]], parts: refids.KeyParts
-) -> dict[int, str]:
+def seeds_of(rows: Sequence[RowFacts], parts: refids.KeyParts) -> dict[int, str]:
     """row_seeds of (sheet row, external id, phone, currency, ...) facts in sheet order."""
     keys = refids.row_keys((external_id, phone, currency) for _, external_id, phone, currency,
                            *_ in rows)
