@@ -34,7 +34,9 @@ def lookups(sandbox: Any) -> int:
     return sum(sandbox.stats()["requests"].get(MMO, {}).values())
 
 
-def plan(path: Path, base_url: str, name: str, phones: list[str], at: datetime) -> list[str]:
+def plan(
+    path: Path, base_url: str, name: str, phones: list[str], at: datetime, **kwargs: Any
+) -> list[str]:
     """Record and predict a batch of these phones with the ledger's clock at `at`."""
     batch_rows = rows(phones)
 
@@ -46,7 +48,7 @@ def plan(path: Path, base_url: str, name: str, phones: list[str], at: datetime) 
             )
             async with ApiClient(base_url, SANDBOX_CREDENTIALS, rate=500) as api:
                 return await predict_batch(
-                    ledger, api, batch_id, iter(batch_rows), concurrency=4
+                    ledger, api, batch_id, iter(batch_rows), concurrency=4, **kwargs
                 )
 
     return asyncio.run(go())
@@ -91,3 +93,26 @@ def test_a_ported_number_loses_the_account_made_for_its_old_operator(tmp_path: P
         moved = ledger.recipient("231770000301")
         assert moved is not None and moved.account_id is None and moved.party_id == 7
         assert moved.method == "ORANGE_MONEY_LBR"
+
+
+def test_planning_progress_counts_rows_of_known_phones_chunk_by_chunk(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """Known phones ask nothing, yet the bar moves with each stored chunk (it used to jump
+    from 0 to the total at the very end: silent for minutes at 500k rows)."""
+    from batch.engine.progress import BaseProgress
+
+    class Seen(BaseProgress):
+        def __init__(self) -> None:
+            super().__init__(lambda: 0.0)
+            self.predicted: list[int] = []
+
+        def _changed(self) -> None:
+            self.predicted.append(self.tally.predicted)
+
+    ledger, phones = tmp_path / "l.db", [f"2317700004{i:02d}" for i in range(5)]
+    plan(ledger, sandbox.base_url, "october", phones[:4], PLANNED)
+    seen = Seen()
+    plan(ledger, sandbox.base_url, "november", phones, PLANNED, progress=seen, chunk=2)
+    assert lookups(sandbox) == 5  # the fifth phone only
+    assert [n for n in seen.predicted if n] == [2, 4, 5]

@@ -318,9 +318,12 @@ async def predict_batch(
         )
         wanted = [r for r in part if r.row in ids]
         if wanted:
+            asked = api.counted if isinstance(api, _CountingLookups) else 0
             problems += await _predict_chunk(
                 ledger, api, ids, wanted, operators, fees, concurrency, planner
             )
+            if isinstance(api, _CountingLookups):  # rows of known phones count as they pass
+                api.chunk_done(len(wanted), api.counted - asked)
     if isinstance(api, _CountingLookups):
         api.finish(total)
     if fee_notes is not None:
@@ -418,8 +421,17 @@ class _CountingLookups:
     async def platform_fees(self, operation_type: str, fee_tier_name: str) -> Any:
         return await self._schedule_call("platform_fees", operation_type, fee_tier_name)
 
+    def chunk_done(self, rows: int, asked: int) -> None:
+        """A chunk of `rows` is stored, `asked` of them by a look-up (counted already): the
+        others (known phones, a phone's later rows) count now, not all at the very end."""
+        from batch.engine.progress import Predicted
+
+        if rows > asked:
+            self.counted += rows - asked
+            self.progress.advance(Predicted(rows - asked))
+
     def finish(self, total: int) -> None:
-        """Rows whose operator was cached are predicted too."""
+        """Rows not counted yet (none, unless rows were predicted elsewhere) count too."""
         from batch.engine.progress import Predicted
 
         if total > self.counted:
