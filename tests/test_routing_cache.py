@@ -116,3 +116,40 @@ def test_planning_progress_counts_rows_of_known_phones_chunk_by_chunk(
     plan(ledger, sandbox.base_url, "november", phones, PLANNED, progress=seen, chunk=2)
     assert lookups(sandbox) == 5  # the fifth phone only
     assert [n for n in seen.predicted if n] == [2, 4, 5]
+
+
+def test_the_rate_learned_from_429s_is_remembered_for_the_next_command(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """`plan` against a limited API learns its rate from the 429s and keeps it in the
+    ledger; the next command starts there: no slow start and no 429 to find it again."""
+    from click.testing import CliRunner
+
+    from batch.cli import main
+    from tests.engine_helpers import env
+
+    sandbox.set_faults(rate_limit_rps=20.0)
+    ledger = tmp_path / "l.db"
+
+    def plan_sheet(name: str, first: int) -> int:
+        sheet = tmp_path / f"{name}.csv"
+        sheet.write_text("name,phone,amount,currency,country\n" + "".join(
+            f"P {i},2317705{i:05d},10.50,USD,LR\n" for i in range(first, first + 80)
+        ))
+        before = sandbox.stats()["requests"]
+        result = CliRunner().invoke(main, ["plan", str(sheet), "--base-url", sandbox.base_url,
+                                           "--ledger", str(ledger)], env=env())
+        assert result.exit_code == 0, result.output
+        after = sandbox.stats()["requests"]
+        return sum(per.get("429", 0) for per in after.values()) - sum(
+            per.get("429", 0) for per in before.values())
+
+    assert plan_sheet("october", 0) > 0  # found the limit the hard way
+    with Ledger(ledger, environment=f"{sandbox.base_url}#sandbox") as db:
+        learned = db.pace()
+        assert learned is not None and learned <= 20.0 * 1.05
+        stale = Ledger(db.path, clock=lambda: db.clock() + timedelta(days=8),
+                       environment=db.environment)
+        with stale:
+            assert stale.pace() is None  # a week later the limit is found again
+    assert plan_sheet("november", 100) == 0

@@ -266,3 +266,19 @@ def test_a_lone_429_from_a_stall_does_not_lower_the_learned_ceiling() -> None:
     learned, rate = asyncio.run(go())
     assert throttle.learned is not None and throttle.learned >= 0.97 * learned
     assert rate >= 0.9 * 100.0
+
+
+def test_a_resumed_ceiling_starts_at_the_learned_rate_without_a_429() -> None:
+    """The rate an earlier command learned (kept in the ledger) is where the next one starts:
+    no slow start from 20/s and no 429 to find the limit again (issue 15, item 4)."""
+    clock = VirtualClock(settle=5)
+    cold = Throttle(None, clock=clock, sleep=clock.sleep)
+    cold_answered, cold_limited = asyncio.run(
+        _against_a_limited_server(cold, clock, 100.0, 5.0)
+    )
+    assert cold.learned is not None and cold_limited > 0
+    warm = Throttle(None, clock=clock, sleep=clock.sleep)
+    warm.resume(cold.learned)
+    clock.advance(2.0)  # the server's window forgets the cold run
+    answered, limited = asyncio.run(_against_a_limited_server(warm, clock, 100.0, 5.0))
+    assert limited == 0 and answered >= 0.9 * 100.0 * 5.0 > cold_answered

@@ -98,6 +98,14 @@ class Throttle:
         self._last_episode = float("-inf")  # when the last 429 episode began
         self.rate_limited = 0  # 429s seen
 
+    def resume(self, learned: float) -> None:
+        """Adaptive: start at a ceiling an earlier command learned from this API's 429s
+        (instead of 20/s doubling up to the limit and a 429: ~2.5 s each command). A 429
+        still corrects it within a second."""
+        if self.adaptive and learned > 0:
+            self.learned = self.rate = min(learned, self.max_rate)
+            self._last_episode = self._clock()  # hold there a while before probing past it
+
     @property
     def effective_rate(self) -> float:
         """Requests per second currently aimed at."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +209,25 @@ class BatchWrites(LedgerCore):
             "updated_at = excluded.updated_at, routed_at = excluded.routed_at",
             (self.environment, phone, operation_type, carrier, country,
              json.dumps(list(currencies)), method, provider, now, now, now),
+        )
+
+    def pace(self, *, max_age_days: float = 7.0) -> float | None:
+        """The request rate learned from this API's 429s by an earlier command (requests/s),
+        if not older than `max_age_days`."""
+        since = (self.clock() - timedelta(days=max_age_days)).astimezone(UTC).isoformat()
+        found = self._one(
+            "SELECT learned_rate FROM api_pace WHERE environment = ? AND learned_at >= ?",
+            (self.environment, since),
+        )
+        return float(found[0]) if found is not None else None
+
+    def save_pace(self, rate: float) -> None:
+        """Remember the request rate learned from this API's 429s (see `pace`)."""
+        self._write(
+            "INSERT INTO api_pace (environment, learned_rate, learned_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (environment) DO UPDATE SET learned_rate = excluded.learned_rate, "
+            "learned_at = excluded.learned_at",
+            (self.environment, rate, self.now()),
         )
 
     def save_recipient_ids(
