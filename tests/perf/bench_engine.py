@@ -13,7 +13,9 @@ Runs use `--wait 60`; an execute answered 429 is re-sent with its reference_id o
 Retry-After has passed and status says not found. The first status poll comes 2 s after an
 execute (PAYBATCH_POLL_FIRST): the sandbox's payouts settle 1.5 s after it.
 `--defaults` runs with no --rate and no --concurrency (what a new user gets: the adaptive
-rate). `--varied-amounts` gives every row its own amount (a real payroll; one fee quote per
+rate, which the repeat batch resumes from the ledger). Each whole `run` also prints its
+planning apart: `plan_s` (the phases `paybatch` logs) and `plan_calls` (predictions and fee
+schedule calls: paying asks neither). `--varied-amounts` gives every row its own amount (a real payroll; one fee quote per
 distinct amount unless the fee schedule prices them). `--split` runs `plan` then `run` as
 two commands and prints planning seconds and calls per row apart from paying;
 `--split --plan-only` stops after planning.
