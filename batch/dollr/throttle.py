@@ -203,8 +203,8 @@ class Throttle:
             self._last_episode = now
             self.rate = min(self.rate, measured)
             log.info(
-                "429: rate ceiling now %.1f req/s (%d requests left in the last second)",
-                self.rate, len(self._sent),
+                "429: rate now %.1f req/s, learned ceiling %.1f (%d requests left in the "
+                "last second)", self.rate, self.learned, len(self._sent),
             )
         else:
             self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
