@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -177,6 +177,25 @@ def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     )
 
 
+@asynccontextmanager
+async def paced_client(
+    endpoint: Endpoint, settings: Settings, ledger: Ledger
+) -> AsyncIterator[ApiClient]:
+    """open_client, its adaptive rate starting where the last command against this API left
+    it (the ledger remembers it), and remembering it again afterwards."""
+    api = open_client(endpoint, settings)
+    known = ledger.pace() if api.throttle.adaptive else None
+    if known is not None:
+        api.throttle.resume(known)
+    async with api:
+        try:
+            yield api
+        finally:
+            learned = api.throttle.learned
+            if api.throttle.adaptive and learned is not None and learned != known:
+                ledger.save_pace(learned)
+
+
 # -- run / reconcile -------------------------------------------------------------------------
 
 
@@ -226,7 +245,7 @@ def plan_file(
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             announce_ledger(ledger, say)
-            async with open_client(endpoint, settings) as api:
+            async with paced_client(endpoint, settings, ledger) as api:
                 try:
                     with _approved_sheet(ledger, path, options):
                         result = await plan_sheet(
@@ -266,7 +285,7 @@ def run_batch(
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             announce_ledger(ledger, say)
             env = api_environment(endpoint)
-            async with open_client(endpoint, settings) as api:
+            async with paced_client(endpoint, settings, ledger) as api:
                 try:
                     planned = await _resolve(
                         ledger, api, request, settings, progress, validated, env

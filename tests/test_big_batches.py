@@ -91,3 +91,35 @@ def test_streamed_report_in_small_chunks_writes_the_same_bytes(
         assert len(streamed.payouts) == len(eager.payouts) > 4
     assert len(written) == 4 and {k.replace("b", "a", 1): v for k, v in again.items()} == written
     assert streamed.counts == eager.counts and streamed.failures == eager.failures
+
+
+def test_plan_totals_summed_in_sqlite_are_the_totals_row_by_row(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """plan_result sums in SQLite (issue 15: no read a row at 500k rows): the same totals as
+    row by row, with several fees, a second currency, unroutable and SKIPPED rows."""
+    from batch.ledger import SkippedRow
+    from batch.planning.identity import group_totals, totals
+
+    rows = payroll() + [
+        PayoutRow(row=20 + i, name=f"LRD {i}", phone=f"23177099{i:04d}",
+                  amount=Decimal("1500") + i, currency="LRD", country="LR")
+        for i in range(3)
+    ]
+    skipped = [SkippedRow(sheet_row=40, name="X", phone="231770999999", amount="5.00",
+                          currency="USD", country="LR", reason="skipped (--only-new)")]
+
+    async def go() -> None:
+        with Ledger(tmp_path / "l.db") as ledger:
+            batch_id = ledger.create_batch(
+                name="sums", source_file="sums.csv", content_hash=content_hash(rows),
+                payout_set_hash=payout_set_hash(rows), rows=new_rows(rows), skipped=skipped,
+            )
+            async with ApiClient(sandbox.base_url, SANDBOX_CREDENTIALS, rate=500) as api:
+                await predict_batch(ledger, api, batch_id, iter(rows), concurrency=3)
+            by_row = totals(ledger.each_row(batch_id))
+            assert group_totals(ledger.payout_groups(batch_id)) == by_row
+            assert set(by_row) == {"USD", "LRD"} and by_row["USD"].rows == 9
+            assert by_row["USD"].fees > 0 and by_row["LRD"].fees > 0
+
+    asyncio.run(go())

@@ -244,3 +244,41 @@ def test_the_adaptive_ceiling_never_passes_its_maximum() -> None:
     answered, limited = asyncio.run(_against_a_limited_server(throttle, clock, 1000.0, 30.0))
     assert limited == 0 and throttle.rate == 50.0
     assert answered / 30.0 <= 50.0
+
+
+def test_a_lone_429_from_a_stall_does_not_lower_the_learned_ceiling() -> None:
+    """A server stall bunches requests and draws a 429 though the client stayed under the
+    limit: the rate dips and comes back; only 429s in quick succession lower the ceiling
+    (each lone 429 used to take 8 % off for good: 0.69 of the limit on a busy machine)."""
+    clock = VirtualClock(settle=5)
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+
+    async def go() -> tuple[float, float]:
+        await _against_a_limited_server(throttle, clock, 100.0, 30.0)
+        learned = throttle.learned
+        assert learned is not None
+        for _ in range(6):  # a stall every 20 s
+            await _against_a_limited_server(throttle, clock, 100.0, 20.0)
+            throttle.pause(1.0)
+        answered, _ = await _against_a_limited_server(throttle, clock, 100.0, 20.0)
+        return learned, answered / 20.0
+
+    learned, rate = asyncio.run(go())
+    assert throttle.learned is not None and throttle.learned >= 0.97 * learned
+    assert rate >= 0.9 * 100.0
+
+
+def test_a_resumed_ceiling_starts_at_the_learned_rate_without_a_429() -> None:
+    """The rate an earlier command learned (kept in the ledger) is where the next one starts:
+    no slow start from 20/s and no 429 to find the limit again (issue 15, item 4)."""
+    clock = VirtualClock(settle=5)
+    cold = Throttle(None, clock=clock, sleep=clock.sleep)
+    cold_answered, cold_limited = asyncio.run(
+        _against_a_limited_server(cold, clock, 100.0, 5.0)
+    )
+    assert cold.learned is not None and cold_limited > 0
+    warm = Throttle(None, clock=clock, sleep=clock.sleep)
+    warm.resume(cold.learned)
+    clock.advance(2.0)  # the server's window forgets the cold run
+    answered, limited = asyncio.run(_against_a_limited_server(warm, clock, 100.0, 5.0))
+    assert limited == 0 and answered >= 0.9 * 100.0 * 5.0 > cold_answered

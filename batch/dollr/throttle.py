@@ -13,7 +13,11 @@ moderate and rises additively while answers come back clean (ADDITIVE requests/s
 second; it doubles each second until the first 429, like TCP's slow start). A 429 cuts it
 to just under what was really sent in the last second (the server's limit, as measured, not
 the rate aimed at, which may have overshot it), and from then on it rises only slowly past
-that (probing), never above the maximum. A fixed `rate` (`--rate R`) keeps the old behaviour.
+that (probing), never above the maximum. A later lone 429 cuts the rate the same way, but
+the rate climbs back to the learned ceiling within a second or two; only 429s in quick
+succession lower the ceiling itself. A 429 while probing past the ceiling sets it anew, just
+under what was sent, and holds the rate there a while (PROBE_HOLD) before probing again.
+A fixed `rate` (`--rate R`) keeps the old behaviour.
 """
 
 from __future__ import annotations
@@ -45,8 +49,21 @@ BURST = 1  # requests that may leave early, beyond the even spacing, after a sta
 ADAPTIVE_START = 20.0
 DEFAULT_MAX_RATE = 200.0
 ADDITIVE = 10.0  # req/s gained per second of clean answers, below the learned limit
-PROBE = 0.1  # req/s gained per second past it (a 429 costs a whole Retry-After pause)
+# Past it, the rate gains this share of itself per second (1 req/s a second at 100 req/s): a
+# ceiling learned low (a first 429 in slow start measures fewer sends than the limit) is
+# corrected in seconds, not minutes.
+PROBE = 0.01
 LEARNED_MARGIN = 0.92  # aim this far under what was really sent in the second before a 429
+# A 429 this soon after the previous one means the limit really is lower: the learned ceiling
+# comes down. A lone 429 (a stall on either side bunched requests) only cuts the rate, which
+# climbs back to the learned ceiling at ADDITIVE: lowering the ceiling for every lone 429
+# ratcheted a 5,000-row run on a busy machine down to 0.69 of the limit.
+REPEAT_EPISODE = 10.0
+# After a 429 the rate stays at the learned ceiling this long before probing past it again:
+# a 429 while probing says the limit is just above; probing on at once drew one every ~10 s
+# (a whole Retry-After pause each) against a server limited at 20 req/s.
+PROBE_HOLD = 60.0
+PROBED_MARGIN = 0.95  # a 429 while probing slowly: what was sent is about the limit itself
 
 
 class Throttle:
@@ -83,7 +100,17 @@ class Throttle:
         self._next_release = float("-inf")  # when the next request may really leave
         self._paused_until = float("-inf")
         self._sent: deque[float] = deque()  # when requests really left, over the last WINDOW
+        self._last_episode = float("-inf")  # when the last 429 episode began
+        self._hold_until = float("-inf")  # no probing past the learned ceiling before this
         self.rate_limited = 0  # 429s seen
+
+    def resume(self, learned: float) -> None:
+        """Adaptive: start at a ceiling an earlier command learned from this API's 429s
+        (instead of 20/s doubling up to the limit and a 429: ~2.5 s each command). A 429
+        still corrects it within a second."""
+        if self.adaptive and learned > 0:
+            self.learned = self.rate = min(learned, self.max_rate)
+            self._hold_until = self._clock() + PROBE_HOLD  # stay there before probing past
 
     @property
     def effective_rate(self) -> float:
@@ -161,11 +188,23 @@ class Throttle:
                 self._sent.popleft()
             # What was sent overshot the limit (that drew the 429): aim a little under it.
             measured = max(1.0, len(self._sent) * LEARNED_MARGIN / self._safety)
-            self.learned = measured if self.learned is None else min(self.learned, measured)
-            self.rate = min(self.rate, self.learned)
+            probing = self.learned is not None and self.rate > self.learned
+            if self.learned is None:
+                self.learned = measured
+            elif now - self._last_episode < REPEAT_EPISODE:  # really lower than learned
+                self.learned = min(self.learned, measured)
+            elif probing:  # probing found the limit: hold just under what was sent
+                # ... never below the ceiling it was probing from (fewer sends: a stall)
+                probed = len(self._sent) * PROBED_MARGIN / self._safety
+                self.learned = max(self.learned, probed)
+            # else a lone 429 below the learned ceiling: a stall, the ceiling stands
+            if probing:  # hold just under the limit a while before probing again
+                self._hold_until = now + PROBE_HOLD
+            self._last_episode = now
+            self.rate = min(self.rate, measured)
             log.info(
-                "429: rate ceiling now %.1f req/s (%d requests left in the last second)",
-                self.rate, len(self._sent),
+                "429: rate now %.1f req/s, learned ceiling %.1f (%d requests left in the "
+                "last second)", self.rate, self.learned, len(self._sent),
             )
         else:
             self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
@@ -178,8 +217,12 @@ class Throttle:
             # 429 the rate doubles each second (slow start); then additive, then probing.
             if self.learned is None:
                 step = max(ADDITIVE, self.rate)
+            elif self.rate < self.learned:
+                step = ADDITIVE
+            elif self._clock() < self._hold_until:
+                return
             else:
-                step = ADDITIVE if self.rate < self.learned else PROBE
+                step = PROBE * self.rate
             self.rate = min(self.max_rate, self.rate + step / self.rate)
             return
         self._ceiling = min(1.0, self._ceiling + CEILING_RECOVERY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -155,18 +155,26 @@ class BatchWrites(LedgerCore):
         return Recipient.from_row(r) if r else None
 
     def recipients(
-        self, phones: Sequence[str], operation_type: str = PAYOUT
+        self, phones: Sequence[str], operation_type: str = PAYOUT, *,
+        routed_since: str | None = None,
     ) -> dict[str, Recipient]:
-        """Known recipients among these phones, for this operation type."""
+        """Known recipients among these phones, for this operation type.
+
+        `routed_since` (a time as the ledger stores it): only those whose operator was
+        asked at or after it (planning's freshness window)."""
         found: dict[str, Recipient] = {}
         chunk = 500
+        fresh = "" if routed_since is None else (
+            "AND method IS NOT NULL AND provider IS NOT NULL AND routed_at >= ? "
+        )
+        since = [] if routed_since is None else [routed_since]
         for i in range(0, len(phones), chunk):
             part = list(phones[i : i + chunk])
             marks = ", ".join("?" * len(part))
             for r in self._all(
-                "SELECT * FROM recipients WHERE environment = ? AND operation_type = ? "
+                f"SELECT * FROM recipients WHERE environment = ? AND operation_type = ? {fresh}"
                 f"AND phone IN ({marks})",
-                [self.environment, operation_type, *part],
+                [self.environment, operation_type, *since, *part],
             ):
                 found[r["phone"]] = Recipient.from_row(r)
         return found
@@ -182,19 +190,44 @@ class BatchWrites(LedgerCore):
         provider: str,
         operation_type: str = PAYOUT,
     ) -> None:
-        """Cache a phone's operator prediction (mmo-provider-info) for this operation type."""
+        """Cache a phone's operator prediction (mmo-provider-info) for this operation type.
+
+        A phone whose operator changed (asked again after the freshness window: the number
+        was ported) loses its account id: that account was made for the old operator, and
+        the next payment makes one for the new operator."""
         now = self.now()
         self._write(
             "INSERT INTO recipients (environment, phone, operation_type, carrier, country, "
-            "currencies_json, method, provider, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "currencies_json, method, provider, created_at, updated_at, routed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (environment, phone, operation_type) DO UPDATE SET "
             "carrier = excluded.carrier, "
             "country = excluded.country, currencies_json = excluded.currencies_json, "
+            "account_id = CASE WHEN recipients.method IS excluded.method "
+            "AND recipients.provider IS excluded.provider THEN recipients.account_id END, "
             "method = excluded.method, provider = excluded.provider, "
-            "updated_at = excluded.updated_at",
+            "updated_at = excluded.updated_at, routed_at = excluded.routed_at",
             (self.environment, phone, operation_type, carrier, country,
-             json.dumps(list(currencies)), method, provider, now, now),
+             json.dumps(list(currencies)), method, provider, now, now, now),
+        )
+
+    def pace(self, *, max_age_days: float = 7.0) -> float | None:
+        """The request rate learned from this API's 429s by an earlier command (requests/s),
+        if not older than `max_age_days`."""
+        since = (self.clock() - timedelta(days=max_age_days)).astimezone(UTC).isoformat()
+        found = self._one(
+            "SELECT learned_rate FROM api_pace WHERE environment = ? AND learned_at >= ?",
+            (self.environment, since),
+        )
+        return float(found[0]) if found is not None else None
+
+    def save_pace(self, rate: float) -> None:
+        """Remember the request rate learned from this API's 429s (see `pace`)."""
+        self._write(
+            "INSERT INTO api_pace (environment, learned_rate, learned_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (environment) DO UPDATE SET learned_rate = excluded.learned_rate, "
+            "learned_at = excluded.learned_at",
+            (self.environment, rate, self.now()),
         )
 
     def save_recipient_ids(

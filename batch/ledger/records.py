@@ -399,6 +399,7 @@ class Recipient:
     counterparty_id: int | None
     account_id: int | None
     relationship_type: str | None
+    routed_at: str | None = None  # when the operator was last asked (ledger time)
 
     @classmethod
     @read_values("recipients")
@@ -414,6 +415,7 @@ class Recipient:
             "counterparty_id": r["counterparty_id"],
             "account_id": r["account_id"],
             "relationship_type": r["relationship_type"],
+            "routed_at": r["routed_at"],
         })
 
 

@@ -5,8 +5,12 @@ Pure decisions live in plan.py; this module does the ledger and API work around 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, timedelta
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -20,16 +24,35 @@ from batch.planning.identity import (
     DEFAULT_PURPOSE,
     DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
+    RowFacts,
     check_environment,
     check_same_kind,
     check_same_name,
     content_hash,
     default_batch_name,
+    group_totals,
+    noting_facts,
     totals,
 )
 from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment, create_batch, skipped_row
 
 PREDICT_CHUNK = 5000  # rows predicted and stored at a time
+# A phone's operator (mmo-provider-info) is reused this long, then asked again: numbers can be
+# ported to another operator, and REFERENCE.md gives no rule to guess one from a prefix.
+ROUTING_FRESH_DAYS = 30
+
+log = logging.getLogger("paybatch.plan")
+
+
+@contextmanager
+def timed(phase: str) -> Iterator[None]:
+    """Log how long a planning phase took (--log-file; tests/perf/bench_plan.py reads it)."""
+    started, cpu = time.monotonic(), time.process_time()
+    try:
+        yield
+    finally:
+        log.info("plan timing: %s in %.2f s (CPU %.2f s)", phase, time.monotonic() - started,
+                 time.process_time() - cpu)
 
 if TYPE_CHECKING:
     from batch.dollr.models import FeeQuote, ProviderInfo
@@ -106,8 +129,10 @@ def check_sheet(path: Path, options: PlanOptions) -> ValidationReport:
     from batch.intake.load import load_sheet
     from batch.intake.validate import validate_sheet
 
-    loaded = load_sheet(path, sheet=options.sheet)
-    report = validate_sheet(loaded, options.validation)
+    with timed("reading the sheet"):
+        loaded = load_sheet(path, sheet=options.sheet)
+    with timed("validating"):
+        report = validate_sheet(loaded, options.validation)
     invalid = report.counts["invalid"]
     if invalid and options.rejected_out is not None:
         from batch.intake.rejected import write_rejected
@@ -153,12 +178,14 @@ async def plan_sheet(
         return chain.from_iterable(report.payout_row_chunks())
 
     name = options.batch_name or default_batch_name(path)
-    chash = content_hash(rows(), in_row_order=True)
+    facts: list[RowFacts] = []  # for a new batch's guard, ids and payout-set hash
+    with timed("hashing the rows"):
+        chash = content_hash(noting_facts(rows(), facts), in_row_order=True)
     env = api_env or EMBEDDED_SANDBOX
     # One write transaction for the name check, the row guard and the creation (issue 11,
     # item 7): two planners of the same sheet never both see "nothing paid yet".
     notes: list[str] = []
-    with ledger.atomic():
+    with timed("recording the batch"), ledger.atomic():
         existing = ledger.batch_by_name(name)
         if existing is not None:
             check_same_name(existing, content=chash)
@@ -173,17 +200,20 @@ async def plan_sheet(
                 **options.recorded,  # an explicit maker (--as) wins over the OS user
             }
             batch, notes = create_batch(
-                ledger, path, name, chash, rows, invalid, options, env, recorded=context
+                ledger, path, name, chash, rows, invalid, options, env, facts=facts,
+                recorded=context,
             )
             created = True
     fee_notes: list[str] = []
-    unroutable = await predict_batch(
-        ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress,
-        fee_notes=fee_notes,
-    )
-    result = plan_result(
-        ledger, batch, created=created, unroutable=unroutable, fee_notes=fee_notes
-    )
+    with timed("predicting operators and fees"):
+        unroutable = await predict_batch(
+            ledger, api, batch.id, rows(), concurrency=concurrency, progress=progress,
+            fee_notes=fee_notes,
+        )
+    with timed("totals"):
+        result = plan_result(
+            ledger, batch, created=created, unroutable=unroutable, fee_notes=fee_notes
+        )
     return replace(result, notes=notes, notices=notices)
 
 
@@ -239,7 +269,7 @@ def plan_result(
         batch=batch,
         created=created,
         counts=ledger.counts(batch.id),
-        totals=totals(ledger.each_row(batch.id)),  # streamed: 100k RowRecords cost ~100 MB
+        totals=group_totals(ledger.payout_groups(batch.id)),  # summed in SQLite
         unroutable=unroutable or [],
         fee_sources=ledger.fee_sources(batch.id),
         fee_notes=fee_notes or [],
@@ -288,9 +318,12 @@ async def predict_batch(
         )
         wanted = [r for r in part if r.row in ids]
         if wanted:
+            asked = api.counted if isinstance(api, _CountingLookups) else 0
             problems += await _predict_chunk(
                 ledger, api, ids, wanted, operators, fees, concurrency, planner
             )
+            if isinstance(api, _CountingLookups):  # rows of known phones count as they pass
+                api.chunk_done(len(wanted), api.counted - asked)
     if isinstance(api, _CountingLookups):
         api.finish(total)
     if fee_notes is not None:
@@ -388,8 +421,17 @@ class _CountingLookups:
     async def platform_fees(self, operation_type: str, fee_tier_name: str) -> Any:
         return await self._schedule_call("platform_fees", operation_type, fee_tier_name)
 
+    def chunk_done(self, rows: int, asked: int) -> None:
+        """A chunk of `rows` is stored, `asked` of them by a look-up (counted already): the
+        others (known phones, a phone's later rows) count now, not all at the very end."""
+        from batch.engine.progress import Predicted
+
+        if rows > asked:
+            self.counted += rows - asked
+            self.progress.advance(Predicted(rows - asked))
+
     def finish(self, total: int) -> None:
-        """Rows whose operator was cached are predicted too."""
+        """Rows not counted yet (none, unless rows were predicted elsewhere) count too."""
         from batch.engine.progress import Predicted
 
         if total > self.counted:
@@ -397,25 +439,31 @@ class _CountingLookups:
 
 
 class LedgerOperators:
-    """predict.OperatorCache backed by the ledger's recipients table."""
+    """predict.OperatorCache backed by the ledger's recipients table: an operator asked
+    within `fresh_days` is reused (by this batch and later ones), an older one asked again."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, fresh_days: float = ROUTING_FRESH_DAYS) -> None:
         self.ledger = ledger
+        self.fresh_days = fresh_days
 
-    def get_operator(self, phone: str) -> ProviderInfo | None:
+    def get_operators(self, phones: Sequence[str]) -> dict[str, ProviderInfo]:
         from batch.dollr.models import ProviderInfo
 
-        known = self.ledger.recipient(phone)
-        if known is None or not known.method or not known.provider:
-            return None
-        return ProviderInfo(
-            payment_method=known.method,
-            gateway_provider=known.provider,
-            carrier=known.carrier,
-            country=known.country,
-            currencies=known.currencies,
-            phone=phone,
-        )
+        since = self.ledger.clock() - timedelta(days=self.fresh_days)
+        found = self.ledger.recipients(phones, routed_since=since.astimezone(UTC).isoformat())
+        # A few operators serve every phone: one shared (phone-less) object per operator.
+        shared: dict[tuple[Any, ...], ProviderInfo] = {}
+        operators: dict[str, ProviderInfo] = {}
+        for phone, known in found.items():
+            key = (known.method, known.provider, known.carrier, known.country,
+                   tuple(known.currencies))
+            if key not in shared:
+                shared[key] = ProviderInfo(
+                    payment_method=known.method or "", gateway_provider=known.provider or "",
+                    carrier=known.carrier, country=known.country, currencies=known.currencies,
+                )
+            operators[phone] = shared[key]
+        return operators
 
     def put_operator(self, phone: str, info: ProviderInfo) -> None:
         self.ledger.save_routing(

@@ -9,7 +9,7 @@ reported on its row, not raised. The decisions are pure; only `predict_rows` awa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
@@ -51,7 +51,9 @@ class PredictionApi(Protocol):
 class OperatorCache(Protocol):
     """Where operators found earlier are kept (per normalised phone)."""
 
-    def get_operator(self, phone: str) -> ProviderInfo | None: ...
+    def get_operators(self, phones: Sequence[str]) -> dict[str, ProviderInfo]:
+        """The operators known (and still fresh) among these phones: one read, not one a row."""
+        ...
 
     def put_operator(self, phone: str, info: ProviderInfo) -> None: ...
 
@@ -70,8 +72,8 @@ class MemoryOperatorCache:
     def __init__(self) -> None:
         self.operators: dict[str, ProviderInfo] = {}
 
-    def get_operator(self, phone: str) -> ProviderInfo | None:
-        return self.operators.get(phone)
+    def get_operators(self, phones: Sequence[str]) -> dict[str, ProviderInfo]:
+        return {p: self.operators[p] for p in phones if p in self.operators}
 
     def put_operator(self, phone: str, info: ProviderInfo) -> None:
         self.operators[phone] = info
@@ -129,9 +131,10 @@ def route_problem(row: PayoutRow, operator: ProviderInfo) -> str | None:
     return None
 
 
-def missing_phones(rows: Iterable[PayoutRow], cache: OperatorCache) -> list[str]:
-    """Distinct phones whose operator no cache knows, in row order."""
-    return list(dict.fromkeys(r.phone for r in rows if cache.get_operator(r.phone) is None))
+def missing_phones(rows: Iterable[PayoutRow], known: Mapping[str, ProviderInfo]) -> list[str]:
+    """Distinct phones whose operator is not known, in row order: a phone on many rows is
+    asked once."""
+    return list(dict.fromkeys(r.phone for r in rows if r.phone not in known))
 
 
 # --- the runner ------------------------------------------------------------------------
@@ -177,18 +180,21 @@ async def predict_rows(
     Raises AuthError/ForbiddenError (batch-wide) and Transient errors that outlived retries.
     """
 
+    # One read for the chunk's distinct phones (a read a row cost ~80 us: 40 s at 500k rows).
+    known = operators.get_operators(list(dict.fromkeys(r.phone for r in rows)))
+
     async def lookup(phone: str) -> None:
         found = await api.mmo_provider_info(phone)
         # Cached as each answer comes: a kill, or another lookup failing, loses none of them.
-        # Not returned: only failures are kept, so 100k answers are not held twice.
         operators.put_operator(phone, found)
+        known[phone] = found
 
-    looked_up = await _gather_bounded(missing_phones(rows, operators), lookup, concurrency)
+    looked_up = await _gather_bounded(missing_phones(rows, known), lookup, concurrency)
 
     routed: dict[int, ProviderInfo] = {}
     problems: dict[int, str] = {}
     for index, row in enumerate(rows):
-        operator = operators.get_operator(row.phone)
+        operator = known.get(row.phone)
         if operator is None:
             failure = looked_up.get(row.phone)
             problems[index] = f"cannot route this phone: {failure}" if failure else "no operator"

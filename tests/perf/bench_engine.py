@@ -13,7 +13,9 @@ Runs use `--wait 60`; an execute answered 429 is re-sent with its reference_id o
 Retry-After has passed and status says not found. The first status poll comes 2 s after an
 execute (PAYBATCH_POLL_FIRST): the sandbox's payouts settle 1.5 s after it.
 `--defaults` runs with no --rate and no --concurrency (what a new user gets: the adaptive
-rate). `--varied-amounts` gives every row its own amount (a real payroll; one fee quote per
+rate, which the repeat batch resumes from the ledger). Each whole `run` also prints its
+planning apart: `plan_s` (the phases `paybatch` logs) and `plan_calls` (predictions and fee
+schedule calls: paying asks neither). `--varied-amounts` gives every row its own amount (a real payroll; one fee quote per
 distinct amount unless the fee schedule prices them). `--split` runs `plan` then `run` as
 two commands and prints planning seconds and calls per row apart from paying;
 `--split --plan-only` stops after planning.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import socket
 import sqlite3
@@ -174,6 +177,25 @@ def plan_figures(
     }
 
 
+PHASE = re.compile(r"plan timing: (?P<phase>[a-z ,_-]+?) in (?P<s>[0-9.]+) s")
+PLANNING_ENDPOINTS = ("predictions.", "fees.")  # paying never asks these
+
+
+def planning_within(
+    log: Path, rows: int, before: dict[str, Counter[str]], after: dict[str, Counter[str]]
+) -> dict[str, Any]:
+    """Planning inside one `run`: its phases' seconds (as logged) and its calls."""
+    phases = {m["phase"]: float(m["s"]) for m in PHASE.finditer(log.read_text())}
+    calls = {k: sum((after.get(k, Counter()) - before.get(k, Counter())).values())
+             for k in after if k.startswith(PLANNING_ENDPOINTS)}
+    return {
+        "plan_s": round(sum(phases.values()), 2),
+        "plan_phases_s": phases,
+        "plan_calls": sum(calls.values()),
+        "plan_calls_per_row": round(sum(calls.values()) / rows, 3),
+    }
+
+
 def engine_bench(
     rows: int, concurrency: int, limit: float, workdir: Path, *,
     defaults: bool = False, varied: bool = False, split: bool = False, plan_only: bool = False,
@@ -191,18 +213,22 @@ def engine_bench(
             before = requests_by_endpoint(url)
             planned: dict[str, Any] = {}
             plan_wall = 0.0
+            # The same people again on purpose: the row guard (issue 11) refuses it otherwise.
+            again = ["--allow-repeat"] if label.startswith("repeat") else []
             if split:
-                plan = run_paybatch(url, ledger, ["plan", str(sheet), *tuning], env)
+                plan = run_paybatch(url, ledger, ["plan", str(sheet), *tuning, *again], env)
                 middle = requests_by_endpoint(url)
                 planned, plan_wall = plan_figures(rows, plan, before, middle), plan["wall"]
                 if plan_only:
                     print(json.dumps({"batch": label, "rows": rows, **planned}))
                     continue
-            # The same people again on purpose: the row guard (issue 11) refuses it otherwise.
-            again = ["--allow-repeat"] if label.startswith("repeat") else []
-            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again], env)
+            log = workdir / f"{label.split()[0]}.log"
+            run = run_paybatch(url, ledger, ["run", str(sheet), *run_args, *again,
+                                             "--log-file", str(log)], env)
             after = requests_by_endpoint(url)
             report_s = run["ended"] - finished_at(ledger, run["json"]["batch_id"])
+            if not split:
+                planned = planning_within(log, rows, before, after)
             if split:
                 planned["pay_wall_s"] = round(run["wall"], 2)
                 planned["pay_calls_per_row"] = round(sum(
