@@ -101,13 +101,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update(CREDENTIALS)
     mark("start")
-    import batch.planning.flow.flow
-    import batch.planning.flow.identity
-    import batch.planning.flow.predict
     from click.testing import CliRunner
 
     import batch.intake.load
     import batch.intake.validate
+    import batch.planning.flow
+    import batch.planning.identity
+    import batch.planning.predict
     import batch.report.files
     from batch.cli import main as cli
     from batch.engine.runner import Runner
@@ -116,11 +116,11 @@ def main() -> None:
     mark("imports")
     traced(batch.intake.load, "load_sheet")
     traced(batch.intake.validate, "validate_sheet")
-    traced(batch.planning.flow.flow, "new_rows")
+    traced(batch.planning.identity, "new_rows")
     traced(Ledger, "create_batch")
-    traced(batch.planning.flow.predict, "predict_rows")
-    traced(batch.planning.flow.flow, "plan_result")
-    traced(batch.planning.flow.flow, "plan_sheet")
+    traced(batch.planning.predict, "predict_rows")
+    traced(batch.planning.flow, "plan_result")
+    traced(batch.planning.flow, "plan_sheet")
     traced(Runner, "run")
     traced(batch.report.files, "load_report")
     traced(batch.report.files, "write_report")
