@@ -96,3 +96,17 @@ def test_given_timings_override_the_operations_own_field_by_field() -> None:
     # The collection keeps its own 30 s poll ceiling (the payout default is 60 s).
     assert timed.first_poll == 1.5 and timed.max_poll_interval == 30.0
     assert MonitorOptions().over(COLLECTION_TIMINGS) == COLLECTION_TIMINGS
+
+
+def test_cancel_of_a_collection_in_the_default_ledger_builds_its_settings(
+    samples: Path,
+) -> None:
+    # No --ledger: the user's default ledger (a private data dir here) and the embedded
+    # sandbox. Settings once got ledger=None there: a pydantic traceback instead of a cancel.
+    sheet = str(samples / "collections_liberia.csv")
+    first = CliRunner().invoke(main, ["collect", sheet, "--yes", "--wait", "0", "--quiet"])
+    assert first.exit_code == 4, first.output
+    result = CliRunner().invoke(main, ["cancel", "collections_liberia", "--json"])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code in (0, 3), result.output
+    assert '"batch": "collections_liberia"' in result.stdout
