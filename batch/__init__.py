@@ -20,7 +20,7 @@ from batch.models import PayoutRow, RowProblem
 _LAZY = {
     "load_sheet": "batch.intake.load",
     "validate_sheet": "batch.intake.validate",
-    "ValidationOptions": "batch.intake.validate",
+    "ValidationOptions": "batch.options",
     "Ledger": "batch.ledger",
     "plan_file": "batch.pipeline",
     "run_batch": "batch.pipeline",

@@ -7,10 +7,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from batch.options import (
+    CollectPlanOptions,
+    PlanOptions,
+    RunOptions,
+    ValidationOptions,
+)
+
 DEFAULT_LEDGER = Path("paybatch.db")  # the default before issue 11 (no longer used)
 LIVE_LEDGER_NAME = "ledger.db"  # in the user's data directory: real payments
 SANDBOX_LEDGER_NAME = "sandbox.db"  # beside it: embedded-sandbox demos, never mixed with live
-DEFAULT_CONCURRENCY = 16  # rows worked on at once (the API's rate is the real limit)
 DEFAULT_MAX_RATE = 200.0  # requests per second the adaptive ceiling never passes
 
 # Environment variable names (DESIGN.md "Command-line contract").
@@ -37,10 +43,11 @@ class Credentials(BaseModel):
 
 
 class Settings(BaseModel):
-    """What every networked command shares, decided once in the CLI and passed down.
+    """Everything a command was asked, decided once in the CLI and passed down.
 
-    What a sheet becomes and how a run behaves are the stages' own option objects
-    (`PlanOptions`, `RunOptions`, `MonitorOptions`), built beside this one.
+    Each stage reads its own part: intake `validation`, planning `plan` (payouts) or
+    `collect` (collections), the engine `run` and its `run.monitor` timings; the API client
+    `base_url`, `credentials` and the rates; the output `json_output` and `quiet`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,13 +55,16 @@ class Settings(BaseModel):
     ledger: Path = DEFAULT_LEDGER
     base_url: str | None = None  # None: start the embedded sandbox
     credentials: Credentials | None = None
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=256)
     # Requests per second, client-side: a fixed ceiling, or None to find the API's limit
     # (adaptive, never above max_rate).
     rate: float | None = Field(default=None, gt=0)
     max_rate: float = Field(default=DEFAULT_MAX_RATE, gt=0)
     json_output: bool = False
     quiet: bool = False
+    validation: ValidationOptions = Field(default_factory=ValidationOptions)
+    plan: PlanOptions | None = None  # None: the target must be a batch (reconcile)
+    collect: CollectPlanOptions | None = None  # `collect` only
+    run: RunOptions = Field(default_factory=RunOptions)
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:

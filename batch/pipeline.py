@@ -21,15 +21,15 @@ from pydantic import SecretStr
 
 from batch import errors
 from batch.config import Credentials, Settings
-from batch.engine.interrupt import DEFAULT_SETTLE, ENV_SETTLE, Interrupt
+from batch.engine.interrupt import Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
-from batch.engine.runner import Runner, RunOptions
+from batch.engine.runner import Runner
 from batch.engine.states import IN_FLIGHT, OperationKind
 from batch.ledger import Ledger, utc_now
 from batch.operations.payout import PayoutOperation
+from batch.options import MonitorOptions, PlanOptions, RunOptions
 from batch.planning.flow import (
-    PlanOptions,
     PlanResult,
     check_sheet,
     plan_result,
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from batch.engine.recheck import RecheckResult
     from batch.intake.outcome import ValidationReport
     from batch.operations.campaign import CancelResult
-    from batch.operations.collect_flow import CollectRequest, CollectResult
+    from batch.operations.collect_flow import CollectResult
     from batch.operations.collect_plan import CollectionPlan
     from batch.planning.approval import ApprovalPolicy
 
@@ -159,13 +159,14 @@ def announce_ledger(ledger: Ledger, say: Callable[[str], None]) -> None:
         )
 
 
-def run_options(options: RunOptions, endpoint: Endpoint, operation: Operation) -> RunOptions:
-    """The run's options with the operation's timings (unless overridden), told when an
-    earlier embedded sandbox's 404s become final."""
-    monitor = options.monitor or operation.monitor_defaults
+def run_options(options: RunOptions, endpoint: Endpoint, defaults: MonitorOptions) -> RunOptions:
+    """The run's options with the operation's timings (`defaults`) under the ones given on
+    the command line, told when an earlier embedded sandbox's 404s become final."""
+    monitor = options.monitor.over(defaults) if options.monitor is not None else defaults
     if endpoint.sandbox_started_at is not None:
-        monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
-    return replace(options, monitor=monitor)
+        monitor = monitor.model_copy(
+            update={"not_found_final_before": endpoint.sandbox_started_at})
+    return options.model_copy(update={"monitor": monitor})
 
 
 def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
@@ -201,11 +202,10 @@ async def paced_client(
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What `run` or `reconcile` was asked to do."""
+    """What `run` or `reconcile` was asked to do, besides its Settings (`settings.plan`,
+    `settings.run`)."""
 
-    target: str  # a sheet file, or a batch name
-    plan: PlanOptions | None  # None: the target must be a batch (reconcile)
-    run: RunOptions
+    target: str  # a sheet file (planned with settings.plan), or a batch name
     max_total: dict[str, Decimal] = field(default_factory=dict)
     # This run's own approval policy (flags, environment): enforced with the batch's recorded
     # one, the stricter of both (issue 17).
@@ -232,15 +232,16 @@ Confirm = Callable[[PlanResult], bool]
 def plan_file(
     settings: Settings,
     path: Path,
-    options: PlanOptions,
     say: Callable[[str], None],
     *,
     progress: Progress | None = None,
 ) -> PlanResult:
-    """`paybatch plan`: validate, record, predict; nothing is paid."""
+    """`paybatch plan`: validate, record, predict (`settings.plan`); nothing is paid."""
     if not path.is_file():
         raise errors.SheetError(str(path), "no such file")
-    validated = check_sheet(path, options)  # before any ledger or sandbox exists
+    options = settings.plan or PlanOptions()
+    # Before any ledger or sandbox exists.
+    validated = check_sheet(path, options, settings.validation)
 
     async def flow(endpoint: Endpoint) -> PlanResult:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
@@ -249,7 +250,8 @@ def plan_file(
                 try:
                     with _approved_sheet(ledger, path, options):
                         result = await plan_sheet(
-                            ledger, api, path, options, concurrency=settings.concurrency,
+                            ledger, api, path, options, settings.validation,
+                            concurrency=settings.run.concurrency,
                             progress=progress, validated=validated,
                             api_env=api_environment(endpoint),
                         )
@@ -279,7 +281,8 @@ def run_batch(
     """
 
     # Before any ledger or sandbox exists.
-    validated = check_input(settings.ledger, request.target, request.plan)
+    validated = check_input(settings, request.target)
+    run = settings.run
 
     async def flow(endpoint: Endpoint) -> RunReport:
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
@@ -299,27 +302,29 @@ def run_batch(
                 ledger.check_values(batch_id)  # a damaged row stops the run before any send
                 check_environment(planned.batch, name=env.name, sandbox=env.sandbox)
                 with ledger.locked(batch_id):
-                    operation = _operation(planned, request.run, ledger, api)
-                    options = run_options(request.run, endpoint, operation)
+                    operation = _operation(planned, run, ledger, api)
+                    options = run_options(run, endpoint, operation.monitor_defaults)
                     runner = Runner(
                         ledger, operation, batch_id, options, say=say, progress=progress
                     )
                     # A currency whose wallet was short stays paused until --retry-failed
                     # says it was funded: a plain rerun adds no more FAILED rows (issue 13).
                     paused = (
-                        {} if request.run.retry_failed
+                        {} if run.retry_failed
                         else ledger.wallet_failed_currencies(batch_id)
                     )
-                    if not request.run.reconcile_only:
+                    if not run.reconcile_only:
                         refuse_cancelled(ledger, batch_id)
-                        if _will_pay(planned, request.run):
-                            planned = _approval_gate(ledger, planned, request, runner.mint, say)
+                        if _will_pay(planned, run):
+                            planned = _approval_gate(
+                                ledger, planned, request, run, runner.mint, say
+                            )
                         sending = sending_totals(
-                            ledger, batch_id, retry_failed=request.run.retry_failed
+                            ledger, batch_id, retry_failed=run.retry_failed
                         )
                         sending = {c: t for c, t in sending.items() if c not in paused}
                         planned = replace(planned, sending=sending)
-                    if not request.run.reconcile_only and planned.sending_rows > 0:
+                    if not run.reconcile_only and planned.sending_rows > 0:
                         sampled = await check_fresh_ledger(
                             ledger, api, planned.batch, adopt=request.adopt
                         )
@@ -339,7 +344,7 @@ def run_batch(
                         say(f"wallet: {currency} payouts paused since an earlier run "
                             f"({message}); fund it, then run with --retry-failed")
                     watch.start(ledger, batch_id)
-                    with Interrupt(runner.stop, settle=interrupt_settle(), say=say) as interrupt:
+                    with Interrupt(runner.stop, settle=run.interrupt_settle, say=say) as interrupt:
                         try:
                             ran = await interrupt.run(runner.run())
                         except Exception:
@@ -442,8 +447,8 @@ def _keep_backup(ledger: Ledger, say: Callable[[str], None]) -> None:
 
 
 def _approval_gate(
-    ledger: Ledger, planned: PlanResult, request: RunRequest, mint: Callable[[], str],
-    say: Callable[[str], None],
+    ledger: Ledger, planned: PlanResult, request: RunRequest, run: RunOptions,
+    mint: Callable[[], str], say: Callable[[str], None],
 ) -> PlanResult:
     """Before anything is sent: a governed batch's `--retry-failed` attempts are made (a change
     of plan), stale approvals voided, and the run refused (exit 5) unless approved."""
@@ -451,7 +456,7 @@ def _approval_gate(
 
     if not governed(ledger, planned.batch, request.approval):
         return planned
-    if request.run.retry_failed and reopen_failed(ledger, planned.batch, mint):
+    if run.retry_failed and reopen_failed(ledger, planned.batch, mint):
         planned = plan_result(ledger, planned.batch)
     check = require_approval(ledger, planned.batch, request.approval)
     if check.approvers:
@@ -471,14 +476,6 @@ def _approved_sheet(ledger: Ledger, path: Path, options: PlanOptions) -> Iterato
         name = options.batch_name or default_batch_name(path)
         refuse_edited_sheet(ledger, exc, name=name, path=path)
         raise
-
-
-def interrupt_settle() -> float:
-    """Seconds an interrupted run settles rows in flight (PAYBATCH_INTERRUPT_SETTLE)."""
-    try:
-        return max(0.0, float(os.environ.get(ENV_SETTLE, DEFAULT_SETTLE)))
-    except ValueError:
-        return DEFAULT_SETTLE
 
 
 def _operation(planned: PlanResult, options: RunOptions, ledger: Ledger, api: Any) -> Operation:
@@ -574,10 +571,11 @@ async def _resolve(
 ) -> PlanResult:
     """The batch a run is about: planned from a file, or found by name."""
     path = Path(request.target)
-    if request.plan is not None and validated is not None:
-        with _approved_sheet(ledger, path, request.plan):
+    if settings.plan is not None and validated is not None:
+        with _approved_sheet(ledger, path, settings.plan):
             return await plan_sheet(
-                ledger, api, path, request.plan, concurrency=settings.concurrency,
+                ledger, api, path, settings.plan, settings.validation,
+                concurrency=settings.run.concurrency,
                 progress=progress, validated=validated, api_env=env,
             )
     batch = ledger.batch_by_name(request.target)
@@ -600,27 +598,26 @@ class CollectReport:
 
 def collect_batch(
     settings: Settings,
-    request: CollectRequest,
+    target: str,
     *,
     confirm: Callable[[CollectionPlan], bool],
     say: Callable[[str], None],
     progress: Progress | None = None,
 ) -> CollectReport:
-    """`paybatch collect`: plan if needed, confirm, one campaign round, then the report."""
+    """`paybatch collect`: plan if needed (`settings.collect`), confirm, one campaign round,
+    then the report."""
     from batch.operations.collect_flow import collect
     from batch.operations.collection import COLLECTION_TIMINGS
 
     async def flow(endpoint: Endpoint) -> CollectReport:
-        monitor = request.run.monitor or COLLECTION_TIMINGS
-        if endpoint.sandbox_started_at is not None:
-            monitor = replace(monitor, not_found_final_before=endpoint.sandbox_started_at)
-        timed = replace(request, run=replace(request.run, monitor=monitor))
+        run = run_options(settings.run, endpoint, COLLECTION_TIMINGS)
+        timed = settings.model_copy(update={"run": run})
         with Ledger(settings.ledger, environment=endpoint.environment) as ledger:
             async with open_client(endpoint, settings) as api:
                 try:
                     result = await collect(
-                        ledger, api, timed, confirm=confirm, say=say,
-                        concurrency=settings.concurrency, progress=progress,
+                        ledger, api, target, timed, confirm=confirm, say=say,
+                        progress=progress,
                     )
                 finally:
                     if progress is not None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batch import errors
-from batch.config import user_at_host
+from batch.config import Settings, user_at_host
 from batch.engine.states import IN_FLIGHT
 from batch.ledger import Ledger
-from batch.planning.flow import PlanOptions, check_sheet, sending_totals
+from batch.planning.flow import check_sheet, sending_totals
 from batch.report.money import CurrencyMoney, WalletShort, money_figures
 
 if TYPE_CHECKING:
@@ -90,15 +90,15 @@ def refuse_cancelled(ledger: Ledger, batch_id: int) -> None:
         )
 
 
-def check_input(
-    ledger_path: Path, target: str, plan: PlanOptions | None
-) -> ValidationReport | None:
+def check_input(settings: Settings, target: str) -> ValidationReport | None:
     """What `run`/`reconcile` is about, checked with no side effect (issue 13): a sheet is
-    loaded and validated; a batch name needs an existing ledger holding it. Returns the
-    sheet's validation (None for a batch name); raises InputError."""
+    loaded and validated (`settings.plan`, `settings.validation`); a batch name needs an
+    existing ledger holding it. Returns the sheet's validation (None for a batch name);
+    raises InputError."""
     path = Path(target)
-    if plan is not None and path.is_file():
-        return check_sheet(path, plan)
+    ledger_path = settings.ledger
+    if settings.plan is not None and path.is_file():
+        return check_sheet(path, settings.plan, settings.validation)
     missing = f"{target}: no such file or batch in {ledger_path}"
     if not ledger_path.is_file():
         raise errors.InputError(f"{missing} (no ledger there yet)")

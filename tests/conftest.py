@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,13 @@ if TYPE_CHECKING:
     from batch.sandbox import ManualClock, SandboxHandle
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+# Compiled modules are cached (in the git-ignored __pycache__) even when the shell sets
+# PYTHONDONTWRITEBYTECODE: otherwise every pytest worker rewrites every test module's asserts
+# again (~5 s of CPU each) and every `python -m batch` subprocess the tests start compiles the
+# package again (~0.4 s each, ~70 of them): a quarter of the suite's CPU time. Modules this
+# process imports are written here; the subprocesses then read them.
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)

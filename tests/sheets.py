@@ -58,7 +58,8 @@ def payroll(*rows: Sequence[Any]) -> list[list[Any]]:
 def check(tmp_path: Path, rows: list[list[Any]], kind: str = "csv", **options: Any) -> Any:
     """Write `rows` as a CSV or XLSX sheet in tmp_path, then load and validate it."""
     from batch.intake.load import load_sheet
-    from batch.intake.validate import ValidationOptions, validate_sheet
+    from batch.intake.validate import validate_sheet
+    from batch.options import ValidationOptions
 
     writer = write_csv if kind == "csv" else write_xlsx
     path = writer(tmp_path / f"sheet.{kind}", rows)

@@ -14,10 +14,10 @@ import pytest
 from batch import errors
 from batch.dollr.client import ApiClient
 from batch.engine.states import RowState
-from batch.intake.validate import ValidationOptions
 from batch.ledger import Ledger
-from batch.operations.collect_plan import CollectPlanOptions, plan_collection
+from batch.operations.collect_plan import plan_collection
 from batch.operations.collection import CollectionOperation
+from batch.options import CollectPlanOptions, ValidationOptions
 from batch.pipeline import SANDBOX_CREDENTIALS
 
 SHEET = (
@@ -38,7 +38,7 @@ def _prepare(sandbox: Any, tmp_path: Path) -> int:
         async with ApiClient(sandbox.base_url, SANDBOX_CREDENTIALS, rate=500) as api:
             with Ledger(tmp_path / "l.db", environment="test") as ledger:
                 plan = await plan_collection(
-                    ledger, api, sheet, CollectPlanOptions(ValidationOptions()))
+                    ledger, api, sheet, CollectPlanOptions(), ValidationOptions())
                 row = next(iter(ledger.each_row(plan.batch.id)))
                 return await CollectionOperation(ledger, api).prepare(row)
 
@@ -96,7 +96,7 @@ def test_an_invoice_holding_an_unexpected_item_is_cancelled_and_replaced(
         async with ApiClient(sandbox.base_url, SANDBOX_CREDENTIALS, rate=500) as api:
             with Ledger(tmp_path / "l.db", environment="test") as ledger:
                 plan = await plan_collection(
-                    ledger, api, sheet, CollectPlanOptions(ValidationOptions()))
+                    ledger, api, sheet, CollectPlanOptions(), ValidationOptions())
                 row = next(iter(ledger.each_row(plan.batch.id)))
                 op = CollectionOperation(ledger, api)
                 _, counterparty = await op._payer(row)

@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 
 from batch.intake.collection import DEFAULT_ITEM, validate_collection
-from batch.intake.validate import ValidationOptions
+from batch.options import ValidationOptions
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "collections_liberia.csv"
 

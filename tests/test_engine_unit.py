@@ -25,10 +25,9 @@ import pytest
 
 from batch import errors
 from batch.dollr.models import Execution
-from batch.engine.monitor import MonitorOptions
 from batch.engine.operation import Answer
 from batch.engine.outcome import RunResult
-from batch.engine.runner import Runner, RunOptions
+from batch.engine.runner import Runner
 from batch.engine.states import (
     PAYOUT,
     AttemptOutcome,
@@ -38,6 +37,7 @@ from batch.engine.states import (
 )
 from batch.ledger import Ledger, NewRow, RowRecord
 from batch.operations.payout import PayoutOperation
+from batch.options import MonitorOptions, RunOptions
 from tests.fake_dollr import FakeDollr, VirtualClock, make_client
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # the ledger's time at the virtual clock's start

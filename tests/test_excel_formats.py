@@ -11,7 +11,8 @@ import openpyxl
 import pytest
 
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 
 HEADER = ["Name", "Phone", "Amount", "Currency"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from batch.engine.outcome import RunResult
-from batch.ledger.group_commit import SubmitGate
 from batch.errors import TransitionError
 from batch.ledger import Ledger, NewRow
+from batch.ledger.group_commit import SubmitGate
 
 
 def _ready_rows(ledger: Ledger, n: int) -> list[tuple[int, str]]:

@@ -14,7 +14,8 @@ from sheets import write_csv, write_xlsx
 from batch.cli import main
 from batch.intake.load import load_sheet
 from batch.intake.outcome import ValidationReport
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 
 HEADER = ["Department", "Name", "Phone", "Amount", "Currency"]
 A = ["Finance", "Musu Dolo", "0770123456", "1,250.00", "USD"]

@@ -56,7 +56,7 @@ def _short_wallet_batch(quick: Any, tmp_path: Path) -> tuple[Path, Path]:
 def test_retry_failed_guards_and_prompt_count_what_is_sent(quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from batch.cli.summary import confirm_question, format_plan
     from batch.config import Settings, credentials_from_env
-    from batch.engine.runner import RunOptions
+    from batch.options import RunOptions
     from batch.pipeline import RunRequest, run_batch
     from batch.planning.flow import PlanResult
 
@@ -68,9 +68,9 @@ def test_retry_failed_guards_and_prompt_count_what_is_sent(quick, tmp_path: Path
     assert code == 5 and "exceeds --max-total 300" in err and "USD total debit 4" in err
     shown: list[PlanResult] = []
     settings = Settings(ledger=ledger, base_url=quick.base_url,
-                        credentials=credentials_from_env(env()), rate=500)
-    request = RunRequest(target="nov", plan=None,
-                         run=RunOptions(retry_failed=True), max_total={"USD": Decimal(500)})
+                        credentials=credentials_from_env(env()), rate=500,
+                        run=RunOptions(retry_failed=True))
+    request = RunRequest(target="nov", max_total={"USD": Decimal(500)})
     report = run_batch(settings, request, confirm=lambda p: shown.append(p) or True,
                        say=lambda _: None, write_report=False)
     assert report.result.exit_code == 0

@@ -21,10 +21,10 @@ from batch import errors
 from batch.dollr.client import ApiClient
 from batch.dollr.models import Execution, PayoutSession
 from batch.engine.health import CallHealth, deferral_delay
-from batch.engine.monitor import MonitorOptions
-from batch.engine.runner import Runner, RunOptions
+from batch.engine.runner import Runner
 from batch.engine.states import OperationKind, RowState
 from batch.ledger import Ledger, NewRow, RowRecord
+from batch.options import MonitorOptions, RunOptions
 
 TOKEN = b'{"access_token": "t", "expires_in": 60}'
 

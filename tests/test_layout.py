@@ -16,9 +16,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "batch"
 # Lowest first. A module may import its own layer and the layers before it.
 LAYERS: list[tuple[str, ...]] = [
     # Shared: text.py (what may be printed), tempfiles.py (files written beside a target),
-    # refids.py (reference_ids derived from what a payment is, for the ledger and planning).
-    ("batch.errors", "batch.markets", "batch.models", "batch.config", "batch.text", "batch.refids",
-     "batch.tempfiles"),
+    # refids.py (reference_ids derived from what a payment is, for the ledger and planning),
+    # options.py (each stage's options, nested in config.Settings).
+    ("batch.errors", "batch.markets", "batch.models", "batch.config", "batch.options",
+     "batch.text", "batch.refids", "batch.tempfiles"),
     ("batch.intake",),
     ("batch.engine.states",),  # the state vocabulary the ledger stores
     ("batch.ledger",),

@@ -12,7 +12,8 @@ from sheets import check, write_csv
 from batch.errors import SheetError
 from batch.intake.load import load_sheet
 from batch.intake.outcome import ValidationReport
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 
 
 def outcomes(report: ValidationReport) -> list[tuple[Any, ...]]:

@@ -9,11 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from batch.dollr.models import Execution
-from batch.engine.monitor import Monitor, MonitorOptions
+from batch.engine.monitor import Monitor
 from batch.engine.states import RowState
 from batch.errors import NotFoundError
 from batch.ledger import Ledger, NewRow
 from batch.operations.payout import PayoutOperation
+from batch.options import MonitorOptions
 
 
 def _execution(status: str) -> Execution:

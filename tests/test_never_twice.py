@@ -332,8 +332,8 @@ def test_a_forward_clock_jump_mid_run_pays_nobody_twice(sandbox: Any, tmp_path: 
     from datetime import UTC, datetime, timedelta
 
     from batch.dollr.client import ApiClient
-    from batch.engine.monitor import MonitorOptions
-    from batch.engine.runner import Runner, RunOptions
+    from batch.engine.runner import Runner
+    from batch.options import MonitorOptions, RunOptions
     from batch.pipeline import SANDBOX_CREDENTIALS
 
     sandbox.set_faults(**QUICK_PAYOUTS, drop_rate=1.0, drop_endpoints=["executions.payout"],

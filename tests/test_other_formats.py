@@ -14,7 +14,8 @@ from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 
 ROWS: list[list[Any]] = [
     ["Payroll, December"],

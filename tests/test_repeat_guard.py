@@ -9,10 +9,10 @@ import pytest
 
 from batch import refids
 from batch.engine.adoption import NotFound, after_not_found, is_duplicate_reference
-from batch.planning.preflight import sample_ids
 from batch.errors import ApiValidationError
 from batch.ledger import EarlierPayment
 from batch.planning.guard import Candidate, RepeatMode, RepeatPaymentError, decide
+from batch.planning.preflight import sample_ids
 
 PARTS = refids.KeyParts("client-a", "2026-11", "payroll")
 

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from batch.cli import main
 from batch.dollr.client import ApiClient
-from batch.engine.monitor import MonitorOptions
-from batch.engine.runner import Runner, RunOptions
+from batch.engine.runner import Runner
 from batch.ledger import Ledger
 from batch.models import PayoutRow
 from batch.operations.payout import PayoutOperation
+from batch.options import MonitorOptions, RunOptions
 from batch.pipeline import SANDBOX_CREDENTIALS
 from batch.planning.flow import predict_batch
 from batch.planning.identity import content_hash, new_rows, payout_set_hash

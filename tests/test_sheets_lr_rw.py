@@ -15,7 +15,8 @@ from batch.cli import main
 from batch.errors import SheetError
 from batch.intake.decimal_comma import DETECTED
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 
 RW = ValidationOptions(default_country="RW")
 LR = ValidationOptions(default_country="LR")

@@ -15,7 +15,8 @@ from sheets import check, payroll
 from batch.errors import SheetError
 from batch.intake.load import load_sheet
 from batch.intake.outcome import ValidationReport
-from batch.intake.validate import ValidationOptions, rule_names, validate_sheet
+from batch.intake.validate import rule_names, validate_sheet
+from batch.options import ValidationOptions
 
 GOOD = ["Musu Dolo", "0770123456", "1,250.00", "USD", "LR"]
 OTHER = ["Sando Kollie", "0886220145", "850", "USD", "LR"]

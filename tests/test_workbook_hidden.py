@@ -15,8 +15,9 @@ from click.testing import CliRunner
 from batch.cli import main
 from batch.errors import SheetError
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
 from batch.intake.workbook import shown_decimals
+from batch.options import ValidationOptions
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "payroll_hidden.xlsx"
 LR = ValidationOptions(default_country="LR")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from batch.cli.common import handle_errors, ledger_option
+from batch.cli.common import handle_errors, ledger_option, resolve_ledger
 from batch.cli.logs import log_file_option
 from batch.config import ENV_BASE_URL, Settings, credentials_from_env
 from batch.engine.outcome import EXIT_OK
@@ -48,7 +48,8 @@ def cancel(batch_name: str, reason: str | None, rows: str | None, base_url: str 
     if _is_collection(ledger, batch_name):
         from batch.cli.collect import cancel_invoices
 
-        settings = Settings(ledger=ledger, base_url=base_url or None,
+        # The ledger _is_collection read (without --ledger: the user's default, not None).
+        settings = Settings(ledger=resolve_ledger(ledger, None), base_url=base_url or None,
                             credentials=credentials_from_env(os.environ), rate=rate,
                             json_output=json_output)
         cancel_invoices(batch_name, rows, reason or "cancelled by the user", settings,

@@ -12,19 +12,14 @@ import click
 
 from batch import errors
 from batch.cli.collect_output import echo_collect, format_collection_plan
-from batch.cli.common import handle_errors, sheet_options, validation_options
+from batch.cli.common import handle_errors, sheet_options
 from batch.cli.output import Output
-from batch.cli.payouts import _monitor_options, _settings, api_options
+from batch.cli.payouts import api_options
+from batch.cli.settings import run_from, settings_from
 from batch.config import Settings
-from batch.engine.runner import DEFAULT_WAIT, RunOptions
-from batch.operations.collect_flow import CollectRequest
-from batch.operations.collect_plan import (
-    CampaignPolicy,
-    CollectionPlan,
-    CollectPlanOptions,
-)
+from batch.operations.collect_plan import CollectionPlan
+from batch.options import DEFAULT_REPEAT_WINDOW_DAYS, DEFAULT_WAIT
 from batch.pipeline import cancel_collection, collect_batch
-from batch.planning.identity import DEFAULT_REPEAT_WINDOW_DAYS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 3600}
@@ -100,18 +95,19 @@ def collect(target: str, **kw: Any) -> None:
       paybatch collect collections_liberia            # cron: re-requests that are due
       paybatch collect fees.xlsx --fee-bearer payee --max-requests 5 --re-request-after 2d
     """
-    settings = _settings(kw)
+    ctx = click.get_current_context()
+    given = any(ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT
+                for p in ("max_requests", "re_request_after"))
+    # Collections read only these sheet switches (hidden rows and decimal commas: not yet).
+    sheet_kw = {**kw, "include_hidden": False, "decimal_comma": False}
+    settings = settings_from(sheet_kw, run=run_from(kw), collect={
+        "sheet": kw["sheet"], "batch_name": kw["batch_name"],
+        "fee_bearer": kw["fee_bearer"].upper(), "allow_repeat": kw["allow_repeat"],
+        "repeat_window_days": kw["repeat_window"], "policy_given": given,
+        "policy": {"max_requests": kw["max_requests"],
+                   "re_request_after": kw["re_request_after"]},
+    })
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
-    validation = validation_options(kw["country"], kw["currency"], kw["max_amount"],
-                                    kw["allow_duplicates"])
-    plan = CollectPlanOptions(
-        validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
-        fee_bearer=kw["fee_bearer"].upper(), allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"],
-        policy=CampaignPolicy(kw["max_requests"], kw["re_request_after"]),
-    )
-    run = RunOptions(concurrency=kw["concurrency"], wait=kw["wait"],
-                     monitor=_monitor_options(kw))
     show = not settings.json_output and not settings.quiet
 
     def confirm(planned: CollectionPlan) -> bool:
@@ -124,11 +120,7 @@ def collect(target: str, **kw: Any) -> None:
                 "no terminal to confirm on: pass --yes to send the requests without asking")
         return click.confirm("Send these payment requests now?", default=False, err=True)
 
-    ctx = click.get_current_context()
-    given = any(ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT
-                for p in ("max_requests", "re_request_after"))
-    request = CollectRequest(target, plan, run, plan.policy if given else None)
-    report = collect_batch(settings, request, confirm=confirm, say=out.say)
+    report = collect_batch(settings, target, confirm=confirm, say=out.say)
     echo_collect(report, json_output=settings.json_output)
     sys.exit(report.result.exit_code)
 

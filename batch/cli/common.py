@@ -18,7 +18,6 @@ from batch.cli.logs import log_file_option
 from batch.config import DEFAULT_LEDGER as LEGACY_LEDGER
 from batch.config import ENV_BASE_URL, ENV_LEDGER, data_dir, default_ledger
 from batch.engine.outcome import EXIT_ABORTED, EXIT_IN_FLIGHT, EXIT_INPUT, EXIT_USAGE
-from batch.intake.validate import ValidationOptions
 from batch.ledger.integrity import damaged, is_damage, unwritable_hint
 from batch.markets import SUPPORTED_COUNTRIES, SUPPORTED_CURRENCIES
 from batch.text import visible
@@ -248,21 +247,6 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--json", "json_output", is_flag=True, help="Print one JSON object instead of a table."
     )(func)
-
-
-def validation_options(
-    country: str | None, currency: str | None, max_amount: Any, allow_duplicates: bool,
-    include_hidden: bool = False, decimal_comma: bool = False,
-) -> ValidationOptions:
-    """The library's ValidationOptions from the sheet_options values."""
-    return ValidationOptions(
-        default_country=country.upper() if country else None,
-        default_currency=currency.upper() if currency else None,
-        max_amount=max_amounts(max_amount),
-        allow_duplicates=allow_duplicates,
-        include_hidden=include_hidden,
-        decimal_comma=decimal_comma,
-    )
 
 
 LEDGER_HELP = (

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,31 +19,20 @@ from batch.cli.approval import (
     policy_from,
     recorded_from,
 )
-from batch.cli.common import (
-    LEDGER_HELP,
-    handle_errors,
-    output_options,
-    resolve_ledger,
-    sheet_options,
-    validation_options,
-)
+from batch.cli.common import LEDGER_HELP, handle_errors, output_options, sheet_options
 from batch.cli.output import Output
+from batch.cli.settings import monitor_knobs, run_from, settings_from
 from batch.cli.summary import confirm_question
-from batch.config import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_RATE,
-    ENV_BASE_URL,
-    ENV_LEDGER,
-    Settings,
-    credentials_from_env,
-)
-from batch.engine.monitor import MonitorOptions
+from batch.config import DEFAULT_MAX_RATE, ENV_BASE_URL, ENV_LEDGER, Settings
 from batch.engine.outcome import EXIT_OK
-from batch.engine.runner import DEFAULT_WAIT, RunOptions
-from batch.operations.payout import PayoutOperation
+from batch.options import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PURPOSE,
+    DEFAULT_REPEAT_WINDOW_DAYS,
+    DEFAULT_WAIT,
+)
 from batch.pipeline import RunRequest, plan_file, recheck_batch_named, run_batch
-from batch.planning.flow import PlanOptions, PlanResult
-from batch.planning.identity import DEFAULT_PURPOSE, DEFAULT_REPEAT_WINDOW_DAYS
+from batch.planning.flow import PlanResult
 
 
 def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
@@ -61,25 +48,9 @@ def _max_total(values: tuple[str, ...]) -> dict[str, Decimal]:
     return limits
 
 
-# Hidden timing options (tests, benchmarks): flag, MonitorOptions field, environment variable.
-MONITOR_KNOBS: tuple[tuple[str, str, str], ...] = (
-    ("--not-found-grace", "not_found_grace", "PAYBATCH_NOT_FOUND_GRACE"),
-    ("--resend-grace", "resend_grace", "PAYBATCH_RESEND_GRACE"),
-    ("--max-resends", "max_resends", "PAYBATCH_MAX_RESENDS"),
-    ("--poll-first", "first_poll", "PAYBATCH_POLL_FIRST"),
-    ("--poll-max", "max_poll_interval", "PAYBATCH_POLL_MAX"),
-)
-
-
-def _monitor_knob(flag: str, field: str, envvar: str) -> Any:
-    """A hidden option of MonitorOptions' type for that field; unset: the operation's own."""
-    kind = type(getattr(PayoutOperation.monitor_defaults, field))
-    return click.option(flag, field, type=kind, default=None, hidden=True, envvar=envvar)
-
-
 def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--ledger, --base-url, --concurrency, --rate, --json, --quiet and hidden timing knobs."""
-    func = output_options(func)
+    func = monitor_knobs(output_options(func))
     options = [
         click.option("--ledger", type=click.Path(path_type=Path, dir_okay=False),
                      envvar=ENV_LEDGER, default=None, help=LEDGER_HELP),
@@ -93,7 +64,6 @@ def api_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-rate", type=click.FloatRange(min=0.1), default=DEFAULT_MAX_RATE,
                      show_default=True, help="Requests per second the adaptive ceiling never "
                      "passes."),
-        *(_monitor_knob(*knob) for knob in MONITOR_KNOBS),
     ]
     for option in reversed(options):
         func = option(func)
@@ -147,40 +117,21 @@ def _check_since(ctx: click.Context, param: click.Parameter, value: str | None) 
     return int(match.group(1))
 
 
-def _settings(kw: dict[str, Any]) -> Settings:
-    return Settings(
-        ledger=resolve_ledger(kw["ledger"], kw["base_url"]), base_url=kw["base_url"] or None,
-        credentials=credentials_from_env(os.environ), concurrency=kw["concurrency"],
-        rate=kw["rate"], max_rate=kw["max_rate"], json_output=kw["json_output"], quiet=kw["quiet"],
-    )
+def _plan(kw: dict[str, Any]) -> dict[str, Any]:
+    """PlanOptions' fields from `plan`/`run`'s flags."""
+    return {
+        "sheet": kw["sheet"], "batch_name": kw["batch_name"], "skip_invalid": kw["skip_invalid"],
+        "allow_repeat": kw["allow_repeat"], "repeat_window_days": kw["repeat_window"],
+        "recorded": recorded_from(kw), "only_new": kw["only_new"], "period": kw["period"],
+        "purpose": kw["purpose"], "rejected_out": kw["rejected_out"],
+    }
 
 
-def _plan_options(kw: dict[str, Any]) -> PlanOptions:
-    validation = validation_options(
-        kw["country"], kw["currency"], kw["max_amount"], kw["allow_duplicates"],
-        kw["include_hidden"], kw["decimal_comma"],
-    )
-    return PlanOptions(
-        validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
-        skip_invalid=kw["skip_invalid"], allow_repeat=kw["allow_repeat"],
-        repeat_window_days=kw["repeat_window"], recorded=recorded_from(kw),
-        only_new=kw["only_new"], period=kw["period"], purpose=kw["purpose"],
-        rejected_out=kw["rejected_out"],
-    )
-
-
-def _monitor_options(kw: dict[str, Any]) -> MonitorOptions | None:
-    """The payout timings with the hidden knobs given; None when none was."""
-    given = {field: kw[field] for _, field, _ in MONITOR_KNOBS if kw[field] is not None}
-    return replace(PayoutOperation.monitor_defaults, **given) if given else None
-
-
-def _run_options(kw: dict[str, Any], *, reconcile: bool) -> RunOptions:
-    return RunOptions(
-        concurrency=kw["concurrency"], wait=kw["wait"],
-        retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile,
-        monitor=_monitor_options(kw),
-    )
+def _settings(kw: dict[str, Any], *, reconcile: bool = False) -> Settings:
+    """`plan`, `run` or `reconcile`'s Settings (reconcile plans nothing)."""
+    plan = None if reconcile else _plan(kw)
+    run = run_from(kw, retry_failed=kw.get("retry_failed", False), reconcile_only=reconcile)
+    return settings_from(kw, plan=plan, run=run)
 
 
 @click.command()
@@ -201,7 +152,7 @@ def plan(file: Path, **kw: Any) -> None:
     """
     settings = _settings(kw)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
-    result = plan_file(settings, file, _plan_options(kw), out.say, progress=out.progress)
+    result = plan_file(settings, file, out.say, progress=out.progress)
     out.plan_result(result)
     hint = approval_hint(result.batch, policy_from(kw))
     if hint:
@@ -267,8 +218,8 @@ def run(target: str, **kw: Any) -> None:
     """
     settings = _settings(kw)
     request = RunRequest(
-        target=target, plan=_plan_options(kw), run=_run_options(kw, reconcile=False),
-        max_total=_max_total(kw["max_total"]), approval=policy_from(kw), adopt=kw["adopt"],
+        target=target, max_total=_max_total(kw["max_total"]), approval=policy_from(kw),
+        adopt=kw["adopt"],
     )
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     show = not settings.json_output and not settings.quiet
@@ -310,7 +261,7 @@ def reconcile(batch_name: str, **kw: Any) -> None:
       paybatch reconcile payroll-2026-11 --wait 600
       paybatch reconcile payroll-2026-11 --recheck --since 30d
     """
-    settings = _settings(kw)
+    settings = _settings(kw, reconcile=True)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     if kw["recheck"]:
         since = None
@@ -319,7 +270,7 @@ def reconcile(batch_name: str, **kw: Any) -> None:
         rechecked = recheck_batch_named(settings, batch_name, since=since, say=out.say)
         out.recheck_result(rechecked)
         sys.exit(rechecked.recheck.exit_code)
-    request = RunRequest(target=batch_name, plan=None, run=_run_options(kw, reconcile=True))
+    request = RunRequest(target=batch_name)
     report = run_batch(settings, request, confirm=lambda _: True, say=out.say,
                        progress=out.progress)
     out.run_result(report)

@@ -9,12 +9,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from batch.cli.common import (
-    handle_errors,
-    output_options,
-    sheet_options,
-    validation_options,
-)
+from batch.cli.common import handle_errors, output_options, sheet_options
+from batch.cli.settings import validation_options
 from batch.cli.validation import render_validation
 from batch.engine.outcome import EXIT_INPUT, EXIT_OK
 from batch.intake.load import load_sheet
@@ -51,9 +47,11 @@ def validate(
       paybatch validate payroll.xlsx --sheet November --country LR --json
       paybatch validate payroll.xlsx --rejected-out to-fix.xlsx
     """
-    options = validation_options(
-        country, currency, max_amount, allow_duplicates, include_hidden, decimal_comma
-    )
+    options = validation_options({
+        "country": country, "currency": currency, "max_amount": max_amount,
+        "allow_duplicates": allow_duplicates, "include_hidden": include_hidden,
+        "decimal_comma": decimal_comma,
+    })
     loaded = load_sheet(file, sheet=sheet)
     report = validate_sheet(loaded, options)
     written = 0

@@ -14,10 +14,10 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from batch.options import DEFAULT_INTERRUPT_SETTLE
+
 T = TypeVar("T")
 
-DEFAULT_SETTLE = 5.0  # seconds the run may go on settling after the first signal
-ENV_SETTLE = "PAYBATCH_INTERRUPT_SETTLE"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -28,7 +28,7 @@ class Interrupt:
         self,
         stop: Callable[[str], None],
         *,
-        settle: float = DEFAULT_SETTLE,
+        settle: float = DEFAULT_INTERRUPT_SETTLE,  # RunOptions.interrupt_settle
         say: Callable[[str], None] = lambda _: None,
     ) -> None:
         self.stop = stop

@@ -24,6 +24,7 @@ from batch.engine.states import (
     resend_due_at,
 )
 from batch.ledger import Ledger, RowRecord
+from batch.options import MonitorOptions
 
 if TYPE_CHECKING:
     from batch.engine.operation import Answer, Operation
@@ -55,28 +56,6 @@ class Accepted:
     batch_id: int
     current_reference_id: str
     state: RowState = field(default=RowState.SUBMITTED, init=False)
-
-
-@dataclass(frozen=True)
-class MonitorOptions:
-    """Polling and trust settings."""
-
-    first_poll: float = 5.0  # seconds: the expected processing time (REFERENCE §4.4)
-    max_poll_interval: float = 60.0
-    not_found_grace: float = 180.0  # seconds after the request and the session's expiry
-    max_rejected_attempts: int = 3  # 422 on execute: fresh attempts before the row FAILS
-    # An ambiguous execute (lost answer, 5xx) whose status says "not found" this long after
-    # the send is re-sent with the same reference_id, while its session stays open (after a
-    # 429, as soon as status says not found).
-    # Shorter than not_found_grace: a resend that meets a late-visible execution is answered
-    # with it (one execution per reference_id), so waiting longer would only delay the row.
-    resend_grace: float = 10.0
-    max_resends: int = 2  # per attempt; then wait for the session's expiry and the grace
-    # A session with less time left is renewed before a first send, and gets no resend.
-    session_margin: float = 5.0
-    # A 404 for an attempt submitted before this instant is final at once: the embedded
-    # sandbox that could have received it died with its process (its successor kept its state).
-    not_found_final_before: datetime | None = None
 
 
 class Monitor:

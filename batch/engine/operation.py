@@ -17,8 +17,8 @@ from batch.engine.states import OperationKind
 from batch.ledger import ExecutionLike
 
 if TYPE_CHECKING:
-    from batch.engine.monitor import MonitorOptions
     from batch.ledger import RowRecord
+    from batch.options import MonitorOptions
 
 
 class Answer(ExecutionLike, Protocol):

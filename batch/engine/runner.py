@@ -14,14 +14,13 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
 from batch.engine.adoption import is_duplicate_reference
 from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
-from batch.engine.monitor import Monitor, MonitorOptions
+from batch.engine.monitor import Monitor
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
 from batch.engine.states import (
@@ -34,27 +33,15 @@ from batch.engine.states import (
 )
 from batch.ledger import Ledger, RowRecord
 from batch.ledger.group_commit import SubmitGate
+from batch.options import RunOptions
 
 if TYPE_CHECKING:
     from batch.engine.progress import Progress
 
-DEFAULT_WAIT = 300.0
 MAX_STEPS = 8  # recipient, session (renewed a few times), submit
 PROGRESS_EVERY = timedelta(seconds=0.5)  # how often the progress display reads the counts
 PROGRESS_COST_SHARE = 100  # ...but no more than 1% of the time (the count is ~20 ms at 100k rows)
 _PAYABLE = (RowState.NEW, RowState.RECIPIENT_READY, RowState.SESSION_OPEN)  # not sent yet
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run behaves (built from the CLI's flags)."""
-
-    concurrency: int = 8
-    wait: float = DEFAULT_WAIT  # seconds to keep polling once nothing new can start
-    retry_failed: bool = False
-    reconcile_only: bool = False  # settle rows in flight; start nothing new
-    commit_window: float = 0.1  # seconds: state changes other than SUBMITTING commit together
-    monitor: MonitorOptions | None = None  # None: the operation's own timings
 
 
 class Runner:
@@ -86,7 +73,9 @@ class Runner:
         self.resent = 0  # executes re-sent with the same reference_id (counted apart)
         self._progress_at: datetime | None = None
         self.operation = operation
-        self.timings = options.monitor or operation.monitor_defaults
+        # The operation's own timings, under those the options give (field by field).
+        defaults = operation.monitor_defaults
+        self.timings = options.monitor.over(defaults) if options.monitor else defaults
         self.batch_id = batch_id
         self.options = options
         self.sleep = sleep

@@ -21,9 +21,10 @@ import polars as pl
 from batch.intake.amounts import parse_amount
 from batch.intake.collection_sheet import CollectionGrid, read_collection_sheet
 from batch.intake.load import ROW
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
 from batch.markets import CURRENCY_DECIMALS
 from batch.models import PayoutRow, RowProblem
+from batch.options import ValidationOptions
 
 DEFAULT_ITEM = "Payment request"
 MAX_QTY = 1_000_000
@@ -101,7 +102,8 @@ def check_collection(grid: CollectionGrid, options: ValidationOptions) -> Collec
             amount = str(unit * qty)  # the row's amount is its line total
         amounts.append(amount)
     frame = frame.with_columns(pl.Series("amount", amounts, dtype=pl.String))
-    payout_options = replace(options, allow_duplicates=True)  # an invoice's rows share a phone
+    # An invoice's rows share a phone.
+    payout_options = options.model_copy(update={"allow_duplicates": True})
     report = validate_sheet(replace(grid.sheet, frame=frame), payout_options)
     problems += report.problem_list()
     valid = {r.row: r for r in report.payout_rows()}

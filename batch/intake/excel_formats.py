@@ -11,8 +11,6 @@ from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import fromstring
 
 import polars as pl
-from openpyxl.styles.numbers import BUILTIN_FORMATS
-from openpyxl.styles.stylesheet import Stylesheet
 
 _STYLES = "xl/styles.xml"
 
@@ -20,6 +18,11 @@ _STYLES = "xl/styles.xml"
 def _has_percent_style(data: bytes) -> bool:
     """Whether any cell style of the workbook is a percent format (read from styles.xml alone,
     which is small: the usual workbook has none, and then no cell needs a look)."""
+    # Here, not at the top: openpyxl is ~0.1 s of every command's start-up, and only .xlsx
+    # sheets need it.
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
+    from openpyxl.styles.stylesheet import Stylesheet
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as book:
             styles = Stylesheet.from_tree(fromstring(book.read(_STYLES)))  # type: ignore[arg-type]

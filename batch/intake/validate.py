@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +19,7 @@ from batch.intake.outcome import ValidationReport
 from batch.intake.phones import COUNTRY_NAMES, NEEDS_COUNTRY, normalise_phone, normalise_phones
 from batch.intake.workbook_rules import apply_findings, check_hidden_sheet
 from batch.markets import COUNTRY_CURRENCIES, CURRENCY_DECIMALS, SUPPORTED_CURRENCIES
+from batch.options import ValidationOptions
 
 # Country cells as people write them: ISO codes, names, calling codes.
 _COUNTRY_WORDS = {
@@ -30,39 +30,6 @@ _COUNTRY_WORDS = {
 CURRENCY_WORDS = {mark: code for mark, code in CURRENCY_MARKS.items() if mark != "$"}
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 MAX_NAME = 200  # characters: longer is no person's name (a pasted row, a paragraph)
-
-
-@dataclass(frozen=True)
-class ValidationOptions:
-    """Defaults and switches for validation, built once from the command line."""
-
-    default_country: str | None = None
-    default_currency: str | None = None
-    # One limit for every currency, or per currency ({"USD": 3000, "LRD": 500000}; a currency
-    # not named has no limit)
-    max_amount: Decimal | Mapping[str, Decimal] | None = None
-    allow_duplicates: bool = False
-    include_hidden: bool = False  # pay rows and sheets hidden in Excel (an error otherwise)
-    decimal_comma: bool = False  # amounts written 1.250,00 (else detected when unambiguous)
-
-    def __post_init__(self) -> None:
-        if self.default_country is not None and self.default_country not in COUNTRY_CURRENCIES:
-            raise ValueError(f"unsupported default country {self.default_country!r}")
-        if self.default_currency is not None and self.default_currency not in CURRENCY_DECIMALS:
-            raise ValueError(f"unsupported default currency {self.default_currency!r}")
-        for currency, limit in self.max_amounts().items():
-            if limit <= 0:
-                raise ValueError("max_amount must be positive")
-            if currency not in CURRENCY_DECIMALS:
-                raise ValueError(f"max_amount: unsupported currency {currency!r}")
-
-    def max_amounts(self) -> dict[str, Decimal]:
-        """The --max-amount limit of each currency that has one."""
-        if self.max_amount is None:
-            return {}
-        if isinstance(self.max_amount, Decimal):
-            return dict.fromkeys(CURRENCY_DECIMALS, self.max_amount)
-        return {c.upper(): Decimal(v) for c, v in self.max_amount.items()}
 
 
 def _text(column: str) -> pl.Expr:

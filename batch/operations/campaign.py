@@ -21,8 +21,8 @@ from batch.engine.outcome import EXIT_FAILED_ROWS, EXIT_IN_FLIGHT, EXIT_OK
 from batch.engine.states import IN_FLIGHT, AttemptOutcome, RowState
 from batch.ledger import Ledger, RowRecord
 from batch.ledger.collections import InvoiceRecord
-from batch.operations.collect_plan import CampaignPolicy
 from batch.operations.collection import CollectionApi, fetch_receipt
+from batch.options import CampaignPolicy
 
 log = logging.getLogger("paybatch.collect")
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
+from batch.config import Settings
 from batch.engine.outcome import RunResult
-from batch.engine.runner import Runner, RunOptions
+from batch.engine.runner import Runner
 from batch.engine.states import OperationKind
 from batch.ledger import Ledger
 from batch.operations.campaign import (
@@ -24,9 +25,7 @@ from batch.operations.campaign import (
     start_due_requests,
 )
 from batch.operations.collect_plan import (
-    CampaignPolicy,
     CollectionPlan,
-    CollectPlanOptions,
     collection_plan,
     plan_collection,
 )
@@ -34,16 +33,6 @@ from batch.operations.collection import CollectionOperation
 
 if TYPE_CHECKING:
     from batch.engine.progress import Progress
-
-
-@dataclass(frozen=True)
-class CollectRequest:
-    """What `collect` was asked to do."""
-
-    target: str  # a sheet file, or a batch name
-    plan: CollectPlanOptions | None  # None: the target must be a batch
-    run: RunOptions
-    policy: CampaignPolicy | None = None  # given on the command line: overrides the batch's
 
 
 @dataclass(frozen=True)
@@ -66,47 +55,52 @@ Confirm = Callable[[CollectionPlan], bool]
 
 
 async def resolve_collection(
-    ledger: Ledger, api: Any, request: CollectRequest, *, concurrency: int
+    ledger: Ledger, api: Any, target: str, settings: Settings
 ) -> CollectionPlan:
-    """The collection batch a command is about: planned from a file, or found by name."""
-    path = Path(request.target)
-    if request.plan is not None and path.is_file():
-        return await plan_collection(ledger, api, path, request.plan, concurrency=concurrency)
-    batch = ledger.batch_by_name(request.target)
+    """The collection batch a command is about: planned from a file (`settings.collect`),
+    or found by name."""
+    path = Path(target)
+    if settings.collect is not None and path.is_file():
+        return await plan_collection(ledger, api, path, settings.collect, settings.validation,
+                                     concurrency=settings.run.concurrency)
+    batch = ledger.batch_by_name(target)
     if batch is None:
-        raise errors.InputError(f"{request.target}: no such file or batch in {ledger.path}")
+        raise errors.InputError(f"{target}: no such file or batch in {ledger.path}")
     if batch.kind is not OperationKind.COLLECTION:
-        raise errors.InputError(f"{request.target} is a {batch.kind} batch: use `paybatch run`")
+        raise errors.InputError(f"{target} is a {batch.kind} batch: use `paybatch run`")
     return collection_plan(ledger, batch)
 
 
 async def collect(
-    ledger: Ledger, api: Any, request: CollectRequest, *, confirm: Confirm,
-    say: Callable[[str], None], concurrency: int = 8, progress: Progress | None = None,
+    ledger: Ledger, api: Any, target: str, settings: Settings, *, confirm: Confirm,
+    say: Callable[[str], None], progress: Progress | None = None,
 ) -> CollectResult:
-    """One campaign round of a collection batch (see the module's docstring)."""
-    planned = await resolve_collection(ledger, api, request, concurrency=concurrency)
+    """One campaign round of a collection batch (see the module's docstring): `target` is a
+    sheet or a batch name; `settings.run` says how the engine runs."""
+    planned = await resolve_collection(ledger, api, target, settings)
     batch_id = planned.batch.id
-    policy = request.policy or planned.policy
+    given = settings.collect.policy if settings.collect and settings.collect.policy_given else None
+    policy = given or planned.policy
+    run = settings.run
     with ledger.locked(batch_id):
-        if request.policy is not None and request.policy != planned.policy:
+        if given is not None and given != planned.policy:
             # Given on the command line: the batch keeps it (status and report judge by it).
             ledger.set_batch_option(batch_id, "max_requests", policy.max_requests)
             ledger.set_batch_option(batch_id, "re_request_after",
                                     policy.re_request_after.total_seconds())
         receipts = await finish_receipts(ledger, api, batch_id)
         again = 0
-        if not request.run.reconcile_only:
+        if not run.reconcile_only:
             again = await start_due_requests(
                 ledger, api, batch_id, policy, ledger.clock(), say=say
             )
         shown = collection_plan(ledger, planned.batch, created=planned.created,
                                 unroutable=planned.unroutable, notices=planned.notices)
-        if shown.payable and not request.run.reconcile_only:
+        if shown.payable and not run.reconcile_only:
             if planned.batch.started_at is None and not confirm(shown):
                 raise errors.AbortedError("not confirmed; nothing was requested")
             ledger.mark_batch_started(batch_id)
-        runner = Runner(ledger, CollectionOperation(ledger, api), batch_id, request.run,
+        runner = Runner(ledger, CollectionOperation(ledger, api), batch_id, run,
                         say=say, progress=progress)
         result = await runner.run()
         counts = campaign_counts(ledger, batch_id, policy, ledger.clock())

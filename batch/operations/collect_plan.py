@@ -19,40 +19,17 @@ from batch import errors
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.engine.states import COLLECTION, OperationKind, RowState
 from batch.intake.collection import CollectionReport, PlannedInvoice, validate_collection
-from batch.intake.validate import ValidationOptions
 from batch.ledger import BatchRecord, Ledger, NewRow
 from batch.ledger.collections import ItemRecord, NewInvoice
 from batch.markets import to_minor
+from batch.options import PAYEE, PAYER, CampaignPolicy, CollectPlanOptions, ValidationOptions
 from batch.planning.identity import (
-    DEFAULT_REPEAT_WINDOW_DAYS,
     check_same_name,
     default_batch_name,
     repeat_window_start,
 )
 
-PAYER, PAYEE = "PAYER", "PAYEE"
 MAX_PROBLEMS_SHOWN = 20
-
-
-@dataclass(frozen=True)
-class CampaignPolicy:
-    """How often and how soon an unpaid invoice is requested again."""
-
-    max_requests: int = 3
-    re_request_after: timedelta = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class CollectPlanOptions:
-    """How a collection sheet becomes a batch."""
-
-    validation: ValidationOptions
-    sheet: str | None = None
-    batch_name: str | None = None
-    fee_bearer: str = PAYER
-    allow_repeat: bool = False
-    repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
-    policy: CampaignPolicy = field(default_factory=CampaignPolicy)
 
 
 @dataclass
@@ -139,11 +116,12 @@ def request_set_hash(invoices: tuple[PlannedInvoice, ...]) -> str:
 
 
 async def plan_collection(
-    ledger: Ledger, api: Any, path: Path, options: CollectPlanOptions, *,
-    concurrency: int = 8, mint: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ledger: Ledger, api: Any, path: Path, options: CollectPlanOptions,
+    validation: ValidationOptions, *, concurrency: int = 8,
+    mint: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> CollectionPlan:
     """Validate, record the batch (once), detect operators and predict fees."""
-    report = validate_collection(path, options.validation, sheet=options.sheet)
+    report = validate_collection(path, validation, sheet=options.sheet)
     if report.problems:
         raise sheet_problems(report)
     if not report.invoices:

@@ -18,11 +18,11 @@ from typing import Protocol
 from batch import errors
 from batch.dollr.invoice_models import CheckoutSession, Receipt, SourceStatus
 from batch.dollr.models import Counterparty, Execution, Party, PaymentAccount, ProviderInfo
-from batch.engine.monitor import MonitorOptions
 from batch.engine.operation import Answer
 from batch.engine.states import COLLECTION, PAYOUT, TERMINAL, OperationKind
 from batch.ledger import Ledger, RowRecord
 from batch.operations.invoices import InvoiceApi, InvoicePreparer
+from batch.options import MonitorOptions
 
 log = logging.getLogger("paybatch.collect")
 

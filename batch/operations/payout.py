@@ -12,10 +12,10 @@ from batch.dollr.models import (
     Execution,
     PayoutSession,
 )
-from batch.engine.monitor import MonitorOptions
 from batch.engine.operation import Answer
 from batch.engine.states import PAYOUT, OperationKind
 from batch.ledger import Ledger, RowRecord
+from batch.options import MonitorOptions
 
 BENEFICIARY = "BENEFICIARY"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, timedelta
@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any
 from batch import errors
 from batch.engine.states import RowState
 from batch.ledger import BatchRecord, Ledger, SkippedRow
-from batch.planning.guard import RepeatMode
+from batch.options import PlanOptions, ValidationOptions
 from batch.planning.identity import (
-    DEFAULT_PURPOSE,
-    DEFAULT_REPEAT_WINDOW_DAYS,
     CurrencyTotals,
     RowFacts,
     check_environment,
@@ -58,34 +56,8 @@ if TYPE_CHECKING:
     from batch.dollr.models import FeeQuote, ProviderInfo
     from batch.engine.progress import Progress
     from batch.intake.outcome import ValidationReport
-    from batch.intake.validate import ValidationOptions
     from batch.models import PayoutRow
     from batch.planning.fee_plan import FeePlanner
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    """How a sheet becomes a batch."""
-
-    validation: ValidationOptions
-    sheet: str | None = None
-    batch_name: str | None = None
-    skip_invalid: bool = False
-    allow_repeat: bool = False
-    repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
-    # Recorded with a new batch among its options: who planned it, its approval policy.
-    recorded: Mapping[str, Any] = field(default_factory=dict)
-    only_new: bool = False  # pay only recipients not paid yet (issue 11)
-    period: str | None = None  # YYYY-MM; None: the month the batch is first planned
-    purpose: str = DEFAULT_PURPOSE
-
-    @property
-    def repeat_mode(self) -> RepeatMode:
-        """What the row guard does with rows paid already."""
-        if self.allow_repeat:
-            return RepeatMode.ALLOW
-        return RepeatMode.ONLY_NEW if self.only_new else RepeatMode.REFUSE
-    rejected_out: Path | None = None  # the invalid rows, in the sheet's own format
 
 
 @dataclass(frozen=True)
@@ -123,7 +95,9 @@ class PlanResult:
         )
 
 
-def check_sheet(path: Path, options: PlanOptions) -> ValidationReport:
+def check_sheet(
+    path: Path, options: PlanOptions, validation: ValidationOptions
+) -> ValidationReport:
     """Load and validate a sheet, before anything else is touched (issue 13: a bad input
     creates no ledger and starts no sandbox); raises SheetError or InvalidRowsError."""
     from batch.intake.load import load_sheet
@@ -132,7 +106,7 @@ def check_sheet(path: Path, options: PlanOptions) -> ValidationReport:
     with timed("reading the sheet"):
         loaded = load_sheet(path, sheet=options.sheet)
     with timed("validating"):
-        report = validate_sheet(loaded, options.validation)
+        report = validate_sheet(loaded, validation)
     invalid = report.counts["invalid"]
     if invalid and options.rejected_out is not None:
         from batch.intake.rejected import write_rejected
@@ -151,6 +125,7 @@ async def plan_sheet(
     api: Any,
     path: Path,
     options: PlanOptions,
+    validation: ValidationOptions,
     *,
     concurrency: int = 8,
     progress: Progress | None = None,
@@ -164,7 +139,7 @@ async def plan_sheet(
 
     `validated`: the sheet's report from `check_sheet` already (no second validation).
     """
-    report = validated if validated is not None else check_sheet(path, options)
+    report = validated if validated is not None else check_sheet(path, options, validation)
     invalid = report.invalid_rows()
     # What a payer should read (issue 16): workbook warnings, where the rejected rows went.
     notices = [n for n in report.notices if n.startswith("warning: ")]
@@ -196,7 +171,7 @@ async def plan_sheet(
             context = {
                 **plan_context(report.totals, [skipped_row(o) for o in invalid],
                                ledger.environment),
-                "include_hidden": options.validation.include_hidden,  # issue 16
+                "include_hidden": validation.include_hidden,  # issue 16
                 **options.recorded,  # an explicit maker (--as) wins over the OS user
             }
             batch, notes = create_batch(

@@ -25,6 +25,13 @@ class RepeatMode(StrEnum):
     ONLY_NEW = "only_new"  # pay only recipients not paid yet
     ALLOW = "allow_repeat"  # pay them again on purpose (a recorded repeat number)
 
+    @classmethod
+    def chosen(cls, *, allow_repeat: bool, only_new: bool) -> RepeatMode:
+        """The mode --allow-repeat / --only-new ask for (--allow-repeat wins)."""
+        if allow_repeat:
+            return cls.ALLOW
+        return cls.ONLY_NEW if only_new else cls.REFUSE
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

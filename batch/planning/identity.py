@@ -20,9 +20,6 @@ from batch.ledger.records import BatchRecord, NewRow, RowRecord
 from batch.markets import from_minor, to_minor
 from batch.models import PayoutRow
 
-DEFAULT_REPEAT_WINDOW_DAYS = 20
-DEFAULT_PURPOSE = "payroll"
-
 
 def default_batch_name(path: Path) -> str:
     """The batch name when --batch-name is not given: the file's stem."""

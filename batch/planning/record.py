@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from batch.ledger import BatchRecord, Ledger, SkippedRow
 from batch.markets import from_minor
-from batch.planning.guard import Candidate, decide
+from batch.options import PlanOptions
+from batch.planning.guard import Candidate, RepeatMode, decide
 from batch.planning.identity import (
     RowFacts,
     new_rows,
@@ -22,7 +23,6 @@ from batch.refids import KeyParts
 
 if TYPE_CHECKING:
     from batch.models import PayoutRow
-    from batch.planning.flow import PlanOptions
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def create_batch(
         ledger.earlier_payments(
             period=period, since=repeat_window_start(now, options.repeat_window_days)
         ),
-        purpose=options.purpose, period=period, mode=options.repeat_mode,
-        window_days=options.repeat_window_days,
+        purpose=options.purpose, period=period, window_days=options.repeat_window_days,
+        mode=RepeatMode.chosen(allow_repeat=options.allow_repeat, only_new=options.only_new),
     )
     skipped = [skipped_row(o) for o in invalid]
     skipped += [

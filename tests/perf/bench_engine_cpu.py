@@ -41,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fake_dollr import FakeDollr, credentials  # noqa: E402
 
+from batch.cli.progress import PlainProgress  # noqa: E402
 from batch.dollr.client import ApiClient  # noqa: E402
 from batch.dollr.models import (  # noqa: E402
     Counterparty,
@@ -50,11 +51,13 @@ from batch.dollr.models import (  # noqa: E402
     PayoutSession,
     ProviderInfo,
 )
-from batch.engine.monitor import MonitorOptions  # noqa: E402
-from batch.engine.runner import Runner, RunOptions  # noqa: E402
+from batch.engine.runner import Runner  # noqa: E402
 from batch.ledger import Ledger, NewRow  # noqa: E402
 from batch.operations.payout import PayoutOperation  # noqa: E402
-from batch.cli.progress import PlainProgress  # noqa: E402
+from batch.options import (
+    MonitorOptions,  # noqa: E402
+    RunOptions,  # noqa: E402
+)
 
 
 class InstantApi:

@@ -25,7 +25,8 @@ _MEASURE = """
 import resource, sys, time
 from pathlib import Path
 from batch.intake.load import load_sheet
-from batch.intake.validate import ValidationOptions, validate_sheet
+from batch.intake.validate import validate_sheet
+from batch.options import ValidationOptions
 start, cpu = time.perf_counter(), time.process_time()
 sheet = load_sheet(Path(sys.argv[1]))
 loaded = time.perf_counter()
