@@ -173,7 +173,8 @@ def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     from batch.dollr.client import ApiClient
 
     return ApiClient(
-        endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate
+        endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate,
+        connections=settings.concurrency,
     )
 
 

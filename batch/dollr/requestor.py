@@ -141,6 +141,19 @@ class _MeteredTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+DEFAULT_CONNECTIONS = 16
+
+
+def pool_limits(connections: int) -> httpx.Limits:
+    """As many kept-alive connections as may be open: no connection is closed and opened
+    again while the run goes on (httpx keeps 20 by default, so at a concurrency of 32 every
+    few requests paid a new TCP connect). The throttle, not the pool, sets the rate; the pool
+    only needs rate x latency connections, and httpcore scans every pooled connection on each
+    request (a poll per idle one), so it stays near the concurrency rather than at 100."""
+    n = max(1, connections)
+    return httpx.Limits(max_connections=n, max_keepalive_connections=n)
+
+
 class Requestor:
     """Sends one Dollr request: URL, token, passcode, throttle, retries, errors; `async with`."""
 
@@ -154,6 +167,7 @@ class Requestor:
         max_rate: float = DEFAULT_MAX_RATE,
         timeout: float = 30.0,
         deadline: float = DEFAULT_DEADLINE,
+        connections: int = DEFAULT_CONNECTIONS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         device: DeviceInfo | None = None,
@@ -170,7 +184,8 @@ class Requestor:
         self.user_agent = f"paybatch/{_package_version()}"
         self.throttle = Throttle(rate, clock=clock, sleep=sleep, max_rate=max_rate)
         self._transport = _MeteredTransport(
-            transport or httpx.AsyncHTTPTransport(retries=0), self.throttle, deadline
+            transport or httpx.AsyncHTTPTransport(retries=0, limits=pool_limits(connections)),
+            self.throttle, deadline,
         )
         self.auth = TokenAuth(self._obtain_token, clock=clock)
         self._urls: dict[str, httpx.URL] = {}
