@@ -41,7 +41,8 @@ def test_the_sample_collects_then_re_requests_until_requests_are_used_up(
     # 91 declines, 92 never answers, 93 lacks funds, 94 declines its first request.
     assert out["invoices"] == {"PAID": 4, "DUE": 4}
     assert out["totals"]["USD"] == {"invoices": 7, "requested": "615.00", "fees": "21.49",
-                                    "fee_bearer": "PAYER"}
+                                    "fee_bearer": "PAYER", "fx_invoices": 0,
+                                    "payer_debits": {"USD": "636.49"}}
     assert not collection_disagreements(sandbox, ledger, BATCH)
     by_phone = {c.phone: c for c in sandbox.collections()}
     assert by_phone["231770000192"].gateway_message.startswith("The payment request expired")

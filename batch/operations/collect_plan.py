@@ -20,9 +20,9 @@ from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.engine.states import COLLECTION, OperationKind, RowState
 from batch.intake.collection import CollectionReport, PlannedInvoice, validate_collection
 from batch.intake.validate import ValidationOptions
-from batch.ledger import BatchRecord, Ledger, NewRow
+from batch.ledger import BatchRecord, Ledger, NewRow, RowRecord
 from batch.ledger.collections import ItemRecord, NewInvoice
-from batch.markets import to_minor
+from batch.markets import from_minor, to_minor
 from batch.planning.identity import (
     DEFAULT_REPEAT_WINDOW_DAYS,
     check_same_name,
@@ -64,6 +64,10 @@ class CollectionTotals:
     requested: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
     fee_bearer: str = PAYER
+    # What the payers are predicted to be debited, per the currency their wallets pay in
+    # (another currency than the invoices' when FX applies).
+    payer_debits: dict[str, Decimal] = field(default_factory=dict)
+    fx_invoices: int = 0  # invoices paid from a wallet in another currency
 
     @property
     def payers_pay(self) -> Decimal:
@@ -207,6 +211,7 @@ def collection_plan(
     """The totals of a collection batch as the ledger holds it now."""
     bearer = str(batch.options.get("fee_bearer", PAYER))
     totals: dict[str, CollectionTotals] = {}
+    invoices = ledger.invoices_of_batch(batch.id)
     for r in ledger.each_row(batch.id):
         if r.state is RowState.SKIPPED or r.currency is None or r.amount is None:
             continue
@@ -215,6 +220,12 @@ def collection_plan(
         t.requested += r.amount
         if r.predicted_fee is not None:
             t.fees += r.predicted_fee
+        invoice = invoices.get(r.id)
+        if invoice is not None and invoice.payer_currency and invoice.payer_amount_minor:
+            cur = invoice.payer_currency
+            t.payer_debits[cur] = (t.payer_debits.get(cur, Decimal(0))
+                                   + from_minor(invoice.payer_amount_minor, cur))
+            t.fx_invoices += cur != r.currency
     return CollectionPlan(batch, created, ledger.counts(batch.id), totals, unroutable or [],
                           notices)
 
@@ -236,10 +247,11 @@ async def predict_collection(
         if known is not None and known.method and known.provider:
             operators[phone] = ProviderInfo(payment_method=known.method,
                                             gateway_provider=known.provider,
-                                            carrier=known.carrier)
+                                            carrier=known.carrier, currencies=known.currencies)
             return
         async with gate:
             try:
+                # For a COLLECTION, `currencies` are those the payer's wallet pays in.
                 info = await api.mmo_provider_info(phone, COLLECTION)
             except errors.UnroutablePhoneError as exc:
                 operators[phone] = str(exc)
@@ -250,22 +262,29 @@ async def predict_collection(
         operators[phone] = info
 
     await asyncio.gather(*(operator(p) for p in {r.phone for r in rows if r.phone}))
-    quotes: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
+    Key = tuple[Decimal, str, str, str, str]
+    quotes: dict[Key, FeeQuote] = {}
 
-    async def quote(key: tuple[Decimal, str, str, str]) -> None:
-        amount, currency, method, provider = key
+    async def quote(key: Key) -> None:
+        amount, currency, payer_currency, method, provider = key
         async with gate:
+            # target_currency is the payer's (REFERENCE §3.5.3): the quote says what they pay.
             quotes[key] = await api.amount_and_fees(
-                amount=amount, currency=currency, target_currency=currency,
+                amount=amount, currency=currency, target_currency=payer_currency,
                 payment_method=method, provider=provider, operation_type=COLLECTION,
                 fee_bearer=bearer,
             )
+
+    def key_of(r: RowRecord, info: ProviderInfo) -> Key:
+        assert r.amount is not None and r.currency is not None
+        return (r.amount, r.currency, payer_currency(r.currency, info.currencies),
+                info.payment_method, info.gateway_provider)
 
     keys = set()
     for r in rows:
         info = operators.get(r.phone or "")
         if isinstance(info, ProviderInfo) and r.amount is not None and r.currency:
-            keys.add((r.amount, r.currency, info.payment_method, info.gateway_provider))
+            keys.add(key_of(r, info))
     await asyncio.gather(*(quote(k) for k in keys))
     problems: list[str] = []
     with ledger.atomic():
@@ -276,14 +295,26 @@ async def predict_collection(
                 ledger.mark_failed(r.id, r.current_reference_id, reason=reason)
                 problems.append(f"row {r.sheet_row}: {reason}")
                 continue
-            assert r.amount is not None and r.currency is not None
-            q = quotes[(r.amount, r.currency, info.payment_method, info.gateway_provider)]
+            q = quotes[key_of(r, info)]
             ledger.set_row_prediction(
                 r.id, operator=info.carrier or info.payment_method, method=info.payment_method,
                 provider=info.gateway_provider, predicted_fee=q.total_fee,
                 fee_currency=q.platform_currency,
             )
+            try:
+                debit: int | None = to_minor(q.payer_amount, q.payer_currency)
+            except ValueError:  # more decimals than the currency has: shown as unknown
+                debit = None
+            ledger.set_payer_currency(r.id, q.payer_currency, debit)
     return problems
+
+
+def payer_currency(invoice_currency: str, wallet: Sequence[str]) -> str:
+    """The currency a payer pays an invoice in: the invoice's when their wallet holds it (or
+    the API named none), else the wallet's own (FX applies)."""
+    if not wallet or invoice_currency in wallet:
+        return invoice_currency
+    return wallet[0]
 
 
 def _check_repeat(repeats: Sequence[BatchRecord], *, window_days: int) -> None:
