@@ -56,6 +56,9 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 @click.argument("target", metavar="FILE|BATCH")
 @sheet_options
 @click.option("--batch-name", help="Name of the batch (default: the file name).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Collect the valid invoices and keep the invalid ones as SKIPPED (an "
+              "invoice with one invalid row is left out whole).")
 @click.option("--allow-repeat", is_flag=True,
               help="Allow the same requests as a recent other collection batch.")
 @click.option("--repeat-window", type=click.IntRange(0), default=DEFAULT_REPEAT_WINDOW_DAYS,
@@ -103,12 +106,14 @@ def collect(target: str, **kw: Any) -> None:
     settings = _settings(kw)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
     validation = validation_options(kw["country"], kw["currency"], kw["max_amount"],
-                                    kw["allow_duplicates"])
+                                    kw["allow_duplicates"], kw["include_hidden"],
+                                    kw["decimal_comma"])
     plan = CollectPlanOptions(
         validation=validation, sheet=kw["sheet"], batch_name=kw["batch_name"],
         fee_bearer=kw["fee_bearer"].upper(), allow_repeat=kw["allow_repeat"],
         repeat_window_days=kw["repeat_window"],
         policy=CampaignPolicy(kw["max_requests"], kw["re_request_after"]),
+        skip_invalid=kw["skip_invalid"], rejected_out=kw["rejected_out"],
     )
     run = RunOptions(concurrency=kw["concurrency"], wait=kw["wait"],
                      monitor=_monitor_options(kw))

@@ -18,11 +18,17 @@ from typing import Any
 from batch import errors
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.engine.states import COLLECTION, OperationKind, RowState
-from batch.intake.collection import CollectionReport, PlannedInvoice, validate_collection
+from batch.intake.collection import (
+    CollectionReport,
+    PlannedInvoice,
+    RejectedRow,
+    validate_collection,
+)
+from batch.intake.rejected import rejected_line, write_rejected_rows
 from batch.intake.validate import ValidationOptions
-from batch.ledger import BatchRecord, Ledger, NewRow, RowRecord
+from batch.ledger import BatchRecord, Ledger, NewRow, RowRecord, SkippedRow
 from batch.ledger.collections import ItemRecord, NewInvoice
-from batch.markets import from_minor, to_minor
+from batch.markets import CURRENCY_DECIMALS, from_minor, to_minor
 from batch.planning.identity import (
     DEFAULT_REPEAT_WINDOW_DAYS,
     check_same_name,
@@ -53,6 +59,8 @@ class CollectPlanOptions:
     allow_repeat: bool = False
     repeat_window_days: int = DEFAULT_REPEAT_WINDOW_DAYS
     policy: CampaignPolicy = field(default_factory=CampaignPolicy)
+    skip_invalid: bool = False  # collect the valid invoices; the others are kept as SKIPPED
+    rejected_out: Path | None = None  # the left-out rows, in the sheet's own format
 
 
 @dataclass
@@ -112,10 +120,14 @@ def policy_of(batch: BatchRecord) -> CampaignPolicy:
     )
 
 
-def sheet_problems(report: CollectionReport) -> errors.InputError:
+def sheet_problems(
+    report: CollectionReport, rejected_out: Path | None = None
+) -> errors.InputError:
     """One line per problem (Excel row and column), as an InputError."""
+    where = f"; the rows are in {rejected_out}, with what to fix" if rejected_out else ""
     lines = [f"{report.file}: {len(report.problems)} problem(s) in "
-             f"{report.invalid_invoices} invoice(s); nothing was recorded"]
+             f"{report.invalid_invoices} invoice(s); nothing was recorded{where} "
+             "(--skip-invalid collects the valid invoices)"]
     for p in report.problems[:MAX_PROBLEMS_SHOWN]:
         value = f" {p.value!r}" if p.value else ""
         lines.append(f"  row {p.row}, {p.column}{value}: {p.message}")
@@ -148,8 +160,19 @@ async def plan_collection(
 ) -> CollectionPlan:
     """Validate, record the batch (once), detect operators and predict fees."""
     report = validate_collection(path, options.validation, sheet=options.sheet)
+    notices = list(report.notices)
+    if report.rejected and options.rejected_out is not None:
+        written = write_rejected_rows(
+            path, report.kind, report.header_row,
+            {r: x.problems for r, x in report.rejected.items()}, options.rejected_out,
+            sheet=options.sheet,
+        )
+        notices.append(rejected_line(options.rejected_out, written))
+    if report.problems and not options.skip_invalid:
+        raise sheet_problems(report, options.rejected_out)
     if report.problems:
-        raise sheet_problems(report)
+        notices.append(f"{report.invalid_invoices} invoice(s) left out (--skip-invalid): "
+                       f"sheet rows {', '.join(map(str, report.rejected))}; kept as SKIPPED")
     if not report.invoices:
         raise errors.InputError(f"{path}: no invoices to collect")
     name = options.batch_name or default_batch_name(path)
@@ -171,8 +194,11 @@ async def plan_collection(
         batch_id = ledger.create_batch(
             name=name, source_file=str(path), content_hash=chash, payout_set_hash=pset,
             rows=(_new_row(i, mint()) for i in report.invoices), kind=OperationKind.COLLECTION,
+            skipped=[_skipped(x) for x in report.rejected.values()] if options.skip_invalid
+            else (),
             options={
                 "sheet": options.sheet, "fee_bearer": options.fee_bearer,
+                "skip_invalid": options.skip_invalid,
                 "max_requests": options.policy.max_requests,
                 "re_request_after": options.policy.re_request_after.total_seconds(),
             },
@@ -183,7 +209,7 @@ async def plan_collection(
     ledger.add_invoices(batch.id, (_new_invoice(i, batch) for i in report.invoices))
     unroutable = await predict_collection(ledger, api, batch, concurrency=concurrency)
     return collection_plan(ledger, batch, created=created, unroutable=unroutable,
-                           notices=report.notices)
+                           notices=tuple(notices))
 
 
 def _new_row(i: PlannedInvoice, reference_id: str) -> NewRow:
@@ -191,6 +217,16 @@ def _new_row(i: PlannedInvoice, reference_id: str) -> NewRow:
         sheet_row=i.sheet_row, name=i.name, phone=i.phone,
         amount_minor=to_minor(i.total, i.currency), currency=i.currency, country=i.country,
         reference_id=reference_id, external_id=i.invoice_key, email=i.email, note=i.note,
+    )
+
+
+def _skipped(x: RejectedRow) -> SkippedRow:
+    """A row of an invoice left out with --skip-invalid, kept as SKIPPED (never lost)."""
+    currency = (x.currency or "").strip().upper()
+    return SkippedRow(
+        sheet_row=x.row, name=x.name, phone=x.phone, amount=x.amount,
+        currency=currency if currency in CURRENCY_DECIMALS else None, country=x.country,
+        problems=[{"column": "row", "value": None, "message": x.problems}],
     )
 
 
