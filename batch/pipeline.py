@@ -171,10 +171,11 @@ def run_options(options: RunOptions, endpoint: Endpoint, operation: Operation) -
 def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     """The API client for this endpoint."""
     from batch.dollr.client import ApiClient
+    from batch.dollr.requestor import MAX_CONNECTIONS
 
     return ApiClient(
         endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate,
-        connections=settings.concurrency,
+        connections=min(settings.concurrency, MAX_CONNECTIONS),
     )
 
 

@@ -142,14 +142,17 @@ class _MeteredTransport(httpx.AsyncBaseTransport):
 
 
 DEFAULT_CONNECTIONS = 16
+# httpcore 1.0 scans every pooled connection on each request, and each idle one against all
+# the others (quadratic): 32 kept-alive connections cost more CPU than the requests. The
+# throttle, not the pool, sets the rate, and 16 connections carry 100 req/s up to 160 ms of
+# latency; a higher --concurrency queues its requests here rather than opening more.
+MAX_CONNECTIONS = 16
 
 
 def pool_limits(connections: int) -> httpx.Limits:
-    """As many kept-alive connections as may be open: no connection is closed and opened
-    again while the run goes on (httpx keeps 20 by default, so at a concurrency of 32 every
-    few requests paid a new TCP connect). The throttle, not the pool, sets the rate; the pool
-    only needs rate x latency connections, and httpcore scans every pooled connection on each
-    request (a poll per idle one), so it stays near the concurrency rather than at 100."""
+    """As many kept-alive connections as may be open: none is closed and opened again while
+    the run goes on (httpx keeps 20 of its 100 by default, so at a concurrency of 32 every few
+    requests paid a new TCP connect)."""
     n = max(1, connections)
     return httpx.Limits(max_connections=n, max_keepalive_connections=n)
 
