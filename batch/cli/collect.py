@@ -84,6 +84,10 @@ def collect(target: str, **kw: Any) -> None:
     invoice: payer, invoice, items, publish, checkout session, request, and on approval the
     receipt. A payer who declines or lets the request expire is asked again later on the same
     invoice: run `paybatch collect BATCH` again (cron) to send the requests that are due.
+    A payer whose wallet holds another currency than the invoice's pays in their own (FX):
+    the plan shows the predicted debits, the report what was paid and at which rate.
+    An invalid row stops the sheet unless --skip-invalid (its invoice is kept as SKIPPED);
+    --rejected-out writes those rows back with what to fix.
     The report BATCH.report.xlsx is written next to the ledger.
 
     \b
@@ -102,6 +106,8 @@ def collect(target: str, **kw: Any) -> None:
       paybatch collect samples/collections_liberia.csv --yes
       paybatch collect collections_liberia            # cron: re-requests that are due
       paybatch collect fees.xlsx --fee-bearer payee --max-requests 5 --re-request-after 2d
+      paybatch collect dues.csv --skip-invalid --rejected-out dues-to-fix.csv --yes
+      paybatch status collections_liberia --json   # the report's totals, per currency
     """
     settings = _settings(kw)
     out = Output(json_output=settings.json_output, quiet=settings.quiet)
