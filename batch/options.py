@@ -102,6 +102,8 @@ class CollectPlanOptions(BaseModel):
     policy: CampaignPolicy = Field(default_factory=CampaignPolicy)
     # The policy was given on the command line: it overrides the batch's recorded one.
     policy_given: bool = False
+    skip_invalid: bool = False  # collect the valid invoices; the others are kept as SKIPPED
+    rejected_out: Path | None = None  # the left-out rows, in the sheet's own format
 
 
 class MonitorOptions(BaseModel):

@@ -41,7 +41,8 @@ def test_the_sample_collects_then_re_requests_until_requests_are_used_up(
     # 91 declines, 92 never answers, 93 lacks funds, 94 declines its first request.
     assert out["invoices"] == {"PAID": 4, "DUE": 4}
     assert out["totals"]["USD"] == {"invoices": 7, "requested": "615.00", "fees": "21.49",
-                                    "fee_bearer": "PAYER"}
+                                    "fee_bearer": "PAYER", "fx_invoices": 0,
+                                    "payer_debits": {"USD": "636.49"}}
     assert not collection_disagreements(sandbox, ledger, BATCH)
     by_phone = {c.phone: c for c in sandbox.collections()}
     assert by_phone["231770000192"].gateway_message.startswith("The payment request expired")
@@ -193,3 +194,45 @@ def test_no_request_without_yes_off_a_terminal(sandbox: Any, tmp_path: Path) -> 
     code, _, err = cli(["collect", str(SAMPLE)], sandbox.base_url, tmp_path / "l.db")
     assert code == 5 and "--yes" in err
     assert not sandbox.invoices() and not sandbox.collections()
+
+
+def test_skip_invalid_collects_the_valid_invoices_and_keeps_the_others_recorded(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox.set_faults(**QUICK_PAYERS)
+    sheet = tmp_path / "mixed.csv"
+    sheet.write_text(
+        "Payer,Phone,Invoice,Item,Quantity,Unit price,Currency,Country\n"
+        "Ann,231770000301,A1,Books,two,1.50,USD,LR\n"  # bad quantity: invoice A1 left out
+        "Ann,231770000301,A1,Fees,1,10,USD,LR\n"
+        "Cee,231770000304,C1,Fees,1,12,USD,LR\n"
+        "Dee,12345,,Fees,1,7,USD,LR\n"  # bad phone
+        "Eve,231770000305,,Dues,1,8.50,USD,LR\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "l.db"
+    rejected = tmp_path / "rejected.csv"
+    # Without --skip-invalid: nothing recorded, nothing requested, the rows written out.
+    code, _, err = cli(["collect", str(sheet), "--yes", "--rejected-out", str(rejected)],
+                       sandbox.base_url, ledger)
+    assert code == 1 and "--skip-invalid" in err and str(rejected) in err
+    assert not sandbox.invoices()
+    lines = rejected.read_text(encoding="utf-8").splitlines()
+    assert lines[0].endswith(",problems,original row")
+    assert [line.rsplit(",", 1)[1] for line in lines[1:]] == ["2", "3", "5"]
+    assert "qty: is not a whole number" in lines[1] and "belongs to an invoice with an invalid row" in lines[2]
+    # With it: the two valid invoices are collected; the three rows are kept as SKIPPED.
+    code, out, err = _collect(sandbox, ledger, str(sheet), "--yes", "--skip-invalid")
+    assert code == 0, err
+    assert out["rows"]["COMPLETED"] == 2 and out["rows"]["SKIPPED"] == 3
+    assert sorted(c.phone for c in sandbox.collections(status="COMPLETED")) == [
+        "231770000304", "231770000305"]
+    with Ledger(ledger) as db:
+        batch = db.batch_by_name("mixed")
+        assert batch is not None
+        skipped = {r.sheet_row: r for r in db.rows(batch.id) if r.state.value == "SKIPPED"}
+    assert sorted(skipped) == [2, 3, 5]
+    assert "qty" in (skipped[2].failure_reason or "")
+    assert not collection_disagreements(sandbox, ledger, "mixed")
+    code, status = _local(["status", "mixed", "--json"], ledger)
+    assert code == 0 and status["counts"]["SKIPPED"] == 3

@@ -51,6 +51,9 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
 @click.argument("target", metavar="FILE|BATCH")
 @sheet_options
 @click.option("--batch-name", help="Name of the batch (default: the file name).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Collect the valid invoices and keep the invalid ones as SKIPPED (an "
+              "invoice with one invalid row is left out whole).")
 @click.option("--allow-repeat", is_flag=True,
               help="Allow the same requests as a recent other collection batch.")
 @click.option("--repeat-window", type=click.IntRange(0), default=DEFAULT_REPEAT_WINDOW_DAYS,
@@ -76,6 +79,10 @@ def collect(target: str, **kw: Any) -> None:
     invoice: payer, invoice, items, publish, checkout session, request, and on approval the
     receipt. A payer who declines or lets the request expire is asked again later on the same
     invoice: run `paybatch collect BATCH` again (cron) to send the requests that are due.
+    A payer whose wallet holds another currency than the invoice's pays in their own (FX):
+    the plan shows the predicted debits, the report what was paid and at which rate.
+    An invalid row stops the sheet unless --skip-invalid (its invoice is kept as SKIPPED);
+    --rejected-out writes those rows back with what to fix.
     The report BATCH.report.xlsx is written next to the ledger.
 
     \b
@@ -94,16 +101,17 @@ def collect(target: str, **kw: Any) -> None:
       paybatch collect samples/collections_liberia.csv --yes
       paybatch collect collections_liberia            # cron: re-requests that are due
       paybatch collect fees.xlsx --fee-bearer payee --max-requests 5 --re-request-after 2d
+      paybatch collect dues.csv --skip-invalid --rejected-out dues-to-fix.csv --yes
+      paybatch status collections_liberia --json   # the report's totals, per currency
     """
     ctx = click.get_current_context()
     given = any(ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT
                 for p in ("max_requests", "re_request_after"))
-    # Collections read only these sheet switches (hidden rows and decimal commas: not yet).
-    sheet_kw = {**kw, "include_hidden": False, "decimal_comma": False}
-    settings = settings_from(sheet_kw, run=run_from(kw), collect={
+    settings = settings_from(kw, run=run_from(kw), collect={
         "sheet": kw["sheet"], "batch_name": kw["batch_name"],
         "fee_bearer": kw["fee_bearer"].upper(), "allow_repeat": kw["allow_repeat"],
         "repeat_window_days": kw["repeat_window"], "policy_given": given,
+        "skip_invalid": kw["skip_invalid"], "rejected_out": kw["rejected_out"],
         "policy": {"max_requests": kw["max_requests"],
                    "re_request_after": kw["re_request_after"]},
     })

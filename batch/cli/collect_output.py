@@ -42,6 +42,10 @@ def format_collection_plan(plan: CollectionPlan) -> str:
             f"{t.fees} {cur}, borne by {bearer}; payers pay {t.payers_pay}, you receive "
             f"{t.merchant_receives}"
         )
+        if t.fx_invoices:
+            debits = ", ".join(f"{v} {c}" for c, v in sorted(t.payer_debits.items()))
+            lines.append(f"    {t.fx_invoices} invoice(s) paid from wallets in another currency "
+                         f"(FX); payers are debited {debits} (predicted)")
     policy = plan.policy
     hours = policy.re_request_after.total_seconds() / 3600
     lines.append(f"  Unpaid invoices are requested again after {hours:g} h, "
@@ -68,7 +72,8 @@ def collection_json(report: CollectReport) -> dict[str, Any]:
         "api_requests": r.run.requests,
         "totals": {
             cur: {"invoices": t.invoices, "requested": str(t.requested), "fees": str(t.fees),
-                  "fee_bearer": t.fee_bearer}
+                  "fee_bearer": t.fee_bearer, "fx_invoices": t.fx_invoices,
+                  "payer_debits": {c: str(v) for c, v in sorted(t.payer_debits.items())}}
             for cur, t in sorted(r.plan.totals.items())
         },
         "report": str(report.report_path) if report.report_path else None,

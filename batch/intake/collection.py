@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -64,6 +65,19 @@ class PlannedInvoice:
 
 
 @dataclass(frozen=True)
+class RejectedRow:
+    """A sheet row of an invoice left out: its cells as written and what to fix."""
+
+    row: int
+    problems: str
+    name: str | None
+    phone: str | None
+    amount: str | None
+    currency: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
 class CollectionReport:
     """A validated collection sheet: its invoices, and every problem found."""
 
@@ -72,6 +86,11 @@ class CollectionReport:
     problems: tuple[RowProblem, ...]
     notices: tuple[str, ...]
     invalid_invoices: int = 0
+    # Every sheet row of every invoice left out, with what to fix (--skip-invalid,
+    # --rejected-out), and where the sheet's header is (to write them back in its format).
+    rejected: dict[int, RejectedRow] = field(default_factory=dict)
+    kind: str = "csv"
+    header_row: int = 1
 
     @property
     def ok(self) -> bool:
@@ -128,8 +147,36 @@ def check_collection(grid: CollectionGrid, options: ValidationOptions) -> Collec
     problems += group_problems
     problems.sort(key=lambda p: p.row)
     return CollectionReport(
-        grid.sheet.file, tuple(invoices), tuple(problems), report.notices, invalid
+        grid.sheet.file, tuple(invoices), tuple(problems), report.notices, invalid,
+        rejected=_rejected(invoices, problems, extra, grid.sheet.frame),
+        kind=grid.sheet.kind, header_row=grid.sheet.header_row,
     )
+
+
+def _rejected(
+    invoices: list[PlannedInvoice], problems: list[RowProblem],
+    extra: dict[int, dict[str, str | None]], frame: pl.DataFrame,
+) -> dict[int, RejectedRow]:
+    """Every data row not in a planned invoice but named by a problem, or sharing an invoice
+    key with one (the first row of a clashing invoice too): row -> its problems as one cell."""
+    kept = {x.sheet_row for i in invoices for x in i.items}
+    said: dict[int, list[str]] = defaultdict(list)
+    for p in problems:
+        if p.row not in kept:
+            said[p.row].append(p.message if p.column == "row" else f"{p.column}: {p.message}")
+    bad_keys = {(extra.get(r, {}).get("invoice_key") or "").strip() for r in said} - {""}
+    for r, cells in extra.items():
+        key = (cells.get("invoice_key") or "").strip()
+        if r not in kept and r not in said and key in bad_keys:
+            said[r].append(f"invoice_key: belongs to invoice {key}, which has an invalid row")
+    written: dict[int, dict[str, Any]] = {
+        c[ROW]: c for c in frame.filter(pl.col(ROW).is_in(list(said))).iter_rows(named=True)
+    }
+    return {
+        r: RejectedRow(r, "; ".join(m), *(written.get(r, {}).get(k) for k in
+                                          ("name", "phone", "amount", "currency", "country")))
+        for r, m in sorted(said.items())
+    }
 
 
 def _item_cells(

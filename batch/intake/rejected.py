@@ -48,7 +48,18 @@ def write_rejected(
 ) -> int:
     """Write the invalid rows of `source` (a sheet loaded as `kind`, "csv" or "xlsx", header on
     Excel row `header_row`) to `out`; return how many. Nothing is written when none is."""
-    rejected = {o.row: o for o in report.invalid_rows()}
+    return write_rejected_rows(
+        source, kind, header_row, {o.row: problems_text(o) for o in report.invalid_rows()}, out,
+        sheet=sheet,
+    )
+
+
+def write_rejected_rows(
+    source: Path, kind: str, header_row: int, rejected: dict[int, str], out: Path,
+    *, sheet: str | None = None,
+) -> int:
+    """Write the rows of `source` numbered in `rejected` (Excel row -> what to fix) to `out`;
+    return how many (a collection sheet's left-out invoices use it as payouts' rows do)."""
     if not rejected:
         return 0
     suffix = out.suffix.lower()
@@ -78,7 +89,7 @@ def _encoding(data: bytes) -> tuple[str, bytes]:
         return "cp1252", b""
 
 
-def _write_csv(source: Path, header_row: int, rejected: dict[int, RowOutcome], out: Path) -> None:
+def _write_csv(source: Path, header_row: int, rejected: dict[int, str], out: Path) -> None:
     data = source.read_bytes()
     encoding, bom = _encoding(data)
     text = data[len(bom):].decode(encoding, errors="replace")
@@ -96,7 +107,7 @@ def _write_csv(source: Path, header_row: int, rejected: dict[int, RowOutcome], o
         if number == header_row:
             writer.writerow([*record, PROBLEMS, ORIGINAL_ROW])
         elif number in rejected:
-            writer.writerow([*record, problems_text(rejected[number]), number])
+            writer.writerow([*record, rejected[number], number])
     with _atomic(out) as tmp:
         tmp.write_bytes(bom + buffer.getvalue().encode(encoding, errors="replace"))
 
@@ -118,7 +129,7 @@ def _delimiter(text: str, header_row: int) -> str:
 
 
 def _write_xlsx(
-    source: Path, sheet: str | None, header_row: int, rejected: dict[int, RowOutcome], out: Path,
+    source: Path, sheet: str | None, header_row: int, rejected: dict[int, str], out: Path,
 ) -> None:
     import openpyxl
 
@@ -147,7 +158,7 @@ def _write_xlsx(
     target.append([*header[:width], PROBLEMS, ORIGINAL_ROW])
     for number, found in picked:
         padded = (found + [(None, "General")] * width)[:width]
-        target.append([v for v, _ in padded] + [problems_text(rejected[number]), number])
+        target.append([v for v, _ in padded] + [rejected[number], number])
         for column, (value, number_format) in enumerate(padded, start=1):
             cell = target.cell(target.max_row, column)
             cell.number_format = number_format

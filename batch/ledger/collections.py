@@ -44,6 +44,8 @@ class InvoiceRecord:
     receipt: dict[str, Any] | None
     cancelled_at: datetime | None
     cancel_reason: str | None
+    payer_currency: str | None = None  # the payer's wallet currency, when predicted
+    payer_amount_minor: int | None = None  # the predicted debit, in payer_currency
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,14 @@ class CollectionBook(LedgerCore):
             (invoice_id, invoice_number, status, self.now(), row_id),
         )
 
+    def set_payer_currency(self, row_id: int, currency: str, amount_minor: int | None) -> None:
+        """The currency the payer pays in and the predicted debit (collection prediction)."""
+        self._write(
+            "UPDATE collection_invoices SET payer_currency = ?, payer_amount_minor = ? "
+            "WHERE row_id = ?",
+            (currency, amount_minor, row_id),
+        )
+
     def set_source_status(self, row_id: int, status: str, paid_at: datetime | None) -> None:
         """The invoice's lifecycle status as `status/source` last said."""
         self._write(
@@ -207,4 +217,5 @@ def _invoice(r: Any) -> InvoiceRecord:
         paid_at=parse_time(r["paid_at"]),
         receipt=json.loads(r["receipt_json"]) if r["receipt_json"] else None,
         cancelled_at=parse_time(r["cancelled_at"]), cancel_reason=r["cancel_reason"],
+        payer_currency=r["payer_currency"], payer_amount_minor=r["payer_amount_minor"],
     )

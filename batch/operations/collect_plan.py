@@ -18,10 +18,16 @@ from typing import Any
 from batch import errors
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.engine.states import COLLECTION, OperationKind, RowState
-from batch.intake.collection import CollectionReport, PlannedInvoice, validate_collection
-from batch.ledger import BatchRecord, Ledger, NewRow
+from batch.intake.collection import (
+    CollectionReport,
+    PlannedInvoice,
+    RejectedRow,
+    validate_collection,
+)
+from batch.intake.rejected import rejected_line, write_rejected_rows
+from batch.ledger import BatchRecord, Ledger, NewRow, RowRecord, SkippedRow
 from batch.ledger.collections import ItemRecord, NewInvoice
-from batch.markets import to_minor
+from batch.markets import CURRENCY_DECIMALS, from_minor, to_minor
 from batch.options import PAYEE, PAYER, CampaignPolicy, CollectPlanOptions, ValidationOptions
 from batch.planning.identity import (
     check_same_name,
@@ -41,6 +47,10 @@ class CollectionTotals:
     requested: Decimal = Decimal(0)
     fees: Decimal = Decimal(0)
     fee_bearer: str = PAYER
+    # What the payers are predicted to be debited, per the currency their wallets pay in
+    # (another currency than the invoices' when FX applies).
+    payer_debits: dict[str, Decimal] = field(default_factory=dict)
+    fx_invoices: int = 0  # invoices paid from a wallet in another currency
 
     @property
     def payers_pay(self) -> Decimal:
@@ -85,10 +95,14 @@ def policy_of(batch: BatchRecord) -> CampaignPolicy:
     )
 
 
-def sheet_problems(report: CollectionReport) -> errors.InputError:
+def sheet_problems(
+    report: CollectionReport, rejected_out: Path | None = None
+) -> errors.InputError:
     """One line per problem (Excel row and column), as an InputError."""
+    where = f"; the rows are in {rejected_out}, with what to fix" if rejected_out else ""
     lines = [f"{report.file}: {len(report.problems)} problem(s) in "
-             f"{report.invalid_invoices} invoice(s); nothing was recorded"]
+             f"{report.invalid_invoices} invoice(s); nothing was recorded{where} "
+             "(--skip-invalid collects the valid invoices)"]
     for p in report.problems[:MAX_PROBLEMS_SHOWN]:
         value = f" {p.value!r}" if p.value else ""
         lines.append(f"  row {p.row}, {p.column}{value}: {p.message}")
@@ -122,8 +136,19 @@ async def plan_collection(
 ) -> CollectionPlan:
     """Validate, record the batch (once), detect operators and predict fees."""
     report = validate_collection(path, validation, sheet=options.sheet)
+    notices = list(report.notices)
+    if report.rejected and options.rejected_out is not None:
+        written = write_rejected_rows(
+            path, report.kind, report.header_row,
+            {r: x.problems for r, x in report.rejected.items()}, options.rejected_out,
+            sheet=options.sheet,
+        )
+        notices.append(rejected_line(options.rejected_out, written))
+    if report.problems and not options.skip_invalid:
+        raise sheet_problems(report, options.rejected_out)
     if report.problems:
-        raise sheet_problems(report)
+        notices.append(f"{report.invalid_invoices} invoice(s) left out (--skip-invalid): "
+                       f"sheet rows {', '.join(map(str, report.rejected))}; kept as SKIPPED")
     if not report.invoices:
         raise errors.InputError(f"{path}: no invoices to collect")
     name = options.batch_name or default_batch_name(path)
@@ -145,8 +170,11 @@ async def plan_collection(
         batch_id = ledger.create_batch(
             name=name, source_file=str(path), content_hash=chash, payout_set_hash=pset,
             rows=(_new_row(i, mint()) for i in report.invoices), kind=OperationKind.COLLECTION,
+            skipped=[_skipped(x) for x in report.rejected.values()] if options.skip_invalid
+            else (),
             options={
                 "sheet": options.sheet, "fee_bearer": options.fee_bearer,
+                "skip_invalid": options.skip_invalid,
                 "max_requests": options.policy.max_requests,
                 "re_request_after": options.policy.re_request_after.total_seconds(),
             },
@@ -157,7 +185,7 @@ async def plan_collection(
     ledger.add_invoices(batch.id, (_new_invoice(i, batch) for i in report.invoices))
     unroutable = await predict_collection(ledger, api, batch, concurrency=concurrency)
     return collection_plan(ledger, batch, created=created, unroutable=unroutable,
-                           notices=report.notices)
+                           notices=tuple(notices))
 
 
 def _new_row(i: PlannedInvoice, reference_id: str) -> NewRow:
@@ -165,6 +193,16 @@ def _new_row(i: PlannedInvoice, reference_id: str) -> NewRow:
         sheet_row=i.sheet_row, name=i.name, phone=i.phone,
         amount_minor=to_minor(i.total, i.currency), currency=i.currency, country=i.country,
         reference_id=reference_id, external_id=i.invoice_key, email=i.email, note=i.note,
+    )
+
+
+def _skipped(x: RejectedRow) -> SkippedRow:
+    """A row of an invoice left out with --skip-invalid, kept as SKIPPED (never lost)."""
+    currency = (x.currency or "").strip().upper()
+    return SkippedRow(
+        sheet_row=x.row, name=x.name, phone=x.phone, amount=x.amount,
+        currency=currency if currency in CURRENCY_DECIMALS else None, country=x.country,
+        problems=[{"column": "row", "value": None, "message": x.problems}],
     )
 
 
@@ -185,6 +223,7 @@ def collection_plan(
     """The totals of a collection batch as the ledger holds it now."""
     bearer = str(batch.options.get("fee_bearer", PAYER))
     totals: dict[str, CollectionTotals] = {}
+    invoices = ledger.invoices_of_batch(batch.id)
     for r in ledger.each_row(batch.id):
         if r.state is RowState.SKIPPED or r.currency is None or r.amount is None:
             continue
@@ -193,6 +232,12 @@ def collection_plan(
         t.requested += r.amount
         if r.predicted_fee is not None:
             t.fees += r.predicted_fee
+        invoice = invoices.get(r.id)
+        if invoice is not None and invoice.payer_currency and invoice.payer_amount_minor:
+            cur = invoice.payer_currency
+            t.payer_debits[cur] = (t.payer_debits.get(cur, Decimal(0))
+                                   + from_minor(invoice.payer_amount_minor, cur))
+            t.fx_invoices += cur != r.currency
     return CollectionPlan(batch, created, ledger.counts(batch.id), totals, unroutable or [],
                           notices)
 
@@ -214,10 +259,11 @@ async def predict_collection(
         if known is not None and known.method and known.provider:
             operators[phone] = ProviderInfo(payment_method=known.method,
                                             gateway_provider=known.provider,
-                                            carrier=known.carrier)
+                                            carrier=known.carrier, currencies=known.currencies)
             return
         async with gate:
             try:
+                # For a COLLECTION, `currencies` are those the payer's wallet pays in.
                 info = await api.mmo_provider_info(phone, COLLECTION)
             except errors.UnroutablePhoneError as exc:
                 operators[phone] = str(exc)
@@ -228,22 +274,29 @@ async def predict_collection(
         operators[phone] = info
 
     await asyncio.gather(*(operator(p) for p in {r.phone for r in rows if r.phone}))
-    quotes: dict[tuple[Decimal, str, str, str], FeeQuote] = {}
+    Key = tuple[Decimal, str, str, str, str]
+    quotes: dict[Key, FeeQuote] = {}
 
-    async def quote(key: tuple[Decimal, str, str, str]) -> None:
-        amount, currency, method, provider = key
+    async def quote(key: Key) -> None:
+        amount, currency, payer_currency, method, provider = key
         async with gate:
+            # target_currency is the payer's (REFERENCE §3.5.3): the quote says what they pay.
             quotes[key] = await api.amount_and_fees(
-                amount=amount, currency=currency, target_currency=currency,
+                amount=amount, currency=currency, target_currency=payer_currency,
                 payment_method=method, provider=provider, operation_type=COLLECTION,
                 fee_bearer=bearer,
             )
+
+    def key_of(r: RowRecord, info: ProviderInfo) -> Key:
+        assert r.amount is not None and r.currency is not None
+        return (r.amount, r.currency, payer_currency(r.currency, info.currencies),
+                info.payment_method, info.gateway_provider)
 
     keys = set()
     for r in rows:
         info = operators.get(r.phone or "")
         if isinstance(info, ProviderInfo) and r.amount is not None and r.currency:
-            keys.add((r.amount, r.currency, info.payment_method, info.gateway_provider))
+            keys.add(key_of(r, info))
     await asyncio.gather(*(quote(k) for k in keys))
     problems: list[str] = []
     with ledger.atomic():
@@ -254,14 +307,26 @@ async def predict_collection(
                 ledger.mark_failed(r.id, r.current_reference_id, reason=reason)
                 problems.append(f"row {r.sheet_row}: {reason}")
                 continue
-            assert r.amount is not None and r.currency is not None
-            q = quotes[(r.amount, r.currency, info.payment_method, info.gateway_provider)]
+            q = quotes[key_of(r, info)]
             ledger.set_row_prediction(
                 r.id, operator=info.carrier or info.payment_method, method=info.payment_method,
                 provider=info.gateway_provider, predicted_fee=q.total_fee,
                 fee_currency=q.platform_currency,
             )
+            try:
+                debit: int | None = to_minor(q.payer_amount, q.payer_currency)
+            except ValueError:  # more decimals than the currency has: shown as unknown
+                debit = None
+            ledger.set_payer_currency(r.id, q.payer_currency, debit)
     return problems
+
+
+def payer_currency(invoice_currency: str, wallet: Sequence[str]) -> str:
+    """The currency a payer pays an invoice in: the invoice's when their wallet holds it (or
+    the API named none), else the wallet's own (FX applies)."""
+    if not wallet or invoice_currency in wallet:
+        return invoice_currency
+    return wallet[0]
 
 
 def _check_repeat(repeats: Sequence[BatchRecord], *, window_days: int) -> None:

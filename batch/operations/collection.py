@@ -3,7 +3,8 @@
 Per row (one invoice): payer (party, CUSTOMER counterparty and COLLECTION payment account,
 reused across batches through the ledger's recipients table) -> the invoice, created, filled
 and published exactly once (`batch.operations.invoices`) -> checkout session just in time ->
-execute with the row's reference_id -> status by reference_id; on COMPLETED the invoice is
+execute with the row's reference_id, in the payer's currency (the collection prediction's;
+FX applies when it is not the invoice's) -> status by reference_id; on COMPLETED the invoice is
 confirmed PAID (`status/source`) and its receipt stored (REFERENCE §5.2, flow 1 of the guide).
 
 Never more than one request per payer in flight: a row whose payer has another request
@@ -147,11 +148,17 @@ class CollectionOperation:
     async def execute(
         self, row: RowRecord, *, session_id: int, account_id: int, reference_id: str
     ) -> Execution:
-        assert row.currency is not None
         return await self.api.execute_collection(
-            session_id=session_id, payment_account_id=account_id, currency=row.currency,
-            reference_id=reference_id,
+            session_id=session_id, payment_account_id=account_id,
+            currency=self.payer_currency(row), reference_id=reference_id,
         )
+
+    def payer_currency(self, row: RowRecord) -> str:
+        """The currency the payer pays in (REFERENCE §3.7.2: the payer's, not necessarily
+        the invoice's), as the collection prediction said; the invoice's if never predicted."""
+        assert row.currency is not None
+        record = self.ledger.invoice_record(row.id)
+        return (record.payer_currency if record and record.payer_currency else row.currency)
 
     async def status(self, reference_id: str) -> Execution:
         return await self.api.collection_status(reference_id)

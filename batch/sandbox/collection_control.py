@@ -31,8 +31,9 @@ class CollectionRecord(BaseModel):
     amount: Decimal
     currency: str
     fee: Decimal
-    payer_amount: Decimal
-    payee_amount: Decimal
+    payer_amount: Decimal  # what the payer is debited, in payer_currency
+    payer_currency: str
+    payee_amount: Decimal  # what the merchant receives, in currency
     behaviour: str
     status: str
     created_at: str
@@ -70,7 +71,8 @@ def collection_record(x: Collection, invoice: Invoice, now: float) -> Collection
         invoice_reference=invoice.reference_id, session_id=x.session_id,
         payment_account_id=x.payment_account_id, phone=x.phone, amount=x.amount,
         currency=x.currency, fee=x.fee, payer_amount=x.payer_amount,
-        payee_amount=x.payee_amount, behaviour=x.behaviour, status=x.status(now),
+        payer_currency=x.debit_currency, payee_amount=x.payee_amount, behaviour=x.behaviour,
+        status=x.status(now),
         created_at=iso(x.created_at), gateway_message=x.gateway_message if done else None,
     )
 

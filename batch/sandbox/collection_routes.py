@@ -63,7 +63,7 @@ def collection_response(x: Collection, now: float) -> s.ExecutionResponse:
     done = now >= x.finished_at()
     return s.ExecutionResponse(
         reference_id=x.reference_id, status=x.status(now), payer_amount=x.payer_amount,
-        payer_currency=x.currency, payee_amount=x.payee_amount, payee_currency=x.currency,
+        payer_currency=x.debit_currency, payee_amount=x.payee_amount, payee_currency=x.currency,
         operation_type="COLLECTION",
         provider_transaction_id=x.provider_transaction_id if done else None,
         gateway_message=x.gateway_message if done else None, wallet_message=None,
@@ -148,9 +148,10 @@ def _receipt(rt: Runtime, invoice: Invoice, x: Collection) -> c.ReceiptResponse:
     counterparty = store.counterparties[invoice.counterparty_id]
     party = store.parties.get(counterparty.party_id) if counterparty.party_id else None
     quote = fees.quote(
-        base_amount=x.amount, base_currency=x.currency, target_currency=x.currency,
+        base_amount=x.amount, base_currency=x.currency, target_currency=x.debit_currency,
         payment_method=account.method, operation_type="COLLECTION", fee_bearer=x.fee_bearer,
     )
+    rate = x.fx_rate
     return c.ReceiptResponse(
         invoice_id=invoice.id, invoice_number=invoice.invoice_number, currency=invoice.currency,
         total_amount=invoice.total, status=invoice.status, note=invoice.note,
@@ -162,11 +163,14 @@ def _receipt(rt: Runtime, invoice: Invoice, x: Collection) -> c.ReceiptResponse:
         counterparty_phone=party.phone if party else "",
         counterparty_email=party.email if party else None,
         reference_id=x.reference_id, paid_at=_dt(invoice.paid_at),
-        payer_amount=x.payer_amount, payer_currency=x.currency, payee_amount=x.payee_amount,
-        payee_currency=x.currency, platform_fee=quote.platform_fee,
+        payer_amount=x.payer_amount, payer_currency=x.debit_currency,
+        payee_amount=x.payee_amount, payee_currency=x.currency, platform_fee=quote.platform_fee,
         platform_currency=quote.platform_currency, gateway_fee=quote.gateway_fee or Decimal(0),
         gateway_currency=quote.gateway_currency or x.currency, fx_fee=quote.fx_fee,
-        fx_rate=None, fx_currency_from=None, fx_currency_to=None,
+        # fx_rate: payer-currency units per invoice-currency unit (a string, REFERENCE §3.10.4)
+        fx_rate=None if rate is None else str(rate.normalize()),
+        fx_currency_from=x.currency if rate is not None else None,
+        fx_currency_to=x.debit_currency if rate is not None else None,
         payment_provider=account.provider, payment_method=account.method,
         account_name=account.account_name, gateway_confirmed_at=_dt(invoice.paid_at),
         provider_transaction_id=x.provider_transaction_id,

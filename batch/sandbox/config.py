@@ -102,6 +102,10 @@ class Faults(BaseModel):
     payer_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     payer_insufficient_rate: float = Field(default=0.0, ge=0, le=1)
     payers: dict[str, list[Literal["approve", "decline", "timeout", "insufficient"]]] = {}
+    # The one currency a payer's mobile-money wallet holds, per phone (otherwise every
+    # currency of the country, or LRD for a Liberian test number ending in 95): a request in
+    # another currency is refused, and an invoice in another currency is paid with FX.
+    payer_currencies: dict[str, str] = {}
     # The published fee schedule (`/v1/fees/gateway`) disagrees with what predictions and
     # executions charge: its gateway percentages are this many percentage points higher.
     fee_schedule_skew_points: Decimal = Field(default=Decimal(0))

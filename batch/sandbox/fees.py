@@ -13,6 +13,9 @@ minor units:
 FX (fixed sandbox rates): 1 USD = 190 LRD = 1400 RWF; LRD<->RWF goes through USD.
 fee_bearer PAYER: payer pays base_amount + fees, payee gets base_amount converted.
 fee_bearer PAYEE: payer pays base_amount, payee gets (base_amount - fees) converted.
+A COLLECTION is quoted the other way round (REFERENCE §3.5.3: target_currency is the payer's):
+the base is the invoice (what the merchant asks, fees in its currency) and the payer pays in
+the target currency, converted; the payee gets the base currency.
 A payout execution debits the wallet with the PAYER quote for the session's amount and
 currency (target = same currency), so the debit equals the predicted `payer_amount`.
 """
@@ -75,6 +78,11 @@ def convert(amount: Decimal, source: str, target: str) -> Decimal:
     return quantize(amount / USD_RATES[source] * USD_RATES[target], target)
 
 
+def fx_rate(source: str, target: str) -> Decimal:
+    """Units of `target` per unit of `source` at the fixed sandbox rates (exact)."""
+    return USD_RATES[target] / USD_RATES[source]
+
+
 def quote(
     *,
     base_amount: Decimal,
@@ -97,6 +105,13 @@ def quote(
         payer, payee_base = base, base - fees
     else:
         payer, payee_base = base + fees, base
+    if operation_type == "COLLECTION":
+        return FeeQuote(
+            payer_amount=convert(payer, base_currency, target_currency),
+            payer_currency=target_currency, payee_amount=payee_base, payee_currency=base_currency,
+            platform_fee=platform, platform_currency=base_currency, fx_fee=fx,
+            gateway_fee=gateway, gateway_currency=base_currency,
+        )
     return FeeQuote(
         payer_amount=payer,
         payer_currency=base_currency,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from batch.sandbox.fees import convert, fx_rate
 from batch.sandbox.state import COMPLETED, FAILED, PENDING, PROCESSING
 
 IDLE, ACTIVE, PAID, CANCELED = "IDLE", "ACTIVE", "PAID", "CANCELED"
@@ -95,11 +96,29 @@ class Collection:
     gateway_message: str | None = None
     provider_transaction_id: str | None = None
     settled: bool = False  # terminal effects (invoice PAID or back to ACTIVE) applied
+    payer_currency: str = ""  # the currency the payer's wallet pays in ("": the invoice's)
+
+    @property
+    def charged(self) -> Decimal:
+        """What the payer pays, in the invoice currency: fees on top when they bear them."""
+        return self.amount + self.fee if self.fee_bearer == "PAYER" else self.amount
+
+    @property
+    def debit_currency(self) -> str:
+        """The currency the payer is debited in."""
+        return self.payer_currency or self.currency
+
+    @property
+    def fx_rate(self) -> Decimal | None:
+        """Payer-currency units per invoice-currency unit; None without FX."""
+        if self.debit_currency == self.currency:
+            return None
+        return fx_rate(self.currency, self.debit_currency)
 
     @property
     def payer_amount(self) -> Decimal:
-        """What the payer is debited: fees on top when the payer bears them."""
-        return self.amount + self.fee if self.fee_bearer == "PAYER" else self.amount
+        """What the payer is debited, in their own currency (converted at the fixed rate)."""
+        return convert(self.charged, self.currency, self.debit_currency)
 
     @property
     def payee_amount(self) -> Decimal:

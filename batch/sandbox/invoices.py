@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from batch.sandbox import fees, payers
+from batch.sandbox import fees, operators, payers
 from batch.sandbox.config import Faults, SandboxConfig
 from batch.sandbox.invoice_state import (
     ACTIVE,
@@ -176,9 +176,13 @@ class CollectionStore:
         invoice = self.invoice(session.source_id, now)
         if invoice.status != ACTIVE:
             raise Rejected(["body", "session_id"], f"Invoice is {invoice.status}, not ACTIVE")
-        if currency != invoice.currency:
-            raise Rejected(["body", "currency"], f"Payer currency {currency} is not supported")
-        collection = self._new_collection(session, invoice, account, reference_id, now)
+        wallet = self._wallet_currencies(account)
+        if currency not in wallet:
+            raise Rejected(["body", "currency"],
+                           f"Payer currency {currency} is not supported: the payer's wallet "
+                           f"pays in {', '.join(wallet)}")
+        collection = self._new_collection(session, invoice, account, reference_id, now,
+                                          payer_currency=currency)
         session.used_by = reference_id
         invoice.status, invoice.paying, invoice.updated_at = PROCESSING, reference_id, now
         self.collections[reference_id] = collection
@@ -187,9 +191,18 @@ class CollectionStore:
         self._changed("collection", reference_id, collection)
         return self.refresh_collection(collection, now)
 
+    def _wallet_currencies(self, account: PaymentAccount) -> list[str]:
+        """The currencies the account's mobile-money wallet pays in."""
+        phone = account.account_number or ""
+        try:
+            country = operators.operator_for(phone).currencies
+        except operators.UnroutablePhoneError:
+            country = sorted(fees.USD_RATES)
+        return payers.wallet_currencies(self.faults, phone, country)
+
     def _new_collection(
         self, session: CheckoutSession, invoice: Invoice, account: PaymentAccount,
-        reference_id: str, now: float,
+        reference_id: str, now: float, *, payer_currency: str,
     ) -> Collection:
         phone = account.account_number
         nth = sum(1 for c in self.collections.values() if c.phone == phone)
@@ -198,7 +211,7 @@ class CollectionStore:
         )
         quote = fees.quote(
             base_amount=invoice.total, base_currency=invoice.currency,
-            target_currency=invoice.currency, payment_method=account.method,
+            target_currency=payer_currency, payment_method=account.method,
             operation_type="COLLECTION", fee_bearer=invoice.fee_bearer,
         )
         ok = answer == payers.APPROVE
@@ -212,6 +225,7 @@ class CollectionStore:
             gateway_message=None if ok else payers.MESSAGES[answer],
             provider_transaction_id=(
                 f"SBXC-{uuid.UUID(reference_id).hex[:12].upper()}" if ok else None),
+            payer_currency=payer_currency,
         )
 
     def refresh_collection(self, collection: Collection, now: float) -> Collection:

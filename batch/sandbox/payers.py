@@ -54,6 +54,21 @@ def behaviour(
     return APPROVE
 
 
+# A Liberian phone ending in 95 approves, from a wallet holding only Liberian dollars: an
+# invoice in USD is paid with FX (REFERENCE §3.5.3: the payer's currency may differ).
+FX_TEST_SUFFIX, FX_TEST_CURRENCY = "95", "LRD"
+
+
+def wallet_currencies(faults: Faults, phone: str, country_currencies: list[str]) -> list[str]:
+    """The currencies the payer's wallet can pay in (mmo-provider-info for COLLECTION)."""
+    scripted = faults.payer_currencies.get(phone)
+    if scripted:
+        return [scripted]
+    if phone.endswith(FX_TEST_SUFFIX) and FX_TEST_CURRENCY in country_currencies:
+        return [FX_TEST_CURRENCY]
+    return list(country_currencies)
+
+
 def answer_seconds(faults: Faults, answer: str) -> float:
     """Seconds from the request to the payer's answer (or to the window's end)."""
     if answer == TIMEOUT:

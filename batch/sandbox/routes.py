@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPBearer
 
-from batch.sandbox import fees, operators, quirks
+from batch.sandbox import fees, operators, payers, quirks
 from batch.sandbox import schemas as s
 from batch.sandbox.endpoints import ENDPOINTS
 from batch.sandbox.runtime import Runtime
@@ -168,14 +168,20 @@ async def create_payment_account(
 
 
 @api.get("/predictions/mmo-provider-info", name="predictions.mmo_provider_info")
-async def mmo_provider_info(phone: str, operation_type: s.OperationType) -> s.ProviderInfoResponse:
-    """The operator, method and provider for a phone (LR and RW mobile numbers)."""
+async def mmo_provider_info(
+    phone: str, operation_type: s.OperationType, rt: Rt
+) -> s.ProviderInfoResponse:
+    """The operator, method and provider for a phone (LR and RW mobile numbers); for a
+    COLLECTION, the currencies are those the payer's wallet can pay in."""
     try:
         op = operators.operator_for(phone)
     except operators.UnroutablePhoneError as exc:
         raise Rejected(["query", "phone"], f"Cannot route {phone}: {exc}") from exc
+    currencies = op.currencies
+    if operation_type == "COLLECTION":
+        currencies = payers.wallet_currencies(rt.faults, phone, op.currencies)
     return s.ProviderInfoResponse(
-        carrier=op.carrier, country=op.country, currencies=op.currencies, phone=phone,
+        carrier=op.carrier, country=op.country, currencies=currencies, phone=phone,
         payment_method=op.payment_method, gateway_provider=op.gateway_provider,
         operation_type=operation_type,
     )

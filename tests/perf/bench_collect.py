@@ -1,6 +1,7 @@
 """Collections against a rate-limited, slow sandbox in its own process. Prints figures.
 
     python tests/perf/bench_collect.py [--invoices 2000] [--concurrency 32] [--limit 100]
+                                       [--defaults]
 
 Sandbox: `python -m batch sandbox --latency-ms 40 --rate-limit 100`, payers approving 1 s
 after each request. Batch 1 collects INVOICES invoices from new payers (party,
@@ -8,7 +9,10 @@ counterparty and COLLECTION account created); batch 2 collects from the same pay
 (their ids come from the ledger: no party, counterparty or account calls). Per batch:
 invoices/s, API calls per invoice (with and without status polls), polls per invoice, 429s,
 efficiency against the rate limit's bound (limit / calls per invoice), CPU ms per invoice of
-the paybatch process, peak RSS. `BENCH_KEEP=DIR` keeps sheets and ledgers.
+the paybatch process, peak RSS, and the machine's load average (1 min) before and after.
+`known_payers_need_no_payer_calls` says whether batch 2 made no party, counterparty or
+account call. `--defaults` runs with no --rate and no --concurrency (what a new user gets:
+the adaptive rate). `BENCH_KEEP=DIR` keeps sheets and ledgers.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ def figures(label: str, n: int, limit: float, run: dict[str, Any],
         "payer_setup_calls": sum(sum(delta.get(p, Counter()).values()) for p in PAYER_SIDE),
         "calls_by_endpoint": {k: sum(c.values()) for k, c in sorted(delta.items()) if c},
         "429s": throttled, "bound_invoices_per_s": round(bound, 2),
+        "load_before_after": run["load"],
         "efficiency": round(rate / bound, 3),
         "efficiency_before_report": round(n / (run["wall"] - report_s) / bound, 3),
         "cpu_ms_per_invoice": round(1000 * run["cpu"] / n, 2),
@@ -78,18 +83,22 @@ def figures(label: str, n: int, limit: float, run: dict[str, Any],
     }
 
 
-def bench(n: int, concurrency: int, limit: float, workdir: Path) -> None:
+def bench(n: int, concurrency: int | None, limit: float, workdir: Path) -> None:
     ledger = workdir / "bench.db"
     env = {"PAYBATCH_POLL_FIRST": "1.6", "PAYBATCH_POLL_MAX": "5"}  # payers answer in ~1.5 s
     flags = ["--latency-ms", "40", "--rate-limit", str(limit), "--pending-seconds", "0.5"]
-    args = ["--yes", "--wait", "120", "--rate", str(limit), "--concurrency", str(concurrency)]
+    args = ["--yes", "--wait", "120"]
+    if concurrency is not None:  # None: the defaults (adaptive rate, default concurrency)
+        args += ["--rate", str(limit), "--concurrency", str(concurrency)]
     with sandbox_process(*flags) as url:
         httpx.post(f"{url}/_sandbox/faults", json={"payer_answer_seconds": 1.5}).raise_for_status()
         for label, amount in (("new payers", "25.00"), ("known payers", "26.00")):
             sheet = workdir / f"{label.split()[0]}.csv"
             write_sheet(sheet, n, amount)
             before = requests_by_endpoint(url)
+            load = round(os.getloadavg()[0], 2)
             run = run_paybatch(url, ledger, ["collect", str(sheet), *args], env)
+            run["load"] = [load, round(os.getloadavg()[0], 2)]
             after = requests_by_endpoint(url)
             batch = run["json"]["batch"]
             import sqlite3
@@ -101,7 +110,10 @@ def bench(n: int, concurrency: int, limit: float, workdir: Path) -> None:
                 report_s = run["ended"] - finished_at(ledger, batch_id)
             except TypeError:  # not finished (exit 4): no report split
                 report_s = 0.0
-            print(json.dumps(figures(label, n, limit, run, before, after, report_s)))
+            shown = figures(label, n, limit, run, before, after, report_s)
+            if label == "known payers":
+                shown["known_payers_need_no_payer_calls"] = shown["payer_setup_calls"] == 0
+            print(json.dumps(shown))
 
 
 def main() -> None:
@@ -109,10 +121,12 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--limit", type=float, default=100.0, help="sandbox requests/s")
+    parser.add_argument("--defaults", action="store_true",
+                        help="no --rate and no --concurrency: what a new user gets")
     args = parser.parse_args()
     keep = os.environ.get("BENCH_KEEP")
     with tempfile.TemporaryDirectory() if not keep else _kept(keep) as tmp:
-        bench(args.invoices, args.concurrency, args.limit, Path(tmp))
+        bench(args.invoices, None if args.defaults else args.concurrency, args.limit, Path(tmp))
 
 
 if __name__ == "__main__":
