@@ -118,6 +118,9 @@ if __name__ == "__main__":
         write_one(Path(sys.argv[2]), Path(sys.argv[3]))
     else:  # --formats .lines,.xlsx picks some; --before REV compares with that revision
         args = sys.argv[1:]
+        if {"-h", "--help"} & set(args):
+            print(__doc__)
+            sys.exit(0)
         options: dict[str, str] = {}
         for flag in ("--formats", "--before"):
             if flag in args:
