@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from batch.engine.states import AttemptOutcome, RowState
 from batch.ledger import Ledger
 from batch.markets import from_minor
+from tests.engine_helpers import left_for_later
 
 # Payers answer in a fraction of a second; an unanswered request expires soon after.
 QUICK_PAYERS = {"pending_seconds": 0.05, "payer_answer_seconds": 0.2,
@@ -39,6 +41,7 @@ def collection_disagreements(sandbox: Any, ledger: Path, batch: str) -> dict[str
         items = db.items_of_batch(found.id)
         steps = {r.id: db.row_steps(r.id) for r in rows}
     owner: dict[int, int] = {}
+    now = datetime.now(UTC)
     for row in rows:
         for step, value in steps[row.id].items():
             if step.startswith("inv") and step[3:].isdigit():
@@ -77,9 +80,14 @@ def collection_disagreements(sandbox: Any, ledger: Path, batch: str) -> dict[str
             ledger_totals[row.currency or ""] += row.amount or Decimal(0)
         elif paid:
             problems["row disagrees"].append((row.sheet_row, row.state, "invoice PAID"))
+        later = left_for_later(row, now)
+        if later:
+            problems["left for later"].append(row.sheet_row)
         for attempt in row.attempts:
             there = collections.get(attempt.reference_id)
             status = there.status if there else None
+            if later and not attempt.outcome and status is None:
+                continue  # left UNKNOWN, and nothing of it reached the sandbox
             want = {AttemptOutcome.COMPLETED: "COMPLETED", AttemptOutcome.FAILED: "FAILED",
                     AttemptOutcome.NOT_FOUND: None, AttemptOutcome.NOT_SENT: None,
                     }.get(attempt.outcome) if attempt.outcome else "open"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,21 @@ def paid_exactly_once(sandbox: Any, phones: list[str]) -> dict[str, int]:
 def nonzero(counts: dict[str, int]) -> dict[str, int]:
     """A JSON `counts` object (every state, zeros included) without its zero states."""
     return {s: n for s, n in counts.items() if n}
+
+
+def left_for_later(row: Any, now: datetime) -> bool:
+    """A row a run may rightly leave UNKNOWN (exit 4) however often it is rerun at once: its
+    same-id fresh sends are used up (a person decides, engine/adoption.py), or its status
+    cannot be trusted as "not found" before its session expires plus the grace."""
+    from batch.engine.adoption import MAX_FRESH_SENDS
+    from batch.engine.states import RowState
+    from batch.options import MonitorOptions
+
+    attempt = row.current_attempt
+    if row.state is not RowState.UNKNOWN or attempt is None:
+        return False
+    if attempt.fresh_sends >= MAX_FRESH_SENDS:
+        return True
+    expires = attempt.session_expires_at
+    grace = timedelta(seconds=MonitorOptions().not_found_grace)
+    return expires is not None and expires + grace > now
