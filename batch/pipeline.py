@@ -172,11 +172,10 @@ def run_options(options: RunOptions, endpoint: Endpoint, defaults: MonitorOption
 def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
     """The API client for this endpoint."""
     from batch.dollr.client import ApiClient
-    from batch.dollr.requestor import MAX_CONNECTIONS
 
     return ApiClient(
         endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate,
-        connections=min(settings.run.concurrency, MAX_CONNECTIONS),
+        connections=settings.run.concurrency,  # the pool caps it (requestor.pool_limits)
     )
 
 

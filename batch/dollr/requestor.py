@@ -151,7 +151,6 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-DEFAULT_CONNECTIONS = 16
 # httpcore 1.0 scans every pooled connection on each request, and each idle one against all
 # the others (quadratic): 32 kept-alive connections cost more CPU than the requests. The
 # throttle, not the pool, sets the rate, and 16 connections carry 100 req/s up to 160 ms of
@@ -160,10 +159,10 @@ MAX_CONNECTIONS = 16
 
 
 def pool_limits(connections: int) -> httpx.Limits:
-    """As many kept-alive connections as may be open: none is closed and opened again while
-    the run goes on (httpx keeps 20 of its 100 by default, so at a concurrency of 32 every few
-    requests paid a new TCP connect)."""
-    n = max(1, connections)
+    """As many kept-alive connections as may be open (at most MAX_CONNECTIONS): none is closed
+    and opened again while the run goes on (httpx keeps 20 of its 100 by default, so at a
+    concurrency of 32 every few requests paid a new TCP connect)."""
+    n = max(1, min(connections, MAX_CONNECTIONS))
     return httpx.Limits(max_connections=n, max_keepalive_connections=n)
 
 
@@ -180,7 +179,7 @@ class Requestor:
         max_rate: float = DEFAULT_MAX_RATE,
         timeout: float = 30.0,
         deadline: float = DEFAULT_DEADLINE,
-        connections: int = DEFAULT_CONNECTIONS,
+        connections: int = MAX_CONNECTIONS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         device: DeviceInfo | None = None,

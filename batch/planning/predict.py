@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict
 from batch import errors
 from batch.dollr.models import FeeQuote, ProviderInfo
 from batch.models import PayoutRow
+from batch.options import DEFAULT_CONCURRENCY
 from batch.planning.fee_plan import FeePlanner
 from batch.planning.schedule import FeeSource
-
-DEFAULT_CONCURRENCY = 8
 
 FeeKey = tuple[Decimal, str, str, str]  # amount, currency, payment method, provider
 K = TypeVar("K")
