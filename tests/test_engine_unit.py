@@ -107,7 +107,11 @@ class FakeApi:
         default_factory=lambda: defaultdict(list)
     )
     finals: defaultdict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    latency: float = 0.0  # virtual seconds each call takes
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5001))
+
+    async def _answer_time(self) -> None:
+        await (self.clock.sleep(self.latency) if self.latency else asyncio.sleep(0))
 
     def _log(self, name: str, row_id: int | None, ref: str | None, session: int | None) -> None:
         self.calls.append(Call(name, row_id, ref, session, self.clock.now))
@@ -132,12 +136,12 @@ class FakeApi:
 
     async def prepare(self, row: RowRecord) -> int:
         self._log("prepare", row.id, None, None)
-        await asyncio.sleep(0)
+        await self._answer_time()
         return 900 + row.id
 
     async def open_session(self, row: RowRecord, account_id: int) -> FakeSession:
         self._log("open_session", row.id, row.current_reference_id, None)
-        await asyncio.sleep(0)
+        await self._answer_time()
         if self.session_script[row.id]:
             raise self.session_script[row.id].pop(0)
         session = FakeSession(next(self._ids), 1, self.session_life)
@@ -149,7 +153,7 @@ class FakeApi:
     ) -> Answer:
         self._log("execute", row.id, reference_id, session_id)
         self.rows_of[reference_id] = row.id
-        await asyncio.sleep(0)
+        await self._answer_time()
         script = self.execute_script[row.id]
         step = script.pop(0) if script else None
         if isinstance(step, Exception):
@@ -173,7 +177,7 @@ class FakeApi:
     async def status(self, reference_id: str) -> Answer:
         held = self.executions.get(reference_id)
         self._log("status", self.rows_of.get(reference_id), reference_id, None)
-        await asyncio.sleep(0)
+        await self._answer_time()
         if held is None or self.clock.now < held.visible_at:
             raise errors.NotFoundError(f"no payout with reference_id {reference_id}")
         return answer(held.final)
@@ -286,6 +290,54 @@ def test_rows_left_in_flight_are_settled_before_any_new_row_starts(
     attempt = row_of(ledger, submitting.id).current_attempt
     assert attempt is not None and attempt.execute_outcome is ExecuteOutcome.AMBIGUOUS
     assert all(len(api.paid(r.id)) == 1 for r in (submitting, unknown, submitted, *new))
+
+
+def test_routine_polls_give_way_to_rows_still_to_send(ledger: Ledger, clock: VirtualClock) -> None:
+    """The API's rate is shared: polls of accepted rows wait while rows are on their way to
+    execute, so they fill the end of the run instead of leaving it idle (issue 15)."""
+    api = FakeApi(clock, latency=0.25)
+    rows = plan(ledger, 12)  # 12 rows x 3 calls / 2 workers: 4.5 s of sending
+
+    result = run(ledger, api, rows[0].batch_id, clock, concurrency=2,
+                 monitor=MonitorOptions(first_poll=0.5))
+
+    assert result.counts == {"COMPLETED": 12}
+    assert min(c.at for c in api.of("status")) >= max(c.at for c in api.of("execute"))
+    assert all(len(api.paid(r.id)) == 1 for r in rows)
+
+
+def test_a_routine_poll_gives_way_for_a_bounded_time(ledger: Ledger, clock: VirtualClock) -> None:
+    """Sending for longer than POLL_GIVE_WAY: each row is still polled at most that late."""
+    from batch.engine.runner import POLL_GIVE_WAY
+
+    api = FakeApi(clock, latency=0.1)
+    rows = plan(ledger, 120)  # 120 rows x 3 calls, one at a time: 36 s of sending
+
+    result = run(ledger, api, rows[0].batch_id, clock, concurrency=1,
+                 monitor=MonitorOptions(first_poll=0.5))
+
+    assert result.counts == {"COMPLETED": 120}
+    last_execute = max(c.at for c in api.of("execute"))
+    assert min(c.at for c in api.of("status")) < last_execute  # not all held to the end
+    for row in rows:
+        executed = api.of("execute", row_id=row.id)[0].at
+        polled = api.of("status", row_id=row.id)[0].at
+        assert polled - executed <= 0.1 + 0.5 + POLL_GIVE_WAY + 0.5  # answer, due, lag, a turn
+
+
+def test_a_row_in_doubt_is_polled_without_giving_way(ledger: Ledger, clock: VirtualClock) -> None:
+    """An execute whose answer was lost (UNKNOWN) has resend deadlines: its poll never waits
+    for the rows still to send."""
+    api = FakeApi(clock, latency=0.25)
+    lost, *rest = plan(ledger, 12)
+    api.execute_script[lost.id] = [LOST]
+
+    result = run(ledger, api, lost.batch_id, clock, concurrency=2,
+                 monitor=MonitorOptions(first_poll=0.5))
+
+    assert result.counts == {"COMPLETED": 12}
+    assert api.of("status", row_id=lost.id)[0].at < max(c.at for c in api.of("execute"))
+    assert len(api.paid(lost.id)) == 1
 
 
 @pytest.mark.parametrize("final", ["COMPLETED", "FAILED"])

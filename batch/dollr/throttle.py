@@ -9,14 +9,14 @@ After a 429 every worker waits out Retry-After, and the rate steps down a little
 up with each answered request, so a server limit is approached, not hammered.
 
 Dollr publishes no rate limit, so by default the ceiling itself adapts (issue 15): it starts
-moderate and rises additively while answers come back clean (ADDITIVE requests/s more per
-second; it doubles each second until the first 429, like TCP's slow start). A 429 cuts it
-to just under what was really sent in the last second (the server's limit, as measured, not
-the rate aimed at, which may have overshot it), and from then on it rises only slowly past
-that (probing), never above the maximum. A later lone 429 cuts the rate the same way, but
-the rate climbs back to the learned ceiling within a second or two; only 429s in quick
-succession lower the ceiling itself. A 429 while probing past the ceiling sets it anew, just
-under what was sent, and holds the rate there a while (PROBE_HOLD) before probing again.
+moderate and doubles each second until the first 429, like TCP's slow start. That 429 sets the
+learned ceiling just under what the server let through (answered without a 429) in the last
+second, which is its limit as it counts it, not what was sent (that overshot while the rate
+still doubled). The rate holds there a while (PROBE_HOLD), then rises slowly past it
+(probing), never above the maximum; a 429 while probing sets the ceiling anew and holds
+again. A later lone 429 only cuts the rate, which climbs back at ADDITIVE requests/s a
+second; only 429s in quick succession lower the ceiling itself, and only if we were sending
+flat out (after idle time a 429 says nothing about the limit).
 A fixed `rate` (`--rate R`) keeps the old behaviour.
 """
 
@@ -46,14 +46,19 @@ MAX_PAUSE = 60.0  # a huge Retry-After (or a far HTTP-date) must not freeze the 
 WINDOW = 1.0  # seconds: how servers count a requests-per-second limit
 BURST = 1  # requests that may leave early, beyond the even spacing, after a stall
 # The adaptive ceiling (no --rate): requests/s.
-ADAPTIVE_START = 20.0
+# 50, not 20: slow start from 20 cost a 300-row batch ~2 s to reach a 100 req/s limit; a
+# server limited lower answers the first second's overshoot with one 429 episode.
+ADAPTIVE_START = 50.0
 DEFAULT_MAX_RATE = 200.0
 ADDITIVE = 10.0  # req/s gained per second of clean answers, below the learned limit
 # Past it, the rate gains this share of itself per second (1 req/s a second at 100 req/s): a
 # ceiling learned low (a first 429 in slow start measures fewer sends than the limit) is
 # corrected in seconds, not minutes.
 PROBE = 0.01
-LEARNED_MARGIN = 0.92  # aim this far under what was really sent in the second before a 429
+# Aim this far under what the server let through in the second before a 429 (0.92 of what
+# was sent left 8 % of the limit unused; answers never exceed the limit, sends may).
+LEARNED_MARGIN = 0.98
+FLAT_OUT = 0.8  # share of the rate sent in the last second: "sending flat out"
 # A 429 this soon after the previous one means the limit really is lower: the learned ceiling
 # comes down. A lone 429 (a stall on either side bunched requests) only cuts the rate, which
 # climbs back to the learned ceiling at ADDITIVE: lowering the ceiling for every lone 429
@@ -63,7 +68,6 @@ REPEAT_EPISODE = 10.0
 # a 429 while probing says the limit is just above; probing on at once drew one every ~10 s
 # (a whole Retry-After pause each) against a server limited at 20 req/s.
 PROBE_HOLD = 60.0
-PROBED_MARGIN = 0.95  # a 429 while probing slowly: what was sent is about the limit itself
 
 
 class Throttle:
@@ -100,6 +104,7 @@ class Throttle:
         self._next_release = float("-inf")  # when the next request may really leave
         self._paused_until = float("-inf")
         self._sent: deque[float] = deque()  # when requests really left, over the last WINDOW
+        self._accepted: deque[float] = deque()  # adaptive: when answers without a 429 came
         self._last_episode = float("-inf")  # when the last 429 episode began
         self._hold_until = float("-inf")  # no probing past the learned ceiling before this
         self.rate_limited = 0  # 429s seen
@@ -184,35 +189,49 @@ class Throttle:
         if same_episode:
             return
         if self.adaptive:
-            while self._sent and self._sent[0] <= now - WINDOW:
-                self._sent.popleft()
-            # What was sent overshot the limit (that drew the 429): aim a little under it.
-            measured = max(1.0, len(self._sent) * LEARNED_MARGIN / self._safety)
-            probing = self.learned is not None and self.rate > self.learned
-            if self.learned is None:
-                self.learned = measured
-            elif now - self._last_episode < REPEAT_EPISODE:  # really lower than learned
-                self.learned = min(self.learned, measured)
-            elif probing:  # probing found the limit: hold just under what was sent
-                # ... never below the ceiling it was probing from (fewer sends: a stall)
-                probed = len(self._sent) * PROBED_MARGIN / self._safety
-                self.learned = max(self.learned, probed)
-            # else a lone 429 below the learned ceiling: a stall, the ceiling stands
-            if probing:  # hold just under the limit a while before probing again
-                self._hold_until = now + PROBE_HOLD
-            self._last_episode = now
-            self.rate = min(self.rate, measured)
-            log.info(
-                "429: rate now %.1f req/s, learned ceiling %.1f (%d requests left in the "
-                "last second)", self.rate, self.learned, len(self._sent),
-            )
+            self._learn(now)
         else:
             self._ceiling = max(MIN_FACTOR, self._factor * CEILING_MARGIN)
             self._factor = max(MIN_FACTOR, self._factor * SLOWDOWN)
 
+    def _learn(self, now: float) -> None:
+        """Adaptive: what a 429 (the first of its episode) says about the server's limit."""
+        for times in (self._sent, self._accepted):
+            while times and times[0] <= now - WINDOW:
+                times.popleft()
+        # The server's count: what it answered without a 429 in the last second never passes
+        # its limit (what was sent may have, while the rate still doubled). It tells the
+        # limit only if we were sending flat out; after idle time it tells nothing.
+        accepted = len(self._accepted)
+        flat_out = len(self._sent) >= FLAT_OUT * self.effective_rate
+        measured = max(1.0, accepted * LEARNED_MARGIN / self._safety)
+        probing = self.learned is not None and self.rate > self.learned
+        if self.learned is None:  # slow start's end: the rate doubled past the limit
+            self.learned, flat_out = measured, True
+        elif not flat_out:
+            pass  # a 429 after idle time or a stall: the ceiling stands
+        elif now - self._last_episode < REPEAT_EPISODE:  # really lower than learned
+            self.learned = min(self.learned, measured)
+        elif probing:  # probing found the limit: hold just under it
+            # ... never below the ceiling it was probing from (fewer answers: a stall)
+            self.learned = max(self.learned, measured)
+        # else a lone 429 below the learned ceiling: a stall, the ceiling stands
+        if flat_out:  # the limit is about here: hold just under it a while before probing
+            self._hold_until = now + PROBE_HOLD
+        self._last_episode = now
+        self.rate = min(self.rate, measured) if flat_out else self.rate * SLOWDOWN
+        log.info(
+            "429: rate now %.1f req/s, learned ceiling %.1f (%d requests answered and %d "
+            "sent in the last second)", self.rate, self.learned, accepted, len(self._sent),
+        )
+
     def answered(self) -> None:
         """A request was answered without a 429: regain a little of the rate."""
         if self.adaptive:
+            now = self._clock()
+            self._accepted.append(now)
+            while self._accepted[0] <= now - WINDOW:
+                self._accepted.popleft()
             # `rate` answers come back per second at this rate: +step per second. Before any
             # 429 the rate doubles each second (slow start); then additive, then probing.
             if self.learned is None:

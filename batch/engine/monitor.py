@@ -84,8 +84,11 @@ class Monitor:
         self.on_new_attempt = on_new_attempt
         self.on_stop = on_stop
         self.watches: dict[int, Watch] = {}  # row id -> its current watch
-        # Due times in a heap (stale entries skipped lazily): cheap with 100k rows in flight.
-        self._heap: list[tuple[datetime, int, Watch]] = []
+        # Due times in heaps (stale entries skipped lazily): cheap with 100k rows in flight.
+        # Rows the API accepted (SUBMITTED) are routine polls that may give way to sends
+        # (`take_due`'s lag); rows in doubt (UNKNOWN) have resend deadlines and never wait.
+        self._urgent: list[tuple[datetime, int, Watch]] = []
+        self._routine: list[tuple[datetime, int, Watch]] = []
         self._seq = itertools.count()
 
     def now(self) -> datetime:
@@ -102,32 +105,43 @@ class Monitor:
         """Poll this row `after` seconds from now; without `accepted`, the poll reads it."""
         watch = Watch(row_id, self.now() + timedelta(seconds=after), polls, accepted=accepted)
         self.watches[row_id] = watch
-        heapq.heappush(self._heap, (watch.due, next(self._seq), watch))
+        heap = self._routine if accepted is not None else self._urgent
+        heapq.heappush(heap, (watch.due, next(self._seq), watch))
 
-    def _drop_stale(self) -> None:
-        while self._heap:
-            watch = self._heap[0][2]
+    def _top(self, heap: list[tuple[datetime, int, Watch]]) -> datetime | None:
+        """The heap's earliest live due time (stale entries dropped on the way)."""
+        while heap:
+            watch = heap[0][2]
             if self.watches.get(watch.row_id) is watch and not watch.busy:
-                return
-            heapq.heappop(self._heap)
+                return heap[0][0]
+            heapq.heappop(heap)
+        return None
 
-    def take_due(self, limit: int | None = None) -> list[Watch]:
-        """Watches whose time has come (at most `limit`), marked busy for a poll."""
-        now = self.now()
+    def _next(self, lag: timedelta) -> tuple[datetime, list[tuple[datetime, int, Watch]]] | None:
+        """The next watch to fall due (routine ones `lag` later) and the heap holding it."""
+        urgent, routine = self._top(self._urgent), self._top(self._routine)
+        if routine is not None and (urgent is None or routine + lag < urgent):
+            return routine + lag, self._routine
+        return (urgent, self._urgent) if urgent is not None else None
+
+    def take_due(self, limit: int | None = None, *, lag: float = 0.0) -> list[Watch]:
+        """Watches whose time has come (at most `limit`), marked busy for a poll; routine
+        polls (rows the API accepted) only `lag` seconds after they fell due."""
+        now, late = self.now(), timedelta(seconds=lag)
         taken: list[Watch] = []
         while limit is None or len(taken) < limit:
-            self._drop_stale()
-            if not self._heap or self._heap[0][0] > now:
+            upcoming = self._next(late)
+            if upcoming is None or upcoming[0] > now:
                 break
-            watch = heapq.heappop(self._heap)[2]
+            watch = heapq.heappop(upcoming[1])[2]
             watch.busy = True
             taken.append(watch)
         return taken
 
-    def next_due(self) -> datetime | None:
-        """When the next idle watch falls due."""
-        self._drop_stale()
-        return self._heap[0][0] if self._heap else None
+    def next_due(self, *, lag: float = 0.0) -> datetime | None:
+        """When the next idle watch falls due (routine ones `lag` seconds later)."""
+        upcoming = self._next(timedelta(seconds=lag))
+        return upcoming[0] if upcoming is not None else None
 
     # -- answers -----------------------------------------------------------------------------
 

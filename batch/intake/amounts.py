@@ -265,10 +265,17 @@ def _read(texts: pl.Series) -> pl.DataFrame:
 def parse_amount(text: str | None) -> Decimal | str:
     """The exact Decimal of one amount cell, or the message saying why it is not one; the
     same reading as `add_amounts`."""
-    error, value = (
-        _read(pl.Series([text], dtype=pl.String)).select("_amount_error", "_amount_text").row(0)
-    )
-    return error if error is not None else Decimal(value)
+    return parse_amounts([text])[0]
+
+
+def parse_amounts(texts: list[str | None]) -> list[Decimal | str]:
+    """`parse_amount` of every cell, in one pass: a column read cell by cell costs one polars
+    query each (~8 ms), 19 s for a 2,400-row collection sheet."""
+    read = _read(pl.Series(texts, dtype=pl.String)).select("_amount_error", "_amount_text")
+    return [
+        error if error is not None else Decimal(value)
+        for error, value in read.iter_rows()
+    ]
 
 
 def decimals_of(amount: Decimal) -> int:

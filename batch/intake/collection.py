@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from batch.intake.amounts import parse_amount
+from batch.intake.amounts import parse_amounts
 from batch.intake.collection_sheet import CollectionGrid, read_collection_sheet
 from batch.intake.load import ROW
 from batch.intake.validate import validate_sheet
@@ -112,9 +112,12 @@ def check_collection(grid: CollectionGrid, options: ValidationOptions) -> Collec
     problems: list[RowProblem] = []
     items: dict[int, tuple[int, Decimal | None]] = {}  # row -> (qty, unit price)
     amounts: list[str | None] = []
-    for row, amount in zip(frame.get_column(ROW), frame.get_column("amount"), strict=True):
+    rows = frame.get_column(ROW).to_list()
+    unit_texts = [(extra[row].get("unit_price") or "").strip() for row in rows]
+    units = dict(zip(rows, parse_amounts([t or None for t in unit_texts]), strict=True))
+    for row, amount in zip(rows, frame.get_column("amount"), strict=True):
         cells = extra[row]
-        qty, unit, found = _item_cells(row, cells)
+        qty, unit, found = _item_cells(row, cells, units[row])
         problems += found
         items[row] = (qty, unit)
         if (amount is None or not amount.strip()) and unit is not None:
@@ -180,8 +183,10 @@ def _rejected(
 
 
 def _item_cells(
-    row: int, cells: dict[str, str | None]
+    row: int, cells: dict[str, str | None], parsed_unit: Decimal | str
 ) -> tuple[int, Decimal | None, list[RowProblem]]:
+    """Quantity, unit price (`parsed_unit`: the unit price cell as `parse_amounts` read it)
+    and due date of one row, with what is wrong with them."""
     problems: list[RowProblem] = []
     qty = 1
     qty_text = (cells.get("qty") or "").strip().replace(",", "")
@@ -196,12 +201,11 @@ def _item_cells(
     unit: Decimal | None = None
     unit_text = (cells.get("unit_price") or "").strip()
     if unit_text:
-        parsed = parse_amount(unit_text)
-        if isinstance(parsed, Decimal):
-            unit = parsed
+        if isinstance(parsed_unit, Decimal):
+            unit = parsed_unit
         else:
             problems.append(RowProblem(row=row, column="unit_price", value=unit_text,
-                                       message=parsed))
+                                       message=parsed_unit))
     due_text = (cells.get("due_date") or "").strip()
     if due_text and _parse_date(due_text) is None:
         problems.append(RowProblem(

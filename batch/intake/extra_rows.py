@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from batch.intake.amounts import amount_values, parse_amount
+from batch.intake.amounts import amount_values, parse_amounts
 from batch.intake.headers import short
 from batch.intake.load import CELLS, ROW
 
@@ -78,9 +78,12 @@ def _check_totals(
     position = {row: i for i, row in enumerate(rows.get_column(ROW).to_list())}
     first_row = rows.get_column(ROW).item(0)
     previous: int | None = None  # position of the previous total
-    for row, cells, amount in totals.select(ROW, CELLS, "amount").iter_rows():
+    # One read for every totals row (a polars query per cell costs ~8 ms).
+    stated_amounts = parse_amounts(totals.get_column("amount").to_list())
+    for (row, cells), stated in zip(
+        totals.select(ROW, CELLS).iter_rows(), stated_amounts, strict=True
+    ):
         here = position[row]
-        stated = parse_amount(amount)
         if not isinstance(stated, Decimal):
             previous = here
             continue  # not an amount: the amount rule says why

@@ -57,6 +57,9 @@ class Runtime:
         self.requests: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.injected: Counter[str] = Counter()
         self.recent: deque[float] = deque()  # request times inside the rate-limit window
+        # Requests per tenth of a second (sandbox clock), for benchmarks: where a run's
+        # time goes (start-up, ramp, tail) shows as gaps in the server's own record.
+        self.timeline: Counter[int] = Counter()
 
     @property
     def faults(self) -> Faults:
@@ -78,6 +81,7 @@ class Runtime:
 
     def over_rate_limit(self, now: float) -> bool:
         """Whether one more request would exceed the limit in a 1-second sliding window."""
+        self.timeline[int(now * 10)] += 1
         limit = self.faults.rate_limit_rps
         if limit is None:
             return False

@@ -35,6 +35,7 @@ from bench_engine import (  # noqa: E402
     requests_by_endpoint,
     run_paybatch,
     sandbox_process,
+    timeline,
 )
 
 POLLS = ("status.collection",)
@@ -83,7 +84,8 @@ def figures(label: str, n: int, limit: float, run: dict[str, Any],
     }
 
 
-def bench(n: int, concurrency: int | None, limit: float, workdir: Path) -> None:
+def bench(n: int, concurrency: int | None, limit: float, workdir: Path,
+          show_timeline: bool = False) -> None:
     ledger = workdir / "bench.db"
     env = {"PAYBATCH_POLL_FIRST": "1.6", "PAYBATCH_POLL_MAX": "5"}  # payers answer in ~1.5 s
     flags = ["--latency-ms", "40", "--rate-limit", str(limit), "--pending-seconds", "0.5"]
@@ -111,6 +113,8 @@ def bench(n: int, concurrency: int | None, limit: float, workdir: Path) -> None:
             except TypeError:  # not finished (exit 4): no report split
                 report_s = 0.0
             shown = figures(label, n, limit, run, before, after, report_s)
+            if show_timeline:
+                shown.update(timeline(url, run["began"], run["ended"]))
             if label == "known payers":
                 shown["known_payers_need_no_payer_calls"] = shown["payer_setup_calls"] == 0
             print(json.dumps(shown))
@@ -123,10 +127,13 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=100.0, help="sandbox requests/s")
     parser.add_argument("--defaults", action="store_true",
                         help="no --rate and no --concurrency: what a new user gets")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also print requests per second, as the sandbox saw them")
     args = parser.parse_args()
     keep = os.environ.get("BENCH_KEEP")
     with tempfile.TemporaryDirectory() if not keep else _kept(keep) as tmp:
-        bench(args.invoices, None if args.defaults else args.concurrency, args.limit, Path(tmp))
+        bench(args.invoices, None if args.defaults else args.concurrency, args.limit, Path(tmp),
+              show_timeline=args.timeline)
 
 
 if __name__ == "__main__":

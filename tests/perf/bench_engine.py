@@ -115,7 +115,24 @@ def run_paybatch(url: str, ledger: Path, args: list[str], env: dict[str, str]) -
     # ru_maxrss of children is the largest child so far (KiB on Linux): the sandbox is not
     # waited for until the end, so this is paybatch's.
     return {"json": json.loads(out.stdout), "wall": wall, "ended": time.time(), "cpu": cpu,
-            "maxrss_mb": after.ru_maxrss / 1024}
+            "maxrss_mb": after.ru_maxrss / 1024, "began": time.time() - wall}
+
+
+def timeline(url: str, began: float, ended: float) -> dict[str, Any]:
+    """Where the command's time went, from the sandbox's own record of arrivals: seconds
+    before the first request (start-up), after the last (report, exit), and requests in each
+    second between (a ramp or a tail shows as seconds under the limit)."""
+    tenths = {int(k): n for k, n in httpx.get(f"{url}/_sandbox/stats").json()["timeline"].items()
+              if began * 10 <= int(k) <= ended * 10 + 1}
+    if not tenths:
+        return {}
+    first, last = min(tenths) / 10, (max(tenths) + 1) / 10
+    per_second: Counter[int] = Counter()
+    for tenth, n in tenths.items():
+        per_second[int(tenth / 10 - began)] += n
+    return {"before_first_request_s": round(first - began, 2),
+            "after_last_request_s": round(ended - last, 2),
+            "requests_per_second": [per_second[s] for s in range(int(last - began) + 1)]}
 
 
 def finished_at(ledger: Path, batch_id: int) -> float:
@@ -199,6 +216,7 @@ def planning_within(
 def engine_bench(
     rows: int, concurrency: int, limit: float, workdir: Path, *,
     defaults: bool = False, varied: bool = False, split: bool = False, plan_only: bool = False,
+    show_timeline: bool = False,
 ) -> None:
     ledger = workdir / "bench.db"
     env = {"PAYBATCH_POLL_FIRST": "2"}  # the sandbox's payouts settle in 1.5 s
@@ -236,7 +254,8 @@ def engine_bench(
                     for k in after) / rows, 3)
                 run = {**run, "wall": run["wall"] + plan_wall}  # the whole: plan + run
             figures = batch_figures(label, url, rows, limit, run, before, after, report_s)
-            print(json.dumps({**figures, **planned}))
+            shape = timeline(url, run["began"], run["ended"]) if show_timeline else {}
+            print(json.dumps({**figures, **planned, **shape}))
 
 
 def big_plan(rows: int, workdir: Path) -> None:
@@ -267,13 +286,15 @@ def main() -> None:
     parser.add_argument("--varied-amounts", action="store_true", help="a distinct amount a row")
     parser.add_argument("--split", action="store_true", help="plan, then run: timed apart")
     parser.add_argument("--plan-only", action="store_true", help="with --split: no run")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also print requests per second, as the sandbox saw them")
     args = parser.parse_args()
     keep = os.environ.get("BENCH_KEEP")
     with tempfile.TemporaryDirectory() if not keep else _kept(keep) as tmp:
         if args.rows:
             engine_bench(args.rows, args.concurrency, args.limit, Path(tmp),
                          defaults=args.defaults, varied=args.varied_amounts, split=args.split,
-                         plan_only=args.plan_only)
+                         plan_only=args.plan_only, show_timeline=args.timeline)
         if args.big:
             big_plan(args.big, Path(tmp))
 
