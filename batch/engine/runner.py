@@ -39,11 +39,12 @@ if TYPE_CHECKING:
     from batch.engine.progress import Progress
 
 MAX_STEPS = 8  # recipient, session (renewed a few times), submit
-# While rows are on their way to execute, a routine poll (of a row the API accepted) gives way to them
-# for up to this many seconds past its due time. The API's rate is shared: polled at once,
-# the last rows' polls come only after the last send plus the first poll's delay, seconds
-# of a run with nothing else to do; held back, a backlog of polls fills those seconds. The
-# cost: a row's outcome (a wallet FAILED only status tells) is seen up to this much later.
+# While rows are on their way to execute, a routine poll (of a row the API accepted) gives
+# way to them for up to this many seconds past its due time. The API's rate is shared:
+# polled at once, the last rows' polls come only after the last send plus the first poll's
+# delay, seconds of a run with nothing else to do; held back, a backlog of polls fills
+# those seconds. The cost: an outcome only status tells (a FAILED payout) is seen that much
+# later.
 POLL_GIVE_WAY = 20.0
 PROGRESS_EVERY = timedelta(seconds=0.5)  # how often the progress display reads the counts
 PROGRESS_COST_SHARE = 100  # ...but no more than 1% of the time (the count is ~20 ms at 100k rows)
