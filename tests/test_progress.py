@@ -46,6 +46,17 @@ def test_tally_counts_submitted_completed_failed_in_flight() -> None:
     assert "in flight 0" in line and "not sent 2" in line and "ETA 0:00:01" in line
 
 
+def test_the_eta_follows_rows_sent_while_their_polls_wait() -> None:
+    """Polls give way to rows still to send: rows in flight count toward the ETA."""
+    t = Tally(total=4)
+    t.sync({"NEW": 4})
+    for a, b in ((S.NEW, S.SESSION_OPEN), (S.SESSION_OPEN, S.SUBMITTING),
+                 (S.SUBMITTING, S.SUBMITTED)):
+        t.apply(Moved(a, b))
+    assert (t.completed, t.done) == (0, 1)
+    assert "completed 0/4" in describe(t, rate=1.0) and "ETA 0:00:03" in describe(t, rate=1.0)
+
+
 def test_resends_are_counted_apart_from_rows_submitted() -> None:
     """Issue 13: "submitted 45" for a 40-row batch; a re-send of the same reference_id is
     not another row submitted."""

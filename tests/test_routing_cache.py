@@ -152,4 +152,8 @@ def test_the_rate_learned_from_429s_is_remembered_for_the_next_command(
                        environment=db.environment)
         with stale:
             assert stale.pace() is None  # a week later the limit is found again
+    # The ceiling aims 2 % under the limit: a loaded machine's jitter (a test run under
+    # xdist) can still bunch one second's arrivals past it. A little room keeps this test
+    # about resuming: a slow start from 50 req/s would still draw 429s at once.
+    sandbox.set_faults(rate_limit_rps=22.0)
     assert plan_sheet("november", 100) == 0

@@ -77,7 +77,13 @@ def test_rate_limit_answers_429_with_retry_after(clocked_sandbox: Clocked) -> No
         "detail": "Too Many Requests"}
     clock.advance(1.0)
     assert http.get("/v1/parties/list").status_code == 200
-    assert sandbox.stats()["faults"]["rate_limited"] == 3
+    stats = sandbox.stats()
+    assert stats["faults"]["rate_limited"] == 3
+    # Arrivals per tenth of a second (for benchmarks): every request, the last a second later.
+    timeline = stats["timeline"]
+    assert list(timeline) == [str(int(clock.now * 10) - 10), str(int(clock.now * 10))]
+    assert timeline[str(int(clock.now * 10))] == 1
+    assert sum(timeline.values()) == stats["requests_total"]
     http.close()
 
 

@@ -307,3 +307,16 @@ def test_a_resumed_ceiling_starts_at_the_learned_rate_without_a_429() -> None:
     clock.advance(2.0)  # the server's window forgets the cold run
     answered, limited = asyncio.run(_against_a_limited_server(warm, clock, 100.0, 5.0))
     assert limited == 0 and answered >= 0.9 * 100.0 * 5.0 > cold_answered
+
+
+def test_probing_that_finds_the_same_limit_again_probes_less_often() -> None:
+    """Each probe past the learned ceiling costs a 429 and a Retry-After pause: a limit that
+    stays where it is gets probed at 60, 120, 240 s... intervals, not every 60 s."""
+    clock = VirtualClock(settle=5)
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+    answered, limited = asyncio.run(
+        _against_a_limited_server(throttle, clock, 100.0, 600.0, workers=16)
+    )
+    assert limited <= 30  # every 60 s: 52 over these 10 minutes
+    assert answered / 600.0 >= 0.97 * 100.0
+

@@ -68,6 +68,7 @@ REPEAT_EPISODE = 10.0
 # a 429 while probing says the limit is just above; probing on at once drew one every ~10 s
 # (a whole Retry-After pause each) against a server limited at 20 req/s.
 PROBE_HOLD = 60.0
+MAX_PROBE_HOLD = 480.0  # ... doubled each time a probe finds the same limit, up to this
 
 
 class Throttle:
@@ -107,6 +108,7 @@ class Throttle:
         self._accepted: deque[float] = deque()  # adaptive: when answers without a 429 came
         self._last_episode = float("-inf")  # when the last 429 episode began
         self._hold_until = float("-inf")  # no probing past the learned ceiling before this
+        self._probe_hold = PROBE_HOLD
         self.rate_limited = 0  # 429s seen
 
     def resume(self, learned: float) -> None:
@@ -214,10 +216,14 @@ class Throttle:
             self.learned = min(self.learned, measured)
         elif probing:  # probing found the limit: hold just under it
             # ... never below the ceiling it was probing from (fewer answers: a stall)
+            raised = measured > self.learned * (1 + PROBE)
             self.learned = max(self.learned, measured)
+            # The same limit again: probe half as often (each probe costs a Retry-After).
+            self._probe_hold = PROBE_HOLD if raised else min(
+                MAX_PROBE_HOLD, 2 * self._probe_hold)
         # else a lone 429 below the learned ceiling: a stall, the ceiling stands
         if flat_out:  # the limit is about here: hold just under it a while before probing
-            self._hold_until = now + PROBE_HOLD
+            self._hold_until = now + self._probe_hold
         self._last_episode = now
         self.rate = min(self.rate, measured) if flat_out else self.rate * SLOWDOWN
         log.info(

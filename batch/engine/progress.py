@@ -117,11 +117,13 @@ class Tally:
 
     @property
     def done(self) -> int:
-        """What the rate and ETA follow: predictions and fee look-ups when planning, settled
-        rows when paying."""
+        """What the rate and ETA follow: predictions and fee look-ups when planning, rows
+        sent or settled when paying (a sent row's poll gives way to rows still to send, up
+        to the runner's POLL_GIVE_WAY: counting settled rows only, the ETA stayed unknown
+        for the first 20 s of a run)."""
         if self.phase is Phase.PLAN:
             return self.predicted + self.fee_lookups
-        return self.completed + self.failed
+        return self.completed + self.failed + self.in_flight
 
     @property
     def expected(self) -> int:

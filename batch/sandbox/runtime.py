@@ -13,6 +13,7 @@ from batch.sandbox.config import Faults, SandboxConfig
 from batch.sandbox.store import Store
 
 Clock = Callable[[], float]  # seconds since the epoch
+TIMELINE_TENTHS = 36_000  # the arrivals timeline keeps the last hour with requests
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -82,6 +83,8 @@ class Runtime:
     def over_rate_limit(self, now: float) -> bool:
         """Whether one more request would exceed the limit in a 1-second sliding window."""
         self.timeline[int(now * 10)] += 1
+        if len(self.timeline) > TIMELINE_TENTHS:  # a sandbox left running for days
+            del self.timeline[next(iter(self.timeline))]
         limit = self.faults.rate_limit_rps
         if limit is None:
             return False
