@@ -1,32 +1,37 @@
-"""The flows the CLI calls: plan a sheet, run or reconcile a batch, against the configured API.
+"""The flows the CLI calls: plan a sheet, run or reconcile a batch, collect or cancel
+invoices, against the configured API (endpoint.py: the embedded sandbox when none is).
 
-Starts the embedded sandbox when no base URL is configured; the work is in planning.py,
-execute.py and monitor.py.
+The work is in the stages: planning/, engine/ (runner, monitor), operations/, report/.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from batch import errors
-from batch.config import Credentials, Settings
+from batch.config import Settings
+from batch.endpoint import (
+    SANDBOX_CREDENTIALS,
+    Endpoint,
+    api_endpoint,
+    api_environment,
+    open_client,
+    paced_client,
+)
 from batch.engine.interrupt import Interrupt
 from batch.engine.operation import Operation
 from batch.engine.outcome import RunResult
 from batch.engine.runner import Runner
 from batch.engine.states import IN_FLIGHT, OperationKind
-from batch.ledger import Ledger, utc_now
+from batch.ledger import Ledger
 from batch.operations.payout import PayoutOperation
 from batch.options import MonitorOptions, PlanOptions, RunOptions
 from batch.planning.flow import (
@@ -38,18 +43,16 @@ from batch.planning.flow import (
 )
 from batch.planning.identity import over_limits
 from batch.planning.preflight import check_environment, check_fresh_ledger
-from batch.planning.record import EMBEDDED_SANDBOX, ApiEnvironment
+from batch.planning.record import ApiEnvironment
 from batch.report.money import CurrencyMoney, WalletShort
 from batch.runs import (
     batch_money,
     check_input,
-    holders_of,
     refuse_cancelled,
     wallet_shortfalls,
 )
 
 if TYPE_CHECKING:
-    from batch.dollr.client import ApiClient
     from batch.engine.progress import Progress
     from batch.engine.recheck import RecheckResult
     from batch.intake.outcome import ValidationReport
@@ -59,94 +62,12 @@ if TYPE_CHECKING:
     from batch.planning.approval import ApprovalPolicy
 
 __all__ = [
-    "CollectReport", "Endpoint", "PlanResult", "cancel_collection", "collect_batch",
-    "RunReport", "RunRequest", "api_endpoint", "open_client",
+    "SANDBOX_CREDENTIALS", "CollectReport", "Endpoint", "PlanResult", "cancel_collection",
+    "collect_batch", "RunReport", "RunRequest", "api_endpoint", "open_client",
     "plan_file", "run_batch", "write_report_safely",
 ]
 
 log = logging.getLogger("paybatch.engine")
-
-ENV_SANDBOX_BALANCE = "PAYBATCH_SANDBOX_BALANCE"
-SANDBOX_BANNER = "SANDBOX — simulated API, no money moves"
-SANDBOX_CREDENTIALS = Credentials(
-    client_id="sandbox",
-    client_secret=SecretStr("sandbox-secret"),  # the embedded sandbox's documented default
-    passcode=SecretStr("0000"),
-    passcode_phone="231770000000",
-)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the API is, with what credentials, and which environment the ids belong to."""
-
-    base_url: str
-    credentials: Credentials
-    environment: str
-    sandbox: bool
-    # Embedded sandbox on a state file: requests sent before this instant went to an earlier
-    # sandbox process, now dead, so a status 404 for them is final (see MonitorOptions).
-    sandbox_started_at: datetime | None = None
-
-
-@contextmanager
-def api_endpoint(settings: Settings, say: Callable[[str], None]) -> Iterator[Endpoint]:
-    """The configured API, or an embedded sandbox started for this run."""
-    if settings.base_url:
-        from batch.dollr.client import check_base_url
-
-        check_base_url(settings.base_url)  # before its text is used anywhere (the ledger)
-        if settings.credentials is None:
-            raise errors.ConfigError(
-                "a --base-url needs credentials in the environment: DOLLR_CLIENT_ID, "
-                "DOLLR_CLIENT_SECRET, DOLLR_PASSCODE and DOLLR_PASSCODE_PHONE or "
-                "DOLLR_PASSCODE_USER_ID"
-            )
-        yield Endpoint(
-            settings.base_url.rstrip("/"),
-            settings.credentials,
-            environment=f"{settings.base_url.rstrip('/')}#{settings.credentials.client_id}",
-            sandbox=False,
-        )
-        return
-    from batch.sandbox import StateInUseError, running_sandbox, state_path_for
-    from batch.sandbox.config import embedded_config
-
-    # Its switches come from PAYBATCH_SANDBOX_* (issue 13); checked before it starts.
-    try:
-        config = embedded_config(os.environ, state_path=state_path_for(settings.ledger))
-    except ValueError as exc:
-        raise errors.ConfigError(f"embedded sandbox: {exc}") from exc
-    say(SANDBOX_BANNER)
-    # Its state lives next to the ledger, so a killed run's payouts are still known on rerun
-    # and the recipients the ledger remembers (per instance) still exist there.
-    with ExitStack() as stack:
-        try:
-            sandbox = stack.enter_context(running_sandbox(config))
-            if ENV_SANDBOX_BALANCE in os.environ:
-                # A state file keeps its wallet across runs: the variable sets it each time.
-                sandbox.set_balances(**{c: str(a) for c, a in config.balances.items()})
-        except StateInUseError as exc:
-            raise errors.BatchLockedError(
-                f"{holders_of(settings.ledger)} (its embedded sandbox, {exc.args[0].split()[0]},"
-                " is in use); wait for it to finish"
-            ) from exc
-        yield Endpoint(
-            sandbox.base_url,
-            SANDBOX_CREDENTIALS,
-            environment=f"sandbox:{sandbox.instance_id()}",
-            sandbox=True,
-            sandbox_started_at=utc_now(),  # the ledger's clock: attempts are stamped by it
-        )
-
-
-def api_environment(endpoint: Endpoint) -> ApiEnvironment:
-    """The API a batch planned now belongs to (issue 11): one name for every embedded
-    sandbox, base URL + client id for any other API."""
-    if endpoint.sandbox:
-        return EMBEDDED_SANDBOX
-    client_id = endpoint.credentials.client_id
-    return ApiEnvironment(f"{endpoint.base_url}#{client_id}", client_id, sandbox=False)
 
 
 def announce_ledger(ledger: Ledger, say: Callable[[str], None]) -> None:
@@ -167,35 +88,6 @@ def run_options(options: RunOptions, endpoint: Endpoint, defaults: MonitorOption
         monitor = monitor.model_copy(
             update={"not_found_final_before": endpoint.sandbox_started_at})
     return options.model_copy(update={"monitor": monitor})
-
-
-def open_client(endpoint: Endpoint, settings: Settings) -> ApiClient:
-    """The API client for this endpoint."""
-    from batch.dollr.client import ApiClient
-
-    return ApiClient(
-        endpoint.base_url, endpoint.credentials, rate=settings.rate, max_rate=settings.max_rate,
-        connections=settings.run.concurrency,  # the pool caps it (requestor.pool_limits)
-    )
-
-
-@asynccontextmanager
-async def paced_client(
-    endpoint: Endpoint, settings: Settings, ledger: Ledger
-) -> AsyncIterator[ApiClient]:
-    """open_client, its adaptive rate starting where the last command against this API left
-    it (the ledger remembers it), and remembering it again afterwards."""
-    api = open_client(endpoint, settings)
-    known = ledger.pace() if api.throttle.adaptive else None
-    if known is not None:
-        api.throttle.resume(known)
-    async with api:
-        try:
-            yield api
-        finally:
-            learned = api.throttle.learned
-            if api.throttle.adaptive and learned is not None and learned != known:
-                ledger.save_pace(learned)
 
 
 # -- run / reconcile -------------------------------------------------------------------------

@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("batch.planning",),
     ("batch.operations",),
     ("batch.report",),
-    ("batch.pipeline", "batch.runs"),  # the flows the CLI calls, and their checks
+    # The flows the CLI calls, their checks, and the API they talk to.
+    ("batch.pipeline", "batch.runs", "batch.endpoint"),
     ("batch.cli", "batch.__main__"),
 ]
 SANDBOX = "batch.sandbox"  # the embedded API: shared modules only; started by pipeline/cli
