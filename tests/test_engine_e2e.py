@@ -165,7 +165,10 @@ def test_faults_drops_5xx_429_short_sessions_and_tokens_still_pay_once(
     assert stats["faults"]  # faults were really injected
     db = Ledger(ledger)
     events = db.events(out["batch_id"])
-    assert any(e.to_state == "UNKNOWN" for e in events)  # a dropped answer went through UNKNOWN
+    # A dropped answer goes through UNKNOWN. (At drop_rate 0.3, 1 run in ~300 drops none of
+    # the 16 executes: the sandbox's draws depend on test order.)
+    if stats["faults"].get("dropped", 0):
+        assert any(e.to_state == "UNKNOWN" for e in events)
 
 
 def test_slow_processing_gives_exit_4_then_reconcile_settles(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
