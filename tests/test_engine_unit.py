@@ -403,6 +403,34 @@ def test_not_found_is_trusted_only_after_the_grace_then_the_same_id_again(
     assert len(api.paid(row.id)) == 1
 
 
+def test_a_fresh_send_our_crash_interrupted_does_not_use_up_the_limit(
+    ledger: Ledger, clock: VirtualClock
+) -> None:
+    """A run died in the row's last allowed fresh send (SUBMITTING, the request never left):
+    the kill says nothing about the API, so the row is sent again once "not found" is
+    trusted, with the same reference_id, instead of staying UNKNOWN for a person."""
+    from batch.engine.adoption import MAX_FRESH_SENDS
+
+    api = FakeApi(clock, session_life=60.0)
+    (row,) = plan(ledger, 1)
+    ref = row.current_reference_id or ""
+    open_session(ledger, api, row, 60.0)
+    ledger.mark_submitting([(row.id, ref)])
+    ledger.mark_unknown(row.id, ref, outcome=ExecuteOutcome.AMBIGUOUS, reason="lost")
+    ledger.mark_fresh_resend(row.id, ref, fresh_sends=MAX_FRESH_SENDS)  # the last one...
+    open_session(ledger, api, row_of(ledger, row.id), 60.0)
+    ledger.mark_submitting([(row.id, ref)])  # ...and the process was killed right here
+    options = MonitorOptions(max_resends=0)
+
+    result = run(ledger, api, row.batch_id, clock, wait=600.0, monitor=options)
+
+    assert result.counts == {"COMPLETED": 1}
+    (only,) = row_of(ledger, row.id).attempts
+    assert only.reference_id == ref and only.fresh_sends == MAX_FRESH_SENDS
+    assert [c.reference_id for c in api.of("execute")] == [ref]
+    assert len(api.paid(row.id)) == 1
+
+
 @pytest.mark.parametrize("landed", [True, False], ids=["first-send-landed", "never-arrived"])
 def test_a_resend_after_not_found_uses_the_same_reference_id(
     ledger: Ledger, clock: VirtualClock, landed: bool

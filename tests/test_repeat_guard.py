@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from batch import refids
-from batch.engine.adoption import NotFound, after_not_found, is_duplicate_reference
+from batch.engine.adoption import (
+    NotFound,
+    after_not_found,
+    fresh_sends_after_interrupt,
+    is_duplicate_reference,
+)
 from batch.errors import ApiValidationError
 from batch.ledger import EarlierPayment
 from batch.planning.guard import Candidate, RepeatMode, RepeatPaymentError, decide
@@ -98,6 +103,14 @@ def test_not_found_resends_the_same_id_and_fails_only_after_rejections() -> None
     assert after_not_found(rejected=True, fresh_sends=1, max_rejected=3).action is (
         NotFound.RESEND_FRESH)
     assert after_not_found(rejected=True, fresh_sends=2, max_rejected=3).action is NotFound.FAIL
+
+
+def test_only_an_interrupted_fresh_send_is_given_back() -> None:
+    """Our crash during a fresh send does not count against the limit; during a resend on
+    that fresh session (or the first send) nothing is given back."""
+    assert fresh_sends_after_interrupt(fresh_sends=3, resends=0) == 2
+    assert fresh_sends_after_interrupt(fresh_sends=3, resends=1) == 3
+    assert fresh_sends_after_interrupt(fresh_sends=0, resends=0) == 0
 
 
 def test_sample_is_small_fixed_and_spread() -> None:

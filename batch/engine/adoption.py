@@ -23,6 +23,18 @@ from batch import errors
 MAX_FRESH_SENDS = 3
 
 
+def fresh_sends_after_interrupt(*, fresh_sends: int, resends: int) -> int:
+    """The attempt's fresh-send count once a run that died mid-send (SUBMITTING) is found.
+
+    The send it died in does not count against MAX_FRESH_SENDS when it was the fresh send
+    itself (no same-session resend since): the limit is for an API that keeps not finding
+    what we sent, and our own crash says nothing about that. A random kill in every third
+    fresh send used to leave a row UNKNOWN for a person. Every send keeps the same
+    reference_id, so the bound that remains (the limit plus the kills) cannot pay twice.
+    """
+    return fresh_sends - 1 if fresh_sends > 0 and resends == 0 else fresh_sends
+
+
 def is_duplicate_reference(exc: errors.ApiValidationError) -> bool:
     """A 422 whose detail points at the request's `reference_id` field: the id exists.
 

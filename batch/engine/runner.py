@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from batch import errors
-from batch.engine.adoption import is_duplicate_reference
+from batch.engine.adoption import fresh_sends_after_interrupt, is_duplicate_reference
 from batch.engine.health import MAX_ROW_DEFERRALS, CallHealth, deferral_delay
 from batch.engine.monitor import Monitor
 from batch.engine.operation import Operation
@@ -153,10 +153,15 @@ class Runner:
         for row in self.ledger.each_row(self.batch_id):
             if row.state is RowState.SUBMITTING:
                 # A previous run died between commit and answer: the request may have left.
-                assert row.current_reference_id is not None
+                # (A few rows at most, one per worker: read with their attempts.)
+                full = self.ledger.row(row.id)
+                attempt = full.current_attempt if full is not None else None
+                assert row.current_reference_id is not None and attempt is not None
                 self.ledger.mark_unknown(
                     row.id, row.current_reference_id, outcome=ExecuteOutcome.AMBIGUOUS,
                     reason="run interrupted before the answer",
+                    fresh_sends=fresh_sends_after_interrupt(
+                        fresh_sends=attempt.fresh_sends, resends=attempt.resends),
                 )
                 self.monitor.watch(row.id)
             elif row.state in IN_FLIGHT:

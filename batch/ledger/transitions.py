@@ -249,15 +249,22 @@ class Transitions(LedgerCore):
         )
 
     def mark_unknown(
-        self, row_id: int, reference_id: str, *, outcome: ExecuteOutcome, reason: str
+        self, row_id: int, reference_id: str, *, outcome: ExecuteOutcome, reason: str,
+        fresh_sends: int | None = None,
     ) -> None:
         """SUBMITTING -> UNKNOWN: the answer was lost, ambiguous or a refusal to confirm;
         settle by status polling. `outcome` is what later decisions read; `reason` is for people.
+        `fresh_sends`: the attempt's fresh-send count from now on, if it changes (a send
+        interrupted by our own crash: engine.adoption.fresh_sends_after_interrupt).
         """
+        attempt_sets: dict[str, object] = {
+            "execute_error": reason, "execute_outcome": outcome.value,
+        }
+        if fresh_sends is not None:
+            attempt_sets["fresh_sends"] = fresh_sends
         self._transition(
             row_id, [S.SUBMITTING], S.UNKNOWN, reference_id=reference_id, detail=reason,
-            row_sets={"failure_reason": None},
-            attempt_sets={"execute_error": reason, "execute_outcome": outcome.value},
+            row_sets={"failure_reason": None}, attempt_sets=attempt_sets,
         )
 
     def mark_completed(
