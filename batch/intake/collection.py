@@ -113,8 +113,8 @@ def check_collection(grid: CollectionGrid, options: ValidationOptions) -> Collec
     items: dict[int, tuple[int, Decimal | None]] = {}  # row -> (qty, unit price)
     amounts: list[str | None] = []
     rows = frame.get_column(ROW).to_list()
-    unit_texts = [(extra[row].get("unit_price") or "").strip() for row in rows]
-    units = dict(zip(rows, parse_amounts([t or None for t in unit_texts]), strict=True))
+    unit_cells = [(extra[row].get("unit_price") or "").strip() or None for row in rows]
+    units = dict(zip(rows, parse_amounts(unit_cells), strict=True))
     for row, amount in zip(rows, frame.get_column("amount"), strict=True):
         cells = extra[row]
         qty, unit, found = _item_cells(row, cells, units[row])

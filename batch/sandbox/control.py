@@ -98,7 +98,7 @@ async def stats(rt: Rt) -> dict[str, Any]:
         "faults": dict(faults),
         "executions": dict(statuses),
         "balances": {k: str(v) for k, v in rt.store.balances.items()},
-        # tenth of a second since the epoch -> requests that reached the rate limiter
+        # tenth of a second since the epoch -> requests that arrived (after the latency)
         "timeline": {str(k): n for k, n in sorted(rt.timeline.items())},
     }
 

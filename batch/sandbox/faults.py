@@ -71,6 +71,7 @@ class FaultInjector:
             if delay_ms > 0:
                 rt.injected["latency"] += 1
                 await rt.sleep(delay_ms / 1000)
+        rt.arrived(rt.now())  # after the latency: when the server would count it
         if selected(endpoint, faults.rate_limit_endpoints) and rt.over_rate_limit(rt.now()):
             rt.injected["rate_limited"] += 1
             headers = {"retry-after": str(faults.retry_after_seconds)}

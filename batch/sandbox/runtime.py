@@ -80,11 +80,14 @@ class Runtime:
         """Record one answered request (outcome: status code text or 'dropped')."""
         self.requests[endpoint][outcome] += 1
 
-    def over_rate_limit(self, now: float) -> bool:
-        """Whether one more request would exceed the limit in a 1-second sliding window."""
+    def arrived(self, now: float) -> None:
+        """Count one request in the arrivals timeline."""
         self.timeline[int(now * 10)] += 1
         if len(self.timeline) > TIMELINE_TENTHS:  # a sandbox left running for days
             del self.timeline[next(iter(self.timeline))]
+
+    def over_rate_limit(self, now: float) -> bool:
+        """Whether one more request would exceed the limit in a 1-second sliding window."""
         limit = self.faults.rate_limit_rps
         if limit is None:
             return False
