@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from batch import refids
+from batch import errors, refids
 from batch.engine.adoption import (
     NotFound,
     after_not_found,
@@ -17,7 +18,7 @@ from batch.engine.adoption import (
 from batch.errors import ApiValidationError
 from batch.ledger import EarlierPayment
 from batch.planning.guard import Candidate, RepeatMode, RepeatPaymentError, decide
-from batch.planning.preflight import sample_ids
+from batch.planning.preflight import sample_ids, sample_known
 
 PARTS = refids.KeyParts("client-a", "2026-11", "payroll")
 
@@ -117,3 +118,33 @@ def test_sample_is_small_fixed_and_spread() -> None:
     ids = [str(i) for i in range(100)]
     assert sample_ids(ids) == ["0", "25", "50", "74", "99"]
     assert sample_ids(ids[:3]) == ["0", "1", "2"]
+
+
+class _SlowStatus:
+    """Answers after a few event-loop turns; records how many questions were open at once."""
+
+    def __init__(self, known: set[str], failing: set[str]) -> None:
+        self.known, self.failing = known, failing
+        self.open = self.most_open = 0
+
+    async def payout_status(self, reference_id: str) -> object:
+        self.open += 1
+        self.most_open = max(self.most_open, self.open)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.open -= 1
+        if reference_id in self.failing:
+            raise errors.ServerError("HTTP 503", status=503)
+        if reference_id not in self.known:
+            raise errors.NotFoundError("HTTP 404", status=404)
+        return {"status": "COMPLETED"}
+
+
+def test_sample_is_asked_together_and_sorted_by_answer() -> None:
+    """A fresh ledger's five questions go out together (one after another they idled five
+    round trips before the first payout); a 5xx counts as unanswered, never as not found."""
+    ids = [str(i) for i in range(100)]
+    api = _SlowStatus(known={"25", "99"}, failing={"50"})
+    result = asyncio.run(sample_known(api, ids))
+    assert api.most_open == 5
+    assert (result.asked, result.known, result.unanswered) == (5, ["25", "99"], 1)

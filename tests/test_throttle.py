@@ -137,6 +137,54 @@ def test_a_429_arriving_while_a_worker_waits_holds_it_back() -> None:
     assert started[0] >= paused_until
 
 
+def test_a_cancelled_request_does_not_hold_up_the_queue() -> None:
+    """Requests wait their turn in line: one cancelled while waiting, while reserving its
+    slot, or just as its turn came must leave the line moving (a stuck turn would freeze
+    every worker)."""
+    clock = VirtualClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep, safety=1.0)
+    started: list[int] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    async def request(n: int) -> None:
+        await throttle.acquire()
+        started.append(n)
+        if n == 1:
+            tasks[2].cancel()  # 2 was just handed its turn and has not run yet
+
+    async def go() -> None:
+        await throttle.acquire()
+        tasks.extend(asyncio.create_task(request(n)) for n in range(6))
+        await asyncio.sleep(0)  # 0 reserves its slot and sleeps; 1-5 wait in line
+        tasks[0].cancel()  # the one whose turn it is
+        tasks[3].cancel()  # one still in line
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
+
+    asyncio.run(go())
+    assert started == [1, 4, 5]
+
+
+def test_a_rate_raised_while_requests_wait_applies_to_them() -> None:
+    """Slow start doubles the rate while 48 workers wait: the limit (100/s) is found within
+    about a second of the first request, not after the waiting requests' old spacing (2 s
+    when each reserved its slot as it queued)."""
+    clock = VirtualClock(settle=5)
+    throttle = Throttle(None, clock=clock, sleep=clock.sleep)
+    first_429: list[float] = []
+    pause = throttle.pause
+
+    def noting_pause(seconds: float | None) -> None:
+        first_429.append(clock())
+        pause(seconds)
+
+    throttle.pause = noting_pause  # type: ignore[method-assign]
+    t0 = clock()
+    answered, limited = asyncio.run(_against_a_limited_server(throttle, clock, 100.0, 3.0))
+    assert first_429 and first_429[0] - t0 <= 1.1
+    assert answered >= 230  # 207 before: the ramp, a Retry-After pause, then ~98/s
+    assert limited <= 10
+
+
 def test_the_429s_of_one_burst_slow_the_rate_once() -> None:
     clock = VirtualClock()
     throttle = Throttle(100, clock=clock, sleep=clock.sleep, safety=1.0)

@@ -9,7 +9,7 @@ After a 429 every worker waits out Retry-After, and the rate steps down a little
 up with each answered request, so a server limit is approached, not hammered.
 
 Dollr publishes no rate limit, so by default the ceiling itself adapts (issue 15): it starts
-moderate and doubles each second until the first 429, like TCP's slow start. That 429 sets the
+moderate and doubles every few round trips until the first 429, like TCP's slow start. That 429 sets the
 learned ceiling just under what the server let through (answered without a 429) in the last
 second, which is its limit as it counts it, not what was sent (that overshot while the rate
 still doubled). The rate holds there a while (PROBE_HOLD), then rises slowly past it
@@ -50,6 +50,10 @@ BURST = 1  # requests that may leave early, beyond the even spacing, after a sta
 # server limited lower answers the first second's overshoot with one 429 episode.
 ADAPTIVE_START = 50.0
 DEFAULT_MAX_RATE = 200.0
+# Slow start: the rate grows by this share of itself per second of answers (2: doubling
+# about every 0.35 s, a few round trips). Each 429 that ends it costs one Retry-After pause
+# whatever the growth; slower growth only spent longer under the limit (~0.2 s a run).
+SLOW_START_GROWTH = 2.0
 ADDITIVE = 10.0  # req/s gained per second of clean answers, below the learned limit
 # Past it, the rate gains this share of itself per second (1 req/s a second at 100 req/s): a
 # ceiling learned low (a first 429 in slow start measures fewer sends than the limit) is
@@ -102,6 +106,8 @@ class Throttle:
         self._factor = 1.0
         self._ceiling = 1.0  # highest factor recovery may reach
         self._next_slot = float("-inf")  # the next slot handed out (reservation)
+        self._turn_taken = False  # a request is reserving its slot or leaving
+        self._queue: deque[asyncio.Future[None]] = deque()  # requests waiting for their turn
         self._next_release = float("-inf")  # when the next request may really leave
         self._paused_until = float("-inf")
         self._sent: deque[float] = deque()  # when requests really left, over the last WINDOW
@@ -130,9 +136,40 @@ class Throttle:
         return self._paused_until
 
     async def acquire(self) -> None:
-        """Wait for this request's slot (and for any pause), then return."""
-        await self._slot()
-        await self._release()
+        """Wait for this request's slot (and for any pause), then return.
+
+        Requests queue in turn and only the first in line reserves a slot: a slot reserved
+        the moment a request queued kept the spacing of the rate at that time, so with 16
+        workers waiting a rate that doubled took 16 old intervals (0.3 s at 50/s) to show.
+        """
+        if self._turn_taken or self._queue:
+            await self._wait_for_turn()
+        else:
+            self._turn_taken = True
+        try:
+            await self._slot()
+            await self._release()
+        finally:
+            self._pass_turn()
+
+    async def _wait_for_turn(self) -> None:
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._pass_turn()  # handed the turn as it was cancelled: hand it on
+            raise
+
+    def _pass_turn(self) -> None:
+        """The next waiting request (skipping cancelled ones) has its turn, or nobody does."""
+        while self._queue:
+            turn = self._queue.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._turn_taken = False
 
     async def _slot(self) -> None:
         while True:
@@ -241,7 +278,7 @@ class Throttle:
             # `rate` answers come back per second at this rate: +step per second. Before any
             # 429 the rate doubles each second (slow start); then additive, then probing.
             if self.learned is None:
-                step = max(ADDITIVE, self.rate)
+                step = max(ADDITIVE, SLOW_START_GROWTH * self.rate)
             elif self.rate < self.learned:
                 step = ADDITIVE
             elif self._clock() < self._hold_until:

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,21 +54,31 @@ class SampleResult:
     unanswered: int  # 5xx, timeouts: neither known nor unknown
 
 
+class _Answer(enum.Enum):
+    KNOWN = "known"
+    NOT_FOUND = "not found"
+    UNANSWERED = "unanswered"
+
+
+async def _ask(api: StatusLookup, reference_id: str) -> _Answer:
+    try:
+        await api.payout_status(reference_id)
+    except errors.NotFoundError:
+        return _Answer.NOT_FOUND
+    except errors.ApiError:
+        return _Answer.UNANSWERED
+    return _Answer.KNOWN
+
+
 async def sample_known(api: StatusLookup, reference_ids: Sequence[str]) -> SampleResult:
-    """Ask the status of a fixed sample of first-attempt ids; which ones the API knows."""
-    known: list[str] = []
-    unanswered = 0
+    """Ask the status of a fixed sample of first-attempt ids; which ones the API knows.
+
+    Asked together (the client's throttle still spaces them): one after another, the five
+    round trips idled the start of every first run on a ledger (~0.2 s at 40 ms latency)."""
     picks = sample_ids(reference_ids)
-    for ref in picks:
-        try:
-            await api.payout_status(ref)
-        except errors.NotFoundError:
-            continue
-        except errors.ApiError:
-            unanswered += 1
-            continue
-        known.append(ref)
-    return SampleResult(len(picks), known, unanswered)
+    answers = await asyncio.gather(*(_ask(api, ref) for ref in picks))
+    known = [ref for ref, answer in zip(picks, answers, strict=True) if answer is _Answer.KNOWN]
+    return SampleResult(len(picks), known, answers.count(_Answer.UNANSWERED))
 
 
 def fresh_ledger(ledger: Ledger, batch: BatchRecord) -> bool:
