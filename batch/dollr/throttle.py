@@ -9,12 +9,12 @@ After a 429 every worker waits out Retry-After, and the rate steps down a little
 up with each answered request, so a server limit is approached, not hammered.
 
 Dollr publishes no rate limit, so by default the ceiling itself adapts (issue 15): it starts
-moderate and doubles every few round trips until the first 429, like TCP's slow start. That 429 sets the
-learned ceiling just under what the server let through (answered without a 429) in the last
-second, which is its limit as it counts it, not what was sent (that overshot while the rate
-still doubled). The rate holds there a while (PROBE_HOLD), then rises slowly past it
-(probing), never above the maximum; a 429 while probing sets the ceiling anew and holds
-again. A later lone 429 only cuts the rate, which climbs back at ADDITIVE requests/s a
+moderate and doubles every few round trips until the first 429, like TCP's slow start. That
+429 sets the learned ceiling just under what the server let through (answered without a 429)
+in the last second, which is its limit as it counts it, not what was sent (that overshot
+while the rate still doubled). The rate holds there a while (PROBE_HOLD), then rises slowly
+past it (probing), never above the maximum; a 429 while probing sets the ceiling anew and
+holds again. A later lone 429 only cuts the rate, which climbs back at ADDITIVE requests/s a
 second; only 429s in quick succession lower the ceiling itself, and only if we were sending
 flat out (after idle time a 429 says nothing about the limit).
 A fixed `rate` (`--rate R`) keeps the old behaviour.
@@ -276,7 +276,8 @@ class Throttle:
             while self._accepted[0] <= now - WINDOW:
                 self._accepted.popleft()
             # `rate` answers come back per second at this rate: +step per second. Before any
-            # 429 the rate doubles each second (slow start); then additive, then probing.
+            # 429 the rate grows by SLOW_START_GROWTH times itself a second (slow start);
+            # then additive, then probing.
             if self.learned is None:
                 step = max(ADDITIVE, SLOW_START_GROWTH * self.rate)
             elif self.rate < self.learned:
