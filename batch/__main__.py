@@ -1,5 +1,5 @@
 """`python -m batch` runs the paybatch command line."""
 
-from batch.cli import main
+from batch.cli import entry
 
-main()
+entry()

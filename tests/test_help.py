@@ -59,3 +59,25 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert "batch.cli.collect" not in loaded and "batch.cli.sandbox" not in loaded
     for name in COMMANDS:
         assert main.commands[name].name == name  # every registered path names its command
+
+
+def test_the_process_entry_keeps_the_exit_code_and_freezes_the_heap_as_it_ends(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`paybatch` (and `python -m batch`) run `entry`: the command's own exit code, and every
+    object frozen out of the cyclic collector so the interpreter's teardown skips it."""
+    import gc
+    import sys
+
+    from batch.cli import entry
+
+    monkeypatch.setattr(sys, "argv", ["paybatch", "validate", "/nonexistent/sheet.csv"])
+    frozen_before = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            entry()
+        assert exited.value.code == 1  # a missing file: bad input, nothing sent
+        assert gc.get_freeze_count() > frozen_before
+    finally:
+        gc.unfreeze()
+    assert "/nonexistent/sheet.csv" in capsys.readouterr().err
