@@ -69,9 +69,10 @@ def test_the_process_entry_keeps_the_exit_code_and_freezes_the_heap_as_it_ends(
     import gc
     import sys
 
-    from batch.cli import entry
+    from batch.cli import COMMAND_MODULES, entry
 
     monkeypatch.setattr(sys, "argv", ["paybatch", "validate", "/nonexistent/sheet.csv"])
+    monkeypatch.setattr(COMMAND_MODULES, "after_import", None)  # entry's hook, undone after
     frozen_before = gc.get_freeze_count()
     try:
         with pytest.raises(SystemExit) as exited:
@@ -80,4 +81,18 @@ def test_the_process_entry_keeps_the_exit_code_and_freezes_the_heap_as_it_ends(
         assert gc.get_freeze_count() > frozen_before
     finally:
         gc.unfreeze()
+        gc.enable()
     assert "/nonexistent/sheet.csv" in capsys.readouterr().err
+
+
+def test_the_collector_starts_once_a_commands_module_is_imported() -> None:
+    """`entry` keeps the cyclic collector off during start-up; the first import of a
+    command's module calls the hook that freezes what start-up made and turns it on."""
+    from batch.cli import COMMANDS, LazyCommands
+
+    calls: list[str] = []
+    commands = LazyCommands({"validate": COMMANDS["validate"]}, prepare=lambda c: None)
+    commands.after_import = lambda: calls.append("imported")
+    assert commands["validate"].name == "validate"
+    assert commands["validate"] is commands["validate"]
+    assert calls == ["imported"]  # once: the module is imported once
